@@ -1,0 +1,5 @@
+import sys
+
+from crnn.cli.main import main
+
+sys.exit(main())

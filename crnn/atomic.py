@@ -1,0 +1,47 @@
+"""Atomic file writes: a reader (or a resumed run) sees the old content or the new, never a part."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from crnn.errors import UserError
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file so that a reader sees either the old content or the new, never a part."""
+    atomic_write_bytes(Path(path), text.encode())
+
+
+def atomic_write_json(path: str | Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+@contextmanager
+def staging_dir(out: str | Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that becomes ``out`` only when the block succeeds."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"{out}: already exists and is not empty (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.chmod(0o755)  # mkdtemp makes it private; a dataset or run folder is not
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)

@@ -1,0 +1,112 @@
+"""``crnn data synth | import | check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+
+from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
+from crnn.errors import UserError
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """``90/5/5`` or ``0.9,0.05,0.05`` -> fractions that sum to 1."""
+    parts = re.split(r"[/,]", text)
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise UserError(f"--split {text!r}: expected train/val/test such as 90/5/5") from None
+    if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
+        raise UserError(f"--split {text!r}: expected three non-negative numbers train/val/test such as 90/5/5")
+    total = sum(values)
+    return (values[0] / total, values[1] / total, values[2] / total)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``150x40`` -> (150, 40): width x height."""
+    m = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise UserError(f"--resize {text!r}: expected WIDTHxHEIGHT such as 150x40")
+    return int(m.group(1)), int(m.group(2))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from crnn.data.synth import SynthSpec, synthesize  # noqa: PLC0415 - keep `crnn --help` fast
+
+    spec = SynthSpec(
+        charset=resolve_charset(args.charset), length=parse_length(args.length),
+        width=args.width, height=args.height, seed=args.seed,
+    )  # fmt: skip
+    workers = args.workers or max(1, os.cpu_count() or 1)
+    manifest = synthesize(
+        Path(args.out), spec, args.count, parse_fractions(args.split), workers=workers, overwrite=args.overwrite
+    )
+    splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
+    print(f"wrote {args.out}: {splits} ({spec.width}x{spec.height}, {len(spec.charset)} classes, seed {spec.seed})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from crnn.data.importer import import_images  # noqa: PLC0415
+
+    manifest = import_images(
+        Path(args.src), Path(args.out), charset_spec=args.charset, length_spec=args.length,
+        resize=parse_size(args.resize) if args.resize else None, fractions=parse_fractions(args.split),
+        seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite,
+    )  # fmt: skip
+    splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
+    skipped = manifest["source"]["skipped"]
+    note = f"; skipped {skipped}, see {Path(args.out) / 'import_report.json'}" if skipped else ""
+    print(f"wrote {args.out}: {splits} ({manifest['width']}x{manifest['height']}, charset {manifest['charset']}){note}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from crnn.data.check import check_dataset, format_summary  # noqa: PLC0415
+
+    summary = check_dataset(args.dir)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="make, import and check datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    charsets = ", ".join(NAMED_CHARSETS)
+
+    p = dsub.add_parser("synth", help="generate CAPTCHAs with the captcha package's ImageCaptcha")
+    p.add_argument("--out", required=True, help="dataset folder to create")
+    p.add_argument("--count", type=int, required=True, help="number of images in all splits")
+    p.add_argument("--seed", type=int, default=0, help="fixes labels and pixels (default 0)")
+    p.add_argument("--length", default="5", help="characters per label: N or LO-HI (default 5)")
+    p.add_argument("--charset", default="alnum", help=f"a named set ({charsets}) or the characters (default alnum, 62)")
+    p.add_argument("--width", type=int, default=150, help="image width (default 150)")
+    p.add_argument("--height", type=int, default=40, help="image height (default 40)")
+    p.add_argument("--split", default="90/5/5", help="train/val/test proportions (default 90/5/5)")
+    p.add_argument("--workers", type=int, default=0, help="rendering processes (default: one per CPU)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
+    p.set_defaults(func=cmd_synth)
+
+    p = dsub.add_parser("import", help="import your own labelled images (a folder or a CSV)")
+    p.add_argument("src", help="folder of images named LABEL.png / LABEL_anything.png, or a CSV with path,label[,split]")
+    p.add_argument("--out", required=True, help="dataset folder to create")
+    p.add_argument(
+        "--charset",
+        default="auto",
+        help=f"allowed characters: auto (from the labels), a named set ({charsets}) or the characters",
+    )
+    p.add_argument("--length", default="auto", help="allowed label length: auto (from the labels), N or LO-HI")
+    p.add_argument("--resize", metavar="WxH", help="resize every image to WxH; without it all images must share one size")
+    p.add_argument("--split", default="90/5/5", help="train/val/test proportions for rows without a split column")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
+    p.add_argument("--skip-invalid", action="store_true", help="import the valid images, list the rest in import_report.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
+    p.set_defaults(func=cmd_import)
+
+    p = dsub.add_parser("check", help="validate a dataset and print its summary")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_check)

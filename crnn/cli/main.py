@@ -1,0 +1,44 @@
+"""The ``crnn`` command. Each subcommand lives in a small module that adds its parser here.
+
+A ``UserError`` anywhere becomes one line on stderr and exit code 2; argparse's own errors exit 2
+as well. Nothing a user can get wrong ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from crnn import __version__
+from crnn.cli import data_cmds, model_cmds
+from crnn.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crnn",
+        description="Train, tune, evaluate and export CRNN-CTC models for text CAPTCHA recognition (offline).",
+    )
+    parser.add_argument("--version", action="version", version=f"crnn-tune {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_cmds.register(sub)
+    model_cmds.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"crnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"crnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Typed configs, one per concern, and the named presets.
+
+A run's config is ``RunConfig(model=..., train=...)``. It is built from a preset, then a YAML/JSON
+file, then ``--set section.key=value`` overrides, and written beside the run as ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crnn.errors import UserError
+
+POOLS = {"2x2": (2, 2), "2x1": (2, 1), "1x1": (1, 1)}  # (height, width) of each block's max-pool
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CRNN: conv blocks -> bidirectional LSTM -> linear head over the classes + blank."""
+
+    channels: tuple[int, ...] = (64, 128, 256)  # one conv block per entry; the reference's widths
+    pools: tuple[str, ...] = ("2x2", "2x2", "2x2")  # 150 wide / 8 = 18 time steps, as in the reference
+    hidden: int = 128  # LSTM units per direction; the reference's 2 x 128 = 256 outputs
+    lstm_layers: int = 2  # the reference's 2-layer BiLSTM
+    dropout: float = 0.0  # between LSTM layers and before the head
+    blank_bias: float = 0.0  # initial bias of the blank logit; negative fights the all-blank plateau
+
+    def __post_init__(self) -> None:
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ValueError(f"model.channels {self.channels}: give one positive width per conv block")
+        if len(self.pools) != len(self.channels):
+            raise ValueError(
+                f"model.pools has {len(self.pools)} entries but model.channels has {len(self.channels)}: one pool per block"
+            )
+        bad = [p for p in self.pools if p not in POOLS]
+        if bad:
+            raise ValueError(f"model.pools: {bad[0]!r} is not a pool; accepted: {', '.join(POOLS)}")
+        if self.hidden < 1 or self.lstm_layers < 1:
+            raise ValueError("model.hidden and model.lstm_layers must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout {self.dropout}: must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation loop. Defaults are the reference's where it gave one."""
+
+    epochs: int = 50  # the reference's final run
+    batch_size: int = 64  # the reference's final run
+    lr: float = 1e-3  # Adam's usual start; the reference did not say
+    optimizer: str = "adam"  # adam | adamw
+    weight_decay: float = 0.0  # AdamW's decoupled decay; 0 keeps Adam plain
+    schedule: str = "plateau"  # plateau (ReduceLROnPlateau on val loss) | onecycle
+    plateau_patience: int = 3  # the reference's patience
+    plateau_factor: float = 0.5  # halve the learning rate when val loss stalls
+    warmup_steps: int = 0  # linear warmup before the schedule; helps leave the CTC blank plateau
+    grad_clip: float = 5.0  # max gradient norm; the reference clipped "for safety"
+    amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: off) | off | fp16 | bf16
+    early_stop_patience: int = 8  # epochs without a better val exact accuracy before stopping; 0 = never
+    beam_width: int = 5  # decoding at evaluation; 1 = greedy. The reference's k = 5
+    augment: bool = False  # small random shifts of the training images
+    eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
+    channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
+    seed: int = 0  # model init, shuffling and augmentation
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"train.epochs {self.epochs}: must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size {self.batch_size}: must be at least 1")
+        if not self.lr > 0:
+            raise ValueError(f"train.lr {self.lr}: must be positive")
+        if self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"train.optimizer {self.optimizer!r}: accepted: adam, adamw")
+        if self.schedule not in ("plateau", "onecycle"):
+            raise ValueError(f"train.schedule {self.schedule!r}: accepted: plateau, onecycle")
+        if self.amp not in ("auto", "off", "fp16", "bf16"):
+            raise ValueError(f"train.amp {self.amp!r}: accepted: auto, off, fp16, bf16")
+        if self.beam_width < 1:
+            raise ValueError(f"train.beam_width {self.beam_width}: must be at least 1 (1 = greedy)")
+        if self.warmup_steps < 0 or self.plateau_patience < 0 or self.early_stop_patience < 0:
+            raise ValueError("train.warmup_steps, train.plateau_patience and train.early_stop_patience cannot be negative")
+        if self.grad_clip < 0 or self.eval_samples < 0:
+            raise ValueError("train.grad_clip and train.eval_samples cannot be negative")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        unknown = set(data) - {"model", "train"}
+        if unknown:
+            raise UserError(f"config: unknown section {sorted(unknown)[0]!r}; accepted: model, train")
+        return apply_overrides(cls(), data)
+
+
+PRESETS: dict[str, RunConfig] = {
+    # Trains in seconds on a CPU: tests, demos and smoke runs.
+    "tiny": RunConfig(
+        model=ModelConfig(channels=(16, 32, 48), pools=("2x2", "2x2", "2x2"), hidden=64, lstm_layers=1, blank_bias=0.0),
+        train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, beam_width=1, early_stop_patience=0, warmup_steps=0),
+    ),
+    # The report's model and hyperparameters: 3 blocks 64-128-256, 2x BiLSTM, batch 64, 50 epochs,
+    # plateau patience 3, beam 5, a negative blank bias (it started at -20 and lowered it).
+    "reference": RunConfig(
+        model=ModelConfig(blank_bias=-5.0),
+        train=TrainConfig(),
+    ),
+    # The best recipe found for 2 CPU cores (README: "Training on a CPU").
+    "cpu-fast": RunConfig(
+        model=ModelConfig(channels=(16, 32, 64), pools=("2x2", "2x2", "2x2"), hidden=96, lstm_layers=2, blank_bias=-2.0),
+        train=TrainConfig(
+            epochs=40,
+            batch_size=64,
+            lr=2e-3,
+            optimizer="adamw",
+            weight_decay=1e-4,
+            warmup_steps=300,
+            early_stop_patience=6,
+            beam_width=1,
+            eval_samples=2000,
+        ),
+    ),
+}
+
+
+def _coerce(section: str, name: str, current: Any, value: Any) -> Any:
+    """Convert ``value`` (a YAML scalar or a string from --set) to the type of the default."""
+    where = f"{section}.{name}"
+    if isinstance(value, str) and isinstance(current, (int, float)) and not isinstance(current, bool):
+        try:
+            value = float(value)  # YAML 1.1 reads "2e-3" as a string
+        except ValueError:
+            raise UserError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(value, str) and not isinstance(current, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"{where}: cannot parse {value!r}") from None
+    if isinstance(current, tuple):
+        if isinstance(value, (int, str)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list like [16, 32, 64], got {value!r}")
+        return tuple(value)
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(current, int) and not isinstance(value, bool) and isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    if isinstance(current, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(current, str) and isinstance(value, str):
+        return value
+    raise UserError(f"{where}: expected {type(current).__name__}, got {value!r}")
+
+
+def apply_overrides(config: RunConfig, data: dict[str, Any]) -> RunConfig:
+    """Return ``config`` with ``{"model": {...}, "train": {...}}`` applied, every key checked."""
+    sections = {"model": config.model, "train": config.train}
+    for section, values in data.items():
+        if section not in sections:
+            raise UserError(f"config: unknown section {section!r}; accepted: model, train")
+        if not isinstance(values, dict):
+            raise UserError(f"config: section {section!r} must be a mapping of key: value")
+        obj = sections[section]
+        known = {f.name: f for f in fields(obj)}
+        changes = {}
+        for key, value in values.items():
+            if key not in known:
+                raise UserError(f"{section}.{key}: unknown key; accepted: {', '.join(known)}")
+            changes[key] = _coerce(section, key, getattr(obj, key), value)
+        try:
+            sections[section] = replace(obj, **changes)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return RunConfig(model=sections["model"], train=sections["train"])
+
+
+def parse_set(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["model.hidden=96", "train.lr=3e-3"]`` -> ``{"model": {"hidden": "96"}, "train": {"lr": "3e-3"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise UserError(f"--set {item!r}: expected section.key=value, e.g. train.lr=3e-3 or model.hidden=96")
+        out.setdefault(section, {})[name] = value.strip()
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--config {path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise UserError(f"--config {path}: not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"--config {path}: expected a mapping with sections model and/or train")
+    return data
+
+
+def resolve_config(preset: str = "cpu-fast", config_file: str | Path | None = None, sets: list[str] | None = None) -> RunConfig:
+    """Preset, then file, then --set overrides."""
+    if preset not in PRESETS:
+        raise UserError(f"--preset {preset!r}: unknown; accepted: {', '.join(PRESETS)}")
+    config = PRESETS[preset]
+    if config_file is not None:
+        config = apply_overrides(config, load_config_file(config_file))
+    if sets:
+        config = apply_overrides(config, parse_set(sets))
+    return config
+
+
+def config_to_json(config: RunConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2)

@@ -1,0 +1,111 @@
+"""In-memory batches for training and evaluation: no per-sample Python, no PNG decoding.
+
+Images stay uint8 in one tensor; a batch is an index gather plus a divide. For data-parallel
+training each rank takes its own slice of the epoch's permutation, padded so that every rank runs
+the same number of steps (DDP needs that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crnn.charset import Charset
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor  # (B, 1, H, W) float in [0, 1]
+    targets: torch.Tensor  # (B, Lmax) long, 0-padded
+    target_lengths: torch.Tensor  # (B,) long
+    index: torch.Tensor  # (B,) positions in the split
+
+
+def encode_labels(labels: list[str], charset: Charset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels -> (N, Lmax) ids, 0-padded, and (N,) lengths."""
+    lmax = max((len(s) for s in labels), default=1)
+    ids = np.zeros((len(labels), max(lmax, 1)), dtype=np.int64)
+    for i, label in enumerate(labels):
+        ids[i, : len(label)] = charset.encode(label)
+    return torch.from_numpy(ids), torch.tensor([len(s) for s in labels], dtype=torch.long)
+
+
+class Batches:
+    """An iterable of ``Batch`` over one split held in memory."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: list[str],
+        charset: Charset,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ) -> None:
+        self.images = torch.from_numpy(images)  # (N, H, W) uint8, shares memory with the array
+        self.targets, self.lengths = encode_labels(labels, charset)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffling depends on (seed, epoch) only, so a resumed run sees the same order."""
+        self.epoch = epoch
+
+    def _indices(self) -> torch.Tensor:
+        n = len(self.images)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        if self.world_size > 1:
+            per_rank = -(-n // self.world_size)
+            order = torch.cat([order, order[: per_rank * self.world_size - n]])  # pad by wrapping
+            order = order[self.rank :: self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        n = len(self._indices()) if self.world_size > 1 else len(self.images)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self._indices()
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            images = self.images[idx].unsqueeze(1).float().div_(255.0)  # (B, 1, H, W)
+            lengths = self.lengths[idx]
+            targets = self.targets[idx, : int(lengths.max())]  # (B, Lmax of the batch)
+            yield Batch(images, targets, lengths, idx)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None, strength: float = 1.0) -> torch.Tensor:
+    """Small random affine per image: shift, scale and shear. (B, 1, H, W) -> same shape.
+
+    The generator already rotates and warps every glyph; what it never varies is where the text
+    sits and how wide it is, so those are what a fresh view needs.
+    """
+    b = images.shape[0]
+    r = torch.rand(b, 4, generator=generator, device="cpu").to(images.device) * 2 - 1  # (B, 4) in [-1, 1]
+    scale = 1 + 0.08 * strength * r[:, 0]
+    theta = torch.zeros(b, 2, 3, device=images.device, dtype=images.dtype)
+    theta[:, 0, 0] = scale
+    theta[:, 0, 1] = 0.15 * strength * r[:, 1]  # shear
+    theta[:, 1, 1] = scale
+    theta[:, 0, 2] = 0.05 * strength * r[:, 2]  # horizontal shift, in half-widths
+    theta[:, 1, 2] = 0.10 * strength * r[:, 3]
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    # pad with white: the background of every generated CAPTCHA is near 1.0
+    return 1 - F.grid_sample(1 - images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

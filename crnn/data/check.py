@@ -1,0 +1,63 @@
+"""``crnn data check``: validate a dataset folder and summarise it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from crnn.data.store import load_dataset
+from crnn.errors import UserError
+
+
+def check_dataset(root: str | Path) -> dict:
+    """Load every split, verify checksums, labels and lengths; returns the summary."""
+    data = load_dataset(root, verify=True)
+    charset, (lo, hi) = data.charset, data.length_range
+    lengths: Counter[int] = Counter()
+    chars: Counter[str] = Counter()
+    for name, split in data.splits.items():
+        for i, label in enumerate(split.labels):
+            bad = charset.invalid_chars(label)
+            if bad:
+                raise UserError(f"{data.root}/{name}.txt:{i + 1}: label {label!r} has {bad!r}, not in the manifest's charset")
+            if not lo <= len(label) <= hi:
+                raise UserError(f"{data.root}/{name}.txt:{i + 1}: label {label!r} is not {lo}-{hi} characters long")
+            lengths[len(label)] += 1
+            chars.update(label)
+    height, width = data.image_size
+    return {
+        "path": str(data.root),
+        "splits": {name: len(split) for name, split in data.splits.items()},
+        "image_size": f"{width}x{height}",
+        "charset": charset.chars,
+        "classes": len(charset.chars),
+        "length_histogram": dict(sorted(lengths.items())),
+        "char_frequencies": dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "unused_chars": "".join(c for c in charset.chars if c not in chars),
+        "source": data.manifest.get("source", {}),
+    }
+
+
+def format_summary(s: dict) -> str:
+    total = sum(s["splits"].values())
+    freq = s["char_frequencies"]
+    n_chars = sum(freq.values()) or 1
+    top = ", ".join(f"{c}:{n / n_chars:.2%}" for c, n in list(freq.items())[:5])
+    rare = ", ".join(f"{c}:{n / n_chars:.2%}" for c, n in list(freq.items())[-5:])
+    lines = [
+        f"dataset     {s['path']}  (ok: checksums, labels and lengths verified)",
+        "splits      " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) + f"  (total {total})",
+        f"image size  {s['image_size']} greyscale",
+        f"charset     {s['classes']} classes: {s['charset']}",
+        "lengths     " + ", ".join(f"{k}: {v}" for k, v in s["length_histogram"].items()),
+        f"most common {top}",
+        f"least       {rare}",
+    ]
+    if s["unused_chars"]:
+        lines.append(f"unused      {s['unused_chars']} (in the charset, never in a label)")
+    src = s["source"]
+    if "generator" in src:
+        lines.append(f"source      {src['generator']} {src.get('captcha_version', '')}, seed {src.get('seed')}")
+    elif "imported_from" in src:
+        lines.append(f"source      imported from {src['imported_from']} ({src.get('skipped', 0)} skipped)")
+    return "\n".join(lines)

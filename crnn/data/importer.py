@@ -1,0 +1,178 @@
+"""Import a user's own labelled images into the dataset format.
+
+Two sources: a folder whose file stems are the labels (``aB3x9.png``; anything after the first
+``_`` is ignored, so ``aB3x9_2.png`` can coexist), or a CSV file with ``path,label`` columns (and
+an optional ``split`` column), paths relative to the CSV's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from crnn.atomic import staging_dir
+from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
+from crnn.data.store import SPLITS, write_dataset
+from crnn.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class Entry:
+    path: Path
+    label: str
+    split: str | None = None
+
+
+def entries_from_folder(src: Path) -> list[Entry]:
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"{src}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+    return [Entry(p, p.stem.split("_", 1)[0]) for p in files]
+
+
+def entries_from_csv(src: Path) -> list[Entry]:
+    try:
+        with src.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in ("path", "label") if c not in columns]
+            if missing:
+                raise UserError(f"{src}: missing column(s) {', '.join(missing)}; the header must have path,label[,split]")
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{src}: unreadable CSV ({exc})") from None
+    if not rows:
+        raise UserError(f"{src}: the CSV has a header but no rows")
+    out = []
+    for line, row in enumerate(rows, start=2):
+        split = row.get("split") or None
+        if split is not None and split not in SPLITS:
+            raise UserError(f"{src}:{line}: split {split!r} is not one of {', '.join(SPLITS)}")
+        path = Path(row["path"])
+        out.append(Entry(path if path.is_absolute() else src.parent / path, row["label"], split))
+    return out
+
+
+def _read_grey(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        im.load()
+        return np.asarray(im.convert("L"), dtype=np.uint8)  # (H, W)
+
+
+def _assign_splits(entries: list[Entry], fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
+    """Entries with a ``split`` keep it; the rest are shuffled (seeded) and cut by ``fractions``."""
+    fixed = {s: [i for i, e in enumerate(entries) if e.split == s] for s in SPLITS}
+    free = [i for i, e in enumerate(entries) if e.split is None]
+    random.Random(seed).shuffle(free)
+    n_val, n_test = round(len(free) * fractions[1]), round(len(free) * fractions[2])
+    fixed["val"] += free[:n_val]
+    fixed["test"] += free[n_val : n_val + n_test]
+    fixed["train"] += free[n_val + n_test :]
+    return {s: sorted(ix) for s, ix in fixed.items()}
+
+
+def import_images(
+    src: Path,
+    out: Path,
+    charset_spec: str = "auto",
+    length_spec: str = "auto",
+    resize: tuple[int, int] | None = None,
+    fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
+    seed: int = 0,
+    skip_invalid: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``."""
+    if not src.exists():
+        raise UserError(f"{src}: no such folder or CSV file")
+    entries = entries_from_csv(src) if src.is_file() else entries_from_folder(src)
+
+    labels = [e.label for e in entries]
+    if charset_spec == "auto":
+        seen = set("".join(labels))
+        order = NAMED_CHARSETS["alnum"]
+        charset = "".join(c for c in order if c in seen) + "".join(sorted(seen - set(order)))
+        charset = "".join(c for c in charset if not c.isspace())
+    else:
+        charset = resolve_charset(charset_spec)
+    if length_spec == "auto":
+        lengths = [len(s) for s in labels if s]
+        lo, hi = (min(lengths), max(lengths)) if lengths else (1, 1)
+    else:
+        lo, hi = parse_length(length_spec)
+
+    problems: list[tuple[Path, str]] = []
+    good: list[tuple[Entry, np.ndarray]] = []
+    allowed = set(charset)
+    for entry in tqdm(entries, desc="importing", unit="img", disable=not progress, file=sys.stderr):
+        bad_chars = "".join(dict.fromkeys(c for c in entry.label if c not in allowed))
+        if not entry.label:
+            problems.append((entry.path, "empty label"))
+            continue
+        if bad_chars:
+            problems.append((entry.path, f"label {entry.label!r} has {bad_chars!r}, not in the charset {charset!r}"))
+            continue
+        if not lo <= len(entry.label) <= hi:
+            want = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            problems.append((entry.path, f"label {entry.label!r} has {len(entry.label)} characters, the task allows {want}"))
+            continue
+        if not entry.path.is_file():
+            problems.append((entry.path, "file not found"))
+            continue
+        try:
+            image = _read_grey(entry.path)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            problems.append((entry.path, f"unreadable or corrupt image ({type(exc).__name__})"))
+            continue
+        if resize is not None and image.shape != (resize[1], resize[0]):
+            with Image.fromarray(image) as im:
+                image = np.asarray(im.resize(resize, Image.Resampling.BILINEAR), dtype=np.uint8)
+        good.append((entry, image))
+
+    if good and resize is None:
+        sizes = [img.shape for _, img in good]
+        common = max(set(sizes), key=sizes.count)
+        kept = []
+        for entry, image in good:
+            if image.shape == common:
+                kept.append((entry, image))
+            else:
+                problems.append((
+                    entry.path,
+                    f"size {image.shape[1]}x{image.shape[0]} differs from the dataset's {common[1]}x{common[0]} "
+                    f"(pass --resize {common[1]}x{common[0]} to resize)",
+                ))  # fmt: skip
+        good = kept
+
+    if problems and not skip_invalid:
+        path, why = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(f"{path}: {why}{more}; fix it or pass --skip-invalid to import the rest")
+    if not good:
+        raise UserError(f"{src}: no valid images to import")
+
+    kept_entries = [e for e, _ in good]
+    images = np.stack([img for _, img in good])  # (N, H, W)
+    index = _assign_splits(kept_entries, fractions, seed)
+    splits = {s: (images[ix], [kept_entries[i].label for i in ix]) for s, ix in index.items()}
+    source = {
+        "imported_from": str(src.resolve()), "seed": seed, "fractions": list(fractions),
+        "resize": list(resize) if resize else None, "skipped": len(problems),
+    }  # fmt: skip
+    with staging_dir(out, overwrite) as tmp:
+        manifest = write_dataset(tmp, splits, charset, (lo, hi), source)
+        if problems:
+            report = [{"path": str(p), "reason": why} for p, why in problems]
+            (tmp / "import_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return manifest

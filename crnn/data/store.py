@@ -1,0 +1,166 @@
+"""The on-disk dataset format: one uint8 array and one label file per split, plus a manifest.
+
+    DIR/manifest.json    charset, image size, label lengths, split counts, source settings, checksums
+    DIR/train.npy        uint8 (N, H, W), greyscale, 0 = black
+    DIR/train.txt        N labels, one per line, in the same order
+    DIR/val.npy, val.txt, test.npy, test.txt
+
+100,000 images of 150x40 are 600 MB of uint8 and load with one ``np.load`` each: training never
+decodes a PNG. A dataset is written into a sibling temporary folder and renamed into place at the
+end, so an interrupted or failed write never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from crnn.atomic import atomic_write_json
+from crnn.charset import Charset
+from crnn.errors import UserError
+
+FORMAT = "crnn-dataset"
+VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split held in memory."""
+
+    images: np.ndarray  # (N, H, W) uint8
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        assert len(self.images) == len(self.labels), "images and labels differ in count"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Dataset:
+    """A dataset: the manifest and the splits that were loaded."""
+
+    root: Path
+    manifest: dict
+    splits: dict[str, Split] = field(default_factory=dict)
+
+    @property
+    def charset(self) -> Charset:
+        return Charset(self.manifest["charset"])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width)"""
+        return int(self.manifest["height"]), int(self.manifest["width"])
+
+    @property
+    def length_range(self) -> tuple[int, int]:
+        lo, hi = self.manifest["length"]
+        return int(lo), int(hi)
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            available = ", ".join(self.splits) or "none"
+            raise UserError(f"{self.root}: has no split {name!r} (available: {available})")
+        return self.splits[name]
+
+
+def split_checksum(images: np.ndarray, labels: list[str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update("\n".join(labels).encode())
+    return digest.hexdigest()
+
+
+def is_dataset(path: str | Path) -> bool:
+    return (Path(path) / "manifest.json").is_file()
+
+
+def read_manifest(root: str | Path) -> dict:
+    root = Path(root)
+    path = root / "manifest.json"
+    if not root.is_dir():
+        raise UserError(f"{root}: no such dataset folder (make one with `crnn data synth` or `crnn data import`)")
+    if not path.is_file():
+        raise UserError(f"{root}: not a dataset, it has no manifest.json (make one with `crnn data synth` or `crnn data import`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable manifest ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise UserError(f"{path}: field 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
+    for key in ("charset", "height", "width", "length", "splits"):
+        if key not in manifest:
+            raise UserError(f"{path}: missing field {key!r}")
+    return manifest
+
+
+def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = False) -> Dataset:
+    """Load the named splits that exist (all by default). ``verify`` recomputes the checksums."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    data = Dataset(root=root, manifest=manifest)
+    for name in splits:
+        if name not in manifest["splits"]:
+            continue
+        img_path, txt_path = root / f"{name}.npy", root / f"{name}.txt"
+        for p in (img_path, txt_path):
+            if not p.is_file():
+                raise UserError(f"{p}: missing; the manifest lists split {name!r}")
+        try:
+            images = np.load(img_path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{img_path}: unreadable image array ({exc})") from None
+        labels = txt_path.read_text().splitlines()
+        expected = int(manifest["splits"][name])
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != data.image_size:
+            raise UserError(
+                f"{img_path}: expected uint8 (N, {data.image_size[0]}, {data.image_size[1]}), found {images.dtype} {images.shape}"
+            )
+        if len(images) != expected or len(labels) != expected:
+            raise UserError(
+                f"{root}: split {name!r} should hold {expected} samples, found {len(images)} images and {len(labels)} labels"
+            )
+        if verify:
+            want = manifest.get("checksums", {}).get(name)
+            if want and split_checksum(images, labels) != want:
+                raise UserError(f"{img_path}: checksum differs from the manifest; the dataset was modified or is corrupt")
+        data.splits[name] = Split(images=images, labels=labels)
+    return data
+
+
+def write_dataset(
+    out: Path,
+    splits: dict[str, tuple[np.ndarray, list[str]]],
+    charset: str,
+    length: tuple[int, int],
+    source: dict,
+) -> dict:
+    """Write splits and manifest into ``out`` (a staging folder); returns the manifest."""
+    heights = {imgs.shape[1] for imgs, _ in splits.values() if len(imgs)}
+    widths = {imgs.shape[2] for imgs, _ in splits.values() if len(imgs)}
+    assert len(heights) == 1 and len(widths) == 1, "all splits must share one image size"
+    checksums = {}
+    for name, (images, labels) in splits.items():
+        np.save(out / f"{name}.npy", np.ascontiguousarray(images, dtype=np.uint8), allow_pickle=False)
+        (out / f"{name}.txt").write_text("".join(label + "\n" for label in labels))
+        checksums[name] = split_checksum(images, labels)
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "charset": charset,
+        "height": heights.pop(),
+        "width": widths.pop(),
+        "length": list(length),
+        "splits": {name: len(labels) for name, (_, labels) in splits.items()},
+        "source": source,
+        "checksums": checksums,
+    }
+    atomic_write_json(out / "manifest.json", manifest)
+    return manifest

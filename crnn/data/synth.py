@@ -1,0 +1,157 @@
+"""Synthetic CAPTCHAs from the ``captcha`` package's ``ImageCaptcha``, reproducible from a seed.
+
+``captcha`` 0.7.1 draws every random choice (fonts, offsets, rotation, warp, colours, noise) from
+the ``secrets`` module, which cannot be seeded. While rendering, we point the module's ``secrets``
+name at an object with the same three methods backed by ``random.Random(seed, index)``, so the
+same seed gives the same labels *and* the same pixels, whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import captcha
+import captcha.image
+import numpy as np
+from captcha.image import ImageCaptcha
+from tqdm import tqdm
+
+from crnn.atomic import staging_dir
+from crnn.data.store import write_dataset
+from crnn.errors import UserError
+
+
+class SeededSecrets:
+    """The part of the ``secrets`` API that ``captcha.image`` uses, from a seeded PRNG."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def randbelow(self, n: int) -> int:
+        return self._rng.randrange(n)
+
+    def randbits(self, k: int) -> int:
+        return self._rng.getrandbits(k)
+
+    def choice(self, seq):
+        return self._rng.choice(seq)
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """What to render. Defaults are the reference task: 150x40, 5 characters of 62."""
+
+    charset: str
+    length: tuple[int, int] = (5, 5)
+    width: int = 150
+    height: int = 40
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.width < 16 or self.height < 16:
+            raise UserError(f"--width/--height {self.width}x{self.height}: both must be at least 16 pixels")
+
+
+def make_labels(spec: SynthSpec, count: int) -> list[str]:
+    """Uniformly random labels; the label stream depends on the seed only."""
+    rng = random.Random(f"labels:{spec.seed}")
+    lo, hi = spec.length
+    return ["".join(rng.choices(spec.charset, k=rng.randint(lo, hi))) for _ in range(count)]
+
+
+_GENERATORS: dict[tuple[int, int], ImageCaptcha] = {}
+
+
+def render(spec: SynthSpec, label: str, index: int) -> np.ndarray:
+    """Render sample ``index`` of the stream as greyscale uint8 (H, W)."""
+    key = (spec.width, spec.height)
+    if key not in _GENERATORS:  # fonts are loaded once per process
+        _GENERATORS[key] = ImageCaptcha(width=spec.width, height=spec.height)
+    saved = captcha.image.secrets
+    captcha.image.secrets = SeededSecrets(random.Random(f"image:{spec.seed}:{index}"))
+    try:
+        image = _GENERATORS[key].generate_image(label)
+    finally:
+        captcha.image.secrets = saved
+    return np.asarray(image.convert("L"), dtype=np.uint8)  # (H, W)
+
+
+def _render_chunk(args: tuple[SynthSpec, int, list[str]]) -> np.ndarray:
+    spec, start, labels = args
+    return np.stack([render(spec, label, start + i) for i, label in enumerate(labels)])  # (n, H, W)
+
+
+def render_many(
+    spec: SynthSpec,
+    labels: list[str],
+    workers: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+    chunk: int = 256,
+) -> np.ndarray:
+    """Render ``labels`` in ``workers`` processes; returns uint8 (N, H, W) in label order."""
+    out = np.empty((len(labels), spec.height, spec.width), dtype=np.uint8)
+    jobs = [(spec, s, labels[s : s + chunk]) for s in range(0, len(labels), chunk)]
+    if workers <= 1:
+        results = map(_render_chunk, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(workers)
+        results = pool.imap(_render_chunk, jobs)
+    try:
+        for (_, start, part), images in zip(jobs, results, strict=True):
+            out[start : start + len(part)] = images
+            if on_progress:
+                on_progress(len(part))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return out
+
+
+def split_counts(count: int, fractions: tuple[float, float, float]) -> dict[str, int]:
+    """90/5/5 by default; val and test are rounded, train takes the rest."""
+    n_val = round(count * fractions[1])
+    n_test = round(count * fractions[2])
+    return {"train": count - n_val - n_test, "val": n_val, "test": n_test}
+
+
+def generator_info() -> dict:
+    return {"generator": "captcha.image.ImageCaptcha", "captcha_version": captcha.__version__}
+
+
+def synthesize(
+    out: Path,
+    spec: SynthSpec,
+    count: int,
+    fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Generate ``count`` CAPTCHAs into dataset folder ``out``; returns the manifest."""
+    if count < 1:
+        raise UserError(f"--count {count}: must be at least 1")
+    counts = split_counts(count, fractions)
+    labels = make_labels(spec, count)
+    with (
+        staging_dir(out, overwrite) as tmp,
+        tqdm(total=count, desc="rendering", unit="img", disable=not progress, file=sys.stderr) as bar,
+    ):
+        images = render_many(spec, labels, workers=workers, on_progress=bar.update)
+        bounds = np.cumsum([0, counts["train"], counts["val"], counts["test"]])
+        splits = {
+            name: (images[bounds[i] : bounds[i + 1]], labels[bounds[i] : bounds[i + 1]])
+            for i, name in enumerate(("train", "val", "test"))
+        }
+        source = {
+            **generator_info(), "seed": spec.seed, "count": count, "fractions": list(fractions),
+            "reproducible_pixels": True,
+        }  # fmt: skip
+        manifest = write_dataset(tmp, splits, spec.charset, spec.length, source)
+    return manifest

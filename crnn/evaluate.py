@@ -1,0 +1,48 @@
+"""Scoring a trained model on a split: the metrics, the confusions, and the printed report."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from crnn.data.batches import Batches
+from crnn.data.store import Split
+from crnn.metrics import confusions, sequence_metrics
+from crnn.train.checkpoint import LoadedModel
+from crnn.train.loop import predict_batches
+
+
+def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256) -> dict:
+    """Metrics (see ``crnn.metrics``), the top confusions and a few mistakes, on the CPU."""
+    images, labels = split.images, split.labels
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    batches = Batches(images, labels, loaded.charset, batch_size)
+    preds, _, loss = predict_batches(
+        loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam_width
+    )
+    report = sequence_metrics(preds, labels)
+    report["loss"] = loss
+    report["beam_width"] = beam_width
+    report["confusions"] = confusions(preds, labels, top=10)
+    report["mistakes"] = [(t, p) for p, t in zip(preds, labels, strict=True) if p != t][:8]
+    return report
+
+
+def format_report(r: dict, where: str, beam_width: int) -> str:
+    lines = [
+        f"{where}: {r['count']} samples, beam width {beam_width}",
+        f"  exact accuracy        {r['exact_acc']:.2%}",
+        f"  character accuracy    {r['char_acc']:.2%}",
+        f"  avg edit distance     {r['edit_distance']:.3f}",
+        f"  CER                   {r['cer']:.2%}",
+        f"  exact, ignoring case  {r['exact_acc_nocase']:.2%}",
+        f"  char, ignoring case   {r['char_acc_nocase']:.2%}",
+    ]
+    if r["confusions"]:
+        pairs = ", ".join(f"{a}->{b} {n}" for a, b, n in r["confusions"])
+        lines.append(f"  most confused (true->predicted): {pairs}")
+    if r["mistakes"]:
+        lines.append("  some mistakes (true -> predicted): " + ", ".join(f"{t}->{p or '(empty)'}" for t, p in r["mistakes"]))
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""The CRNN: images (B, 1, H, W) in [0, 1] -> CTC log-probs (T, B, K). Pure: no device, loss or AMP."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crnn.config import POOLS, ModelConfig
+from crnn.errors import UserError
+
+
+def feature_shape(cfg: ModelConfig, height: int, width: int) -> tuple[int, int]:
+    """(height, width) of the last conv block's output; the width is the number of time steps T."""
+    for pool in cfg.pools:
+        ph, pw = POOLS[pool]
+        height, width = height // ph, width // pw
+    return height, width
+
+
+def check_time_steps(cfg: ModelConfig, height: int, width: int, max_label_len: int) -> int:
+    """Refuse a model whose T cannot emit every label of ``max_label_len``.
+
+    CTC has to put a blank between two equal neighbours ("aa" needs "a-a"), so the worst label of
+    length L needs T >= 2L - 1 frames.
+    """
+    fh, t = feature_shape(cfg, height, width)
+    if fh < 1 or t < 1:
+        raise UserError(f"model.pools {list(cfg.pools)}: pool away the whole {width}x{height} image; use fewer or 2x1 pools")
+    need = 2 * max_label_len - 1
+    if t < need:
+        raise UserError(
+            f"model: {width}px wide images give T={t} time steps after pools {list(cfg.pools)}, but labels of "
+            f"{max_label_len} characters need T >= {need} (a blank between repeated characters); use 2x1 pools or wider images"
+        )
+    return t
+
+
+class CRNN(nn.Module):
+    def __init__(self, cfg: ModelConfig, num_classes: int, height: int, width: int) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        in_ch = 1
+        for ch, pool in zip(cfg.channels, cfg.pools, strict=True):
+            blocks += [
+                nn.Conv2d(in_ch, ch, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(ch),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(POOLS[pool]),
+            ]
+            in_ch = ch
+        self.cnn = nn.Sequential(*blocks)
+        fh, _ = feature_shape(cfg, height, width)
+        self.rnn = nn.LSTM(
+            input_size=in_ch * fh,
+            hidden_size=cfg.hidden,
+            num_layers=cfg.lstm_layers,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(2 * cfg.hidden, num_classes)
+        with torch.no_grad():
+            self.head.bias.zero_()
+            self.head.bias[0] = cfg.blank_bias  # class 0 is the CTC blank
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        f = self.cnn(images)  # (B, C, H', T)
+        b, c, h, t = f.shape
+        f = f.reshape(b, c * h, t).permute(2, 0, 1)  # (T, B, C*H')
+        f, _ = self.rnn(f)  # (T, B, 2*hidden)
+        logits = self.head(self.drop(f))  # (T, B, K)
+        return logits.float().log_softmax(-1)  # (T, B, K), fp32 even under autocast: CTC needs it
+
+
+def build_model(cfg: ModelConfig, num_classes: int, height: int, width: int, max_label_len: int) -> CRNN:
+    check_time_steps(cfg, height, width, max_label_len)
+    return CRNN(cfg, num_classes, height, width)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

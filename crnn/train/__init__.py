@@ -1,0 +1,1 @@
+"""Training: the per-epoch loop, AMP, checkpoints and the run driver."""

@@ -1,0 +1,78 @@
+"""Checkpoints: written atomically, loaded without running code from them (weights_only)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from crnn.atomic import atomic_write_bytes
+from crnn.charset import Charset
+from crnn.config import RunConfig
+from crnn.errors import UserError
+from crnn.model import CRNN, build_model
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """``state`` holds plain types and tensors only, so ``weights_only`` loading accepts it."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say which one, never a traceback
+        raise UserError(f"{path}: not a readable crnn checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """A run folder (its best checkpoint, else the last) or a checkpoint file."""
+    path = Path(model)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / CHECKPOINT_DIR / name).is_file():
+                return path / CHECKPOINT_DIR / name
+        raise UserError(f"--model {path}: a folder without {CHECKPOINT_DIR}/best.pt or last.pt; is it a run folder?")
+    if not path.exists():
+        raise UserError(f"--model {path}: no such run folder or checkpoint file")
+    return path
+
+
+@dataclass
+class LoadedModel:
+    model: CRNN
+    charset: Charset
+    height: int
+    width: int
+    config: RunConfig
+    state: dict
+
+    @property
+    def beam_width(self) -> int:
+        return self.config.train.beam_width
+
+
+def load_model(model: str | Path) -> LoadedModel:
+    """A model ready for inference (eval mode, on the CPU) from a run folder or checkpoint."""
+    path = resolve_model_path(model)
+    state = load_checkpoint(path)
+    for key in ("model", "config", "charset", "height", "width", "max_label_len"):
+        if key not in state:
+            raise UserError(f"{path}: not a crnn checkpoint (no {key!r} entry)")
+    config = RunConfig.from_dict(state["config"])
+    charset = Charset(state["charset"])
+    net = build_model(config.model, charset.num_classes, state["height"], state["width"], state["max_label_len"])
+    net.load_state_dict(state["model"])
+    net.eval()
+    return LoadedModel(net, charset, state["height"], state["width"], config, state)

@@ -1,0 +1,38 @@
+import pytest
+
+from crnn.metrics import confusions, levenshtein, sequence_metrics, substitutions
+
+
+def test_levenshtein_hand_cases():
+    assert levenshtein("abcde", "abcde") == 0
+    assert levenshtein("abcde", "abxde") == 1
+    assert levenshtein("abde", "abcde") == 1
+    assert levenshtein("", "abc") == 3
+    assert levenshtein("kitten", "sitting") == 3
+
+
+def test_sequence_metrics_hand_checked():
+    preds = ["abcde", "abxde", "abde", ""]
+    targets = ["abcde", "abcde", "abcde", "abcde"]
+    m = sequence_metrics(preds, targets)
+    assert m["exact_acc"] == pytest.approx(1 / 4)
+    # positional hits: 5, 4, 2 ("ab" then "d"!="c", "e"!="d"), 0 -> 11 of 20
+    assert m["char_acc"] == pytest.approx(11 / 20)
+    assert m["edit_distance"] == pytest.approx((0 + 1 + 1 + 5) / 4)
+    assert m["cer"] == pytest.approx(7 / 20)
+    assert m["count"] == 4
+
+
+def test_case_insensitive_figures():
+    m = sequence_metrics(["oOxWz", "abcde"], ["OoXwZ", "abcdE"])
+    assert m["exact_acc"] == 0.0
+    assert m["exact_acc_nocase"] == 1.0
+    assert m["char_acc"] == pytest.approx(4 / 10)
+    assert m["char_acc_nocase"] == 1.0
+
+
+def test_confusions_count_substitutions_only():
+    assert substitutions("abxde", "abcde") == [("c", "x")]
+    assert substitutions("abde", "abcde") == []  # a deletion, not a substitution
+    top = confusions(["Oa", "Ob", "xo", "xO"], ["oa", "ob", "xO", "xO"])  # (predicted, true)
+    assert top == [("o", "O", 2), ("O", "o", 1)]  # (true, predicted, count)

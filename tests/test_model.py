@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from crnn.config import PRESETS, ModelConfig
+from crnn.errors import UserError
+from crnn.model import CRNN, build_model, check_time_steps, feature_shape
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_forward_shape_backward_every_parameter(preset):
+    cfg = PRESETS[preset].model
+    model = build_model(cfg, num_classes=63, height=40, width=150, max_label_len=5)
+    x = torch.rand(3, 1, 40, 150)
+    out = model(x)
+    assert out.shape == (18, 3, 63)  # (T, B, K): 150 / 8 = 18 time steps, as in the reference
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out.exp().sum(-1), torch.ones(18, 3), atol=1e-5)  # log-probs
+    targets = torch.randint(1, 63, (3, 5))
+    torch.nn.functional.ctc_loss(out, targets, torch.full((3,), 18), torch.full((3,), 5)).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+def test_blank_bias_sets_the_blank_logit():
+    model = CRNN(ModelConfig(blank_bias=-20.0), 63, 40, 150)
+    assert model.head.bias[0].item() == -20.0
+    assert torch.all(model.head.bias[1:] == 0)
+
+
+def test_time_steps_follow_width_and_pools():
+    assert feature_shape(ModelConfig(), 40, 150) == (5, 18)
+    assert feature_shape(ModelConfig(pools=("2x2", "2x2", "2x1")), 40, 150) == (5, 37)
+
+
+def test_too_few_time_steps_are_refused():
+    cfg = ModelConfig(channels=(8, 8, 8, 8, 8), pools=("2x2",) * 5)  # 150 / 32 = 4 steps
+    with pytest.raises(UserError, match=r"T=4 time steps.*need T >= 9"):
+        check_time_steps(cfg, 40, 150, 5)
+    with pytest.raises(UserError, match="pool away"):
+        check_time_steps(ModelConfig(channels=(8,) * 6, pools=("2x2",) * 6), 40, 150, 5)
