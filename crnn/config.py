@@ -118,7 +118,7 @@ PRESETS: dict[str, RunConfig] = {
     ),
     # The best recipe found for 2 CPU cores (README: "Training on a CPU").
     "cpu-fast": RunConfig(
-        model=ModelConfig(channels=(16, 32, 64), pools=("2x2", "2x2", "2x2"), hidden=96, lstm_layers=2, blank_bias=-2.0),
+        model=ModelConfig(channels=(16, 32, 64), pools=("2x2", "2x2", "2x2"), hidden=96, lstm_layers=2, blank_bias=0.0),
         train=TrainConfig(
             epochs=40,
             batch_size=64,

@@ -115,7 +115,7 @@ def import_images(
     problems: list[tuple[Path, str]] = []
     good: list[tuple[Entry, np.ndarray]] = []
     allowed = set(charset)
-    for entry in tqdm(entries, desc="importing", unit="img", disable=not progress, file=sys.stderr):
+    for entry in tqdm(entries, desc="importing", unit="img", disable=None if progress else True, file=sys.stderr):
         bad_chars = "".join(dict.fromkeys(c for c in entry.label if c not in allowed))
         if not entry.label:
             problems.append((entry.path, "empty label"))

@@ -141,7 +141,7 @@ def synthesize(
     labels = make_labels(spec, count)
     with (
         staging_dir(out, overwrite) as tmp,
-        tqdm(total=count, desc="rendering", unit="img", disable=not progress, file=sys.stderr) as bar,
+        tqdm(total=count, desc="rendering", unit="img", disable=None if progress else True, file=sys.stderr) as bar,
     ):
         images = render_many(spec, labels, workers=workers, on_progress=bar.update)
         bounds = np.cumsum([0, counts["train"], counts["val"], counts["test"]])

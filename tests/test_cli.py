@@ -1,0 +1,104 @@
+"""The whole user flow through the real `crnn` command: synth -> train -> eval -> predict -> export."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from crnn.decode import greedy_decode
+from crnn.train.checkpoint import load_model
+
+
+def crnn(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "crnn", *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    crnn("data", "synth", "--out", root / "data", "--count", 200, "--charset", "digits", "--workers", 2, "--seed", 1)
+    crnn("train", "--data", root / "data", "--out", root / "run", "--preset", "tiny", "--set", "train.epochs=2")
+    return root
+
+
+def test_train_writes_a_complete_run(trained):
+    run = trained / "run"
+    for name in ("config.json", "metrics.csv", "metrics.jsonl", "curves.png", "checkpoints/best.pt", "checkpoints/last.pt"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["channels"] == [16, 32, 48] and config["data"]["charset"] == "0123456789"
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs
+
+
+def test_eval_json_is_one_object_with_the_contract_keys(trained):
+    proc = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--json")
+    result = json.loads(proc.stdout)
+    assert set(result) == {"exact_acc", "char_acc", "edit_distance", "cer", "count"}
+    assert result["count"] == 10
+    text = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--split", "val", "--beam-width", 3).stdout
+    assert "exact accuracy" in text and "exact, ignoring case" in text and "beam width 3" in text
+
+
+def test_predict_prints_path_prediction_confidence(trained, tmp_path):
+    images = np.load(trained / "data/test.npy")[:3]
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(image).save(paths[-1])
+    lines = crnn("predict", "--model", trained / "run", *paths).stdout.strip().splitlines()
+    assert len(lines) == 3
+    for path, line in zip(paths, lines, strict=True):
+        name, pred, conf = line.split("\t")
+        assert name == str(path) and set(pred) <= set("0123456789") and 0.0 <= float(conf) <= 1.0
+
+
+def test_onnx_export_predicts_what_pytorch_predicts(trained, tmp_path):
+    crnn("export", "--model", trained / "run", "--format", "onnx", "--out", tmp_path / "m.onnx")
+    loaded = load_model(trained / "run")
+    x = np.load(trained / "data/test.npy")[:10].astype(np.float32)[:, None] / 255.0  # (B, 1, H, W)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    onnx_lp = session.run(None, {"images": x})[0]  # (T, B, K)
+    with torch.no_grad():
+        torch_lp = loaded.model(torch.from_numpy(x)).numpy()
+    assert onnx_lp.shape == torch_lp.shape
+    assert np.allclose(onnx_lp, torch_lp, atol=1e-4)
+    assert greedy_decode(torch.from_numpy(onnx_lp))[0] == greedy_decode(torch.from_numpy(torch_lp))[0]
+
+
+def test_torchscript_export_loads_and_runs(trained, tmp_path):
+    crnn("export", "--model", trained / "run", "--format", "torchscript", "--out", tmp_path / "m.pt")
+    scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    x = torch.rand(4, 1, 40, 150)
+    assert torch.allclose(scripted(x), load_model(trained / "run").model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("eval", "--model", "{tmp}/nope", "--data", "{data}"), "no such run folder or checkpoint"),
+        (("eval", "--model", "{run}", "--data", "{tmp}"), "not a dataset"),
+        (("eval", "--model", "{run}", "--data", "{data}", "--split", "dev"), "has no split 'dev'"),
+        (("eval", "--model", "{run}", "--data", "{data}", "--beam-width", "0"), "--beam-width 0"),
+        (("eval", "--model", "{tmp}/junk.pt", "--data", "{data}"), "not a readable crnn checkpoint"),
+        (("predict", "--model", "{run}", "{tmp}/small.png"), "size 60x20, the model takes 150x40"),
+        (("predict", "--model", "{run}", "{tmp}/missing.png"), "no such image file"),
+        (("train", "--data", "{data}", "--out", "{tmp}/r", "--set", "train.lr=-1"), "train.lr -1.0: must be positive"),
+        (("train", "--data", "{tmp}/nowhere", "--out", "{tmp}/r"), "no such dataset folder"),
+        (("export", "--model", "{run}", "--format", "tflite", "--out", "{tmp}/m"), "invalid choice: 'tflite'"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_exit_2(trained, tmp_path, cli, args, message):
+    Image.new("L", (60, 20), 255).save(tmp_path / "small.png")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    fill = {"tmp": tmp_path, "data": trained / "data", "run": trained / "run"}
+    code, _, err = cli(*(a.format(**fill) for a in args))
+    assert code == 2
+    assert message in err and "Traceback" not in err

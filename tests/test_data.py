@@ -1,0 +1,186 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
+from crnn.data.store import load_dataset
+from crnn.data.synth import SynthSpec, make_labels, render
+from crnn.errors import UserError
+from tests.conftest import make_dataset
+
+
+def test_same_seed_same_pixels_and_checksum(tmp_path):
+    a = make_dataset(tmp_path / "a", count=40, seed=7)
+    b = make_dataset(tmp_path / "b", count=40, seed=7)
+    c = make_dataset(tmp_path / "c", count=40, seed=8)
+    ma, mb, mc = (json.loads((p / "manifest.json").read_text()) for p in (a, b, c))
+    assert ma["checksums"] == mb["checksums"]
+    assert ma["checksums"]["train"] != mc["checksums"]["train"]
+    assert np.array_equal(np.load(a / "train.npy"), np.load(b / "train.npy"))
+    assert (a / "train.txt").read_text() == (b / "train.txt").read_text()
+
+
+def test_rendering_does_not_depend_on_order_or_process():
+    spec = SynthSpec(charset="abc", seed=3)
+    first = render(spec, "abcab", 5)
+    render(spec, "ccccc", 6)
+    assert np.array_equal(first, render(spec, "abcab", 5))
+    assert not np.array_equal(first, render(spec, "abcab", 4))  # another sample of the stream
+
+
+def test_synth_defaults_are_the_reference_task(tmp_path, cli):
+    code, out, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 20, "--workers", 1, "--split", "80/10/10")
+    assert code == 0, out
+    data = load_dataset(tmp_path / "d")
+    assert data.image_size == (40, 150)
+    assert data.charset.chars == NAMED_CHARSETS["alnum"] and len(data.charset.chars) == 62
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 16, "val": 2, "test": 2}
+    assert all(len(s) == 5 for split in data.splits.values() for s in split.labels)
+    assert data.split("train").images.dtype == np.uint8
+
+
+def test_variable_lengths_and_named_charsets():
+    labels = make_labels(SynthSpec(charset=resolve_charset("alnum-upper"), length=(4, 6)), 300)
+    assert {len(s) for s in labels} == {4, 5, 6}
+    assert set("".join(labels)) <= set(NAMED_CHARSETS["alnum-upper"])
+    assert len(NAMED_CHARSETS["alnum-upper"]) == 36
+    assert parse_length("4-6") == (4, 6) and parse_length("5") == (5, 5)
+    with pytest.raises(UserError, match="--length"):
+        parse_length("six")
+    with pytest.raises(UserError, match="repeats"):
+        resolve_charset("aab")
+
+
+def test_data_check_prints_the_summary(digits_data, cli):
+    code, out, _ = cli("data", "check", digits_data)
+    assert code == 0
+    assert "train 216, val 12, test 12" in out and "150x40" in out and "5: 240" in out
+    code, out, _ = cli("data", "check", digits_data, "--json")
+    summary = json.loads(out)
+    assert summary["classes"] == 10 and summary["length_histogram"] == {"5": 240}
+
+
+def test_data_check_catches_tampering(tmp_path, cli):
+    d = make_dataset(tmp_path / "d", count=20)
+    images = np.load(d / "val.npy")
+    images[0, 0, 0] ^= 1
+    np.save(d / "val.npy", images)
+    code, _, err = cli("data", "check", d)
+    assert code == 2 and "checksum" in err and "val.npy" in err
+
+
+# --- import -----------------------------------------------------------------
+
+
+def write_png(path, size=(150, 40), value=200):
+    Image.new("L", size, value).save(path)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, label in enumerate(["ab12c", "ab12c", "zz9aa", "q1w2e", "r4t5y", "u6i7o", "p8a9s", "d0f1g"]):
+        write_png(src / (f"{label}_{i}.png" if i else f"{label}.png"), value=10 * i)
+    return src
+
+
+def test_import_folder_labels_from_stems(folder, tmp_path, cli):
+    code, out, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split", "50/25/25")
+    assert code == 0, err
+    data = load_dataset(tmp_path / "ds")
+    labels = sorted(label for s in data.splits.values() for label in s.labels)
+    assert labels == sorted(["ab12c", "ab12c", "zz9aa", "q1w2e", "r4t5y", "u6i7o", "p8a9s", "d0f1g"])
+    assert data.image_size == (40, 150)
+    assert sum(len(s) for s in data.splits.values()) == 8
+
+
+def test_import_csv_with_splits(tmp_path, cli):
+    (tmp_path / "img").mkdir()
+    rows = ["path,label,split"]
+    for i, (label, split) in enumerate([("abc", "train"), ("bca", "train"), ("cab", "val"), ("aac", "test")]):
+        write_png(tmp_path / "img" / f"{i}.png", size=(60, 20))
+        rows.append(f"img/{i}.png,{label},{split}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = cli("data", "import", tmp_path / "labels.csv", "--out", tmp_path / "ds", "--charset", "abc", "--length", "3")
+    assert code == 0, err
+    data = load_dataset(tmp_path / "ds")
+    assert data.split("val").labels == ["cab"] and data.split("test").labels == ["aac"]
+    assert data.charset.chars == "abc" and data.image_size == (20, 60)
+
+
+@pytest.mark.parametrize(
+    ("setup", "flags", "message"),
+    [
+        ("corrupt", [], "corrupt.png: unreadable or corrupt image"),
+        ("wrong_size", [], "size 100x30 differs from the dataset's 150x40 (pass --resize 150x40"),
+        ("bad_char", ["--charset", "alnum"], "has '#', not in the charset"),
+        ("bad_length", ["--length", "5"], "has 3 characters, the task allows 5"),
+    ],
+)
+def test_import_refuses_bad_input_and_writes_nothing(folder, tmp_path, cli, setup, flags, message):
+    if setup == "corrupt":
+        (folder / "corrupt.png").write_bytes(b"\x89PNG not really")
+    elif setup == "wrong_size":
+        write_png(folder / "small.png", size=(100, 30))
+    elif setup == "bad_char":
+        write_png(folder / "ab#cd.png")
+    elif setup == "bad_length":
+        write_png(folder / "abc.png")
+    out = tmp_path / "ds"
+    code, _, err = cli("data", "import", folder, "--out", out, *flags)
+    assert code == 2
+    assert message in err and "--skip-invalid" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.partial")]  # no half-written leftovers
+    code, out_text, err = cli("data", "import", folder, "--out", out, *flags, "--skip-invalid")
+    assert code == 0, err
+    report = json.loads((out / "import_report.json").read_text())
+    assert len(report) == 1 and message.split(":")[0] in report[0]["path"] + ": " + report[0]["reason"]
+    assert sum(len(s) for s in load_dataset(out).splits.values()) == 8
+
+
+def test_import_resize(folder, tmp_path, cli):
+    write_png(folder / "small.png", size=(100, 30))
+    code, _, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--resize", "150x40")
+    assert code == 0, err
+    assert sum(len(s) for s in load_dataset(tmp_path / "ds").splits.values()) == 9
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("file,text\na.png,abc\n", "missing column(s) path, label"),
+        ("path,label\nmissing.png,abc\n", "missing.png: file not found"),
+        ("path,label\n", "no rows"),
+    ],
+)
+def test_import_csv_errors(tmp_path, cli, content, message):
+    (tmp_path / "m.csv").write_text(content)
+    code, _, err = cli("data", "import", tmp_path / "m.csv", "--out", tmp_path / "ds")
+    assert code == 2 and message in err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_import_empty_folder_and_missing_source(tmp_path, cli):
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli("data", "import", tmp_path / "empty", "--out", tmp_path / "ds")
+    assert code == 2 and "no images" in err
+    code, _, err = cli("data", "import", tmp_path / "nope", "--out", tmp_path / "ds")
+    assert code == 2 and "no such folder" in err
+
+
+def test_not_a_dataset(tmp_path, cli):
+    code, _, err = cli("data", "check", tmp_path)
+    assert code == 2 and "not a dataset" in err
+
+
+def test_existing_output_is_not_overwritten_silently(digits_data, tmp_path, cli):
+    out = tmp_path / "d"
+    assert cli("data", "synth", "--out", out, "--count", 5, "--workers", 1)[0] == 0
+    code, _, err = cli("data", "synth", "--out", out, "--count", 5, "--workers", 1)
+    assert code == 2 and "--overwrite" in err
+    assert cli("data", "synth", "--out", out, "--count", 6, "--workers", 1, "--overwrite")[0] == 0
