@@ -27,6 +27,7 @@ class ModelConfig:
     hidden: int = 128  # LSTM units per direction; the reference's 2 x 128 = 256 outputs
     lstm_layers: int = 2  # the reference's 2-layer BiLSTM
     dropout: float = 0.0  # between LSTM layers and before the head
+    norm: str = "batch"  # batch (the reference's) | group: GroupNorm, the same for any per-worker batch size
     blank_bias: float = 0.0  # initial bias of the blank logit; negative fights the all-blank plateau
 
     def __post_init__(self) -> None:
@@ -41,6 +42,8 @@ class ModelConfig:
             raise ValueError(f"model.pools: {bad[0]!r} is not a pool; accepted: {', '.join(POOLS)}")
         if self.hidden < 1 or self.lstm_layers < 1:
             raise ValueError("model.hidden and model.lstm_layers must be at least 1")
+        if self.norm not in ("batch", "group"):
+            raise ValueError(f"model.norm {self.norm!r}: accepted: batch, group")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout {self.dropout}: must be in [0, 1)")
 
@@ -52,7 +55,7 @@ class TrainConfig:
     epochs: int = 50  # the reference's final run
     batch_size: int = 64  # the reference's final run
     lr: float = 1e-3  # Adam's usual start; the reference did not say
-    optimizer: str = "adam"  # adam | adamw
+    optimizer: str = "adam"  # adam | adamw | sgd (momentum 0.9)
     weight_decay: float = 0.0  # AdamW's decoupled decay; 0 keeps Adam plain
     schedule: str = "plateau"  # plateau (ReduceLROnPlateau on val loss) | onecycle
     plateau_patience: int = 3  # the reference's patience
@@ -74,8 +77,8 @@ class TrainConfig:
             raise ValueError(f"train.batch_size {self.batch_size}: must be at least 1")
         if not self.lr > 0:
             raise ValueError(f"train.lr {self.lr}: must be positive")
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"train.optimizer {self.optimizer!r}: accepted: adam, adamw")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ValueError(f"train.optimizer {self.optimizer!r}: accepted: adam, adamw, sgd")
         if self.schedule not in ("plateau", "onecycle"):
             raise ValueError(f"train.schedule {self.schedule!r}: accepted: plateau, onecycle")
         if self.amp not in ("auto", "off", "fp16", "bf16"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -43,7 +45,7 @@ class CRNN(nn.Module):
         for ch, pool in zip(cfg.channels, cfg.pools, strict=True):
             blocks += [
                 nn.Conv2d(in_ch, ch, kernel_size=3, padding=1, bias=False),
-                nn.BatchNorm2d(ch),
+                nn.BatchNorm2d(ch) if cfg.norm == "batch" else nn.GroupNorm(math.gcd(ch, 8), ch),
                 nn.ReLU(inplace=True),
                 nn.MaxPool2d(POOLS[pool]),
             ]

@@ -30,7 +30,7 @@ def test_file_then_set_overrides(tmp_path):
         (["train.lr"], "expected section.key=value"),
         (["train.lr=fast"], "train.lr: expected a number"),
         (["train.epochs=0"], "train.epochs 0: must be at least 1"),
-        (["train.optimizer=sgd"], "accepted: adam, adamw"),
+        (["train.optimizer=rmsprop"], "accepted: adam, adamw, sgd"),
         (["model.pools=[2x2]"], "model.pools has 1 entries"),
     ],
 )

@@ -102,3 +102,24 @@ def test_bf16_on_cpu_trains(digits_data, tmp_path):
     cfg = resolve_config("tiny", None, ["train.epochs=1", "train.amp=bf16"])
     best = fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))
     assert best["epoch"] == 1 and best["val_loss"] == best["val_loss"]  # finite, not NaN
+
+
+def test_early_stopping_and_one_cycle(digits_data, tmp_path):
+    data = load_dataset(digits_data)
+    frozen = resolve_config("tiny", None, ["train.epochs=10", "train.lr=1e-12", "train.early_stop_patience=2"])
+    fit(data, tmp_path / "stop", frozen, FitOptions(**QUIET))
+    assert [r["epoch"] for r in read_metrics(tmp_path / "stop")] == [1, 2, 3]  # no better epoch after 1
+    cycle = resolve_config("tiny", None, ["train.epochs=2", "train.schedule=onecycle", "train.warmup_steps=3"])
+    fit(data, tmp_path / "cycle", cycle, FitOptions(**QUIET))
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "cycle")]
+    assert lrs[0] > lrs[1]  # one-cycle anneals towards zero by the last step
+
+
+def test_augmentation_is_seeded_and_keeps_shape():
+    from crnn.data.batches import augment
+
+    x = torch.rand(4, 1, 40, 150)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.equal(a, x) and a.min() >= -1e-6 and a.max() <= 1 + 1e-6

@@ -18,9 +18,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
     config = resolve_config(args.preset, args.config, args.set)
-    data = load_dataset(args.data, splits=("train", "val"))
-    opts = FitOptions(resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes)
-    best = fit(data, Path(args.out), config, opts)
+    if args.workers is not None:
+        from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
+
+        if args.overfit:
+            raise UserError("--overfit runs in one process; drop --workers")
+        cluster = Cluster(
+            workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
+            storage=args.storage, max_failures=args.max_failures,
+        )  # fmt: skip
+        best = train_distributed(args.data, args.out, config, cluster, max_minutes=args.max_minutes)
+    else:
+        for flag in ("address", "storage"):
+            if getattr(args, flag) is not None:
+                raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
+        data = load_dataset(args.data, splits=("train", "val"))
+        opts = FitOptions(resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes)
+        best = fit(data, Path(args.out), config, opts)
     if best:
         print(
             f"best epoch {best['epoch']}: val exact {best['exact_acc']:.2%}, char {best['char_acc']:.2%}, "
@@ -91,6 +105,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
+    ray = p.add_argument_group("Ray Train (data parallel across workers; the same command again resumes the run)")
+    ray.add_argument("--workers", type=int, help="number of Ray Train workers (DDP); without it, one process and no Ray")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per worker (0: CPU workers, gloo)")
+    ray.add_argument("--address", help="attach to a cluster: auto or HOST:PORT (default: start a local Ray)")
+    ray.add_argument("--storage", help="where Ray keeps checkpoints: a path, or s3://, gs://, file:// (shared on multi-node)")
+    ray.add_argument("--max-failures", type=int, default=0, help="replace a dead worker and continue this many times")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="score a model on a dataset split")

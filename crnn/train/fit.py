@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from crnn.atomic import atomic_write_json, atomic_write_text
-from crnn.config import RunConfig
+from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
-from crnn.data.store import Dataset
+from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.plots import learning_curves
@@ -42,6 +43,7 @@ class FitOptions:
     """How to run, as opposed to what to learn (that is ``RunConfig``)."""
 
     resume: bool = False  # continue from out/checkpoints/last.pt
+    resume_from: Path | None = None  # continue from this checkpoint file (Ray Train hands one over)
     overfit: int = 0  # train and validate on the first N training samples (the reference's overfit test)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     progress: bool = True  # a per-step bar on stderr when it is a terminal
@@ -50,7 +52,7 @@ class FitOptions:
     rank: int = 0
     world_size: int = 1
     wrap_model: Callable[[nn.Module], nn.Module] | None = None  # e.g. Ray Train's prepare_model (DDP)
-    on_epoch_end: Callable[[dict, Path | None], None] | None = None  # e.g. ray.train.report
+    on_epoch_end: Callable[[dict, Path | None, bool], None] | None = None  # (row, last.pt on rank 0, improved)
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
 
@@ -106,8 +108,50 @@ class _Progress:
             sys.stderr.write("\r" + " " * 78 + "\r")
 
 
+def _subsets(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split]:
+    train, val = data.split("train"), data.split("val")
+    if overfit:
+        train = Split(train.images[:overfit], train.labels[:overfit])
+        val = train
+    elif tc.eval_samples:
+        val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
+    if len(train) == 0 or len(val) == 0:
+        raise UserError(f"{data.root}: training needs non-empty train and val splits")
+    return train, val
+
+
+def _optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay)
+    cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, tc: TrainConfig, steps_per_epoch: int):
+    if tc.schedule == "onecycle":
+        total = tc.epochs * steps_per_epoch
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=tc.lr, total_steps=total, pct_start=min(0.5, max(tc.warmup_steps / total, 0.05))
+        )
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
+    )
+
+
+def _broadcast(obj: dict, opts: FitOptions) -> dict:
+    """Rank 0's evaluation, shared so that every rank steps its scheduler and stops together."""
+    if opts.world_size == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
-    """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics."""
+    """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics.
+
+    Every rank trains on its shard; rank 0 alone evaluates, writes files and logs.
+    """
     opts = opts or FitOptions()
     out = Path(out)
     main = opts.rank == 0
@@ -117,54 +161,37 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     lo, hi = data.length_range
     height, width = data.image_size
     charset = data.charset
-
-    train_split, val_split = data.split("train"), data.split("val")
-    train_images, train_labels = train_split.images, train_split.labels
-    val_images, val_labels = val_split.images, val_split.labels
-    if opts.overfit:
-        train_images, train_labels = train_images[: opts.overfit], train_labels[: opts.overfit]
-        val_images, val_labels = train_images, train_labels
-    elif tc.eval_samples:
-        val_images, val_labels = val_images[: tc.eval_samples], val_labels[: tc.eval_samples]
-    if len(train_labels) == 0 or len(val_labels) == 0:
-        raise UserError(f"{data.root}: training needs non-empty train and val splits")
+    train, val = _subsets(data, tc, opts.overfit)
 
     torch.manual_seed(tc.seed + opts.rank)
     model = build_model(config.model, charset.num_classes, height, width, hi).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt_cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    optimizer = _optimizer(model, tc)
     train_batches = Batches(
-        train_images, train_labels, charset, tc.batch_size, shuffle=True, seed=tc.seed,
-        rank=opts.rank, world_size=opts.world_size, drop_last=len(train_labels) >= 2 * tc.batch_size * opts.world_size,
+        train.images, train.labels, charset, tc.batch_size, shuffle=True, seed=tc.seed,
+        rank=opts.rank, world_size=opts.world_size, drop_last=len(train) >= 2 * tc.batch_size * opts.world_size,
     )  # fmt: skip
-    val_batches = Batches(val_images, val_labels, charset, max(tc.batch_size, 256))
+    val_batches = Batches(val.images, val.labels, charset, max(tc.batch_size, 256))
     steps_per_epoch = len(train_batches)
-    if tc.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=tc.lr, total_steps=tc.epochs * steps_per_epoch,
-            pct_start=min(0.5, max(tc.warmup_steps / (tc.epochs * steps_per_epoch), 0.05)),
-        )  # fmt: skip
-    else:
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
-        )
+    scheduler = _scheduler(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
     start_epoch, global_step, best, best_epoch, elapsed_before = 1, 0, -1.0, 0, 0.0
     rows: list[dict] = []
     last_path = out / CHECKPOINT_DIR / "last.pt"
-    if opts.resume and last_path.is_file():
-        state = load_checkpoint(last_path)
+    resume_from = opts.resume_from or (last_path if opts.resume and last_path.is_file() else None)
+    if resume_from is not None:
+        state = load_checkpoint(resume_from)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         start_epoch = state["epoch"] + 1
         global_step, best, best_epoch = state["global_step"], state["best"], state["best_epoch"]
-        elapsed_before = state["elapsed_s"]
-        rows = [r for r in read_metrics(out) if r["epoch"] <= state["epoch"]]
+        elapsed_before, rows = state["elapsed_s"], state["history"]
+        if state["early_stopped"]:
+            start_epoch = tc.epochs + 1  # nothing left to do: it stopped because it had stopped improving
         if main:
             opts.log(f"resuming {out} after epoch {state['epoch']} (best val exact {best:.2%} at epoch {best_epoch})")
     elif opts.resume and main:
@@ -178,17 +205,17 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         atomic_write_json(out / "config.json", {
             **config.to_dict(),
             "data": {"path": str(data.root), "charset": charset.chars, "height": height, "width": width,
-                     "length": [lo, hi], "train": len(train_labels), "val": len(val_labels), "overfit": opts.overfit},
+                     "length": [lo, hi], "train": len(train), "val": len(val), "overfit": opts.overfit},
             "parameters": count_parameters(model), "device": str(device), "precision": precision.mode,
             "world_size": opts.world_size,
         })  # fmt: skip
         if start_epoch == 1:
             opts.log(
-                f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(train_labels)} images "
+                f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(train)} images "
                 f"({steps_per_epoch} steps/epoch x {opts.world_size} worker(s)), device {device}, precision {precision.mode}"
             )
 
-    def warmup_and_cycle(n: int, loss: float) -> None:
+    def on_step(n: int, loss: float) -> None:
         nonlocal global_step
         global_step += 1
         if tc.schedule == "onecycle":
@@ -213,12 +240,15 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         progress = _Progress(opts.progress and main, steps_per_epoch, epoch, tc.epochs)
         stats = train_one_epoch(
             net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
-            on_step=warmup_and_cycle, augment_gen=aug_gen, channels_last=tc.channels_last,
+            on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last,
         )  # fmt: skip
         progress.close()
-        metrics, _ = evaluate(
-            model, val_batches, val_labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
-        )
+        metrics = {}
+        if main:
+            metrics, _ = evaluate(
+                model, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
+            )
+        metrics = _broadcast(metrics, opts)
         if tc.schedule == "plateau" and global_step > tc.warmup_steps and not opts.overfit:
             scheduler.step(metrics["loss"])  # an overfit check keeps its learning rate: memorising is the point
         elapsed = elapsed_before + time.perf_counter() - run_start
@@ -232,21 +262,25 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if improved:
             best, best_epoch, best_metrics = row["exact_acc"], epoch, row
         rows.append(row)
-        ckpt_path = None
+        stop = ""
+        if tc.early_stop_patience and not opts.overfit and epoch - best_epoch >= tc.early_stop_patience:
+            stop = f"early stop: no better val exact accuracy for {tc.early_stop_patience} epochs"
+        elif opts.max_minutes and elapsed >= opts.max_minutes * 60:
+            stop = f"time limit: stopping after {elapsed / 60:.1f} minutes of training"
         if main:
             state = {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "epoch": epoch, "global_step": global_step, "best": best,
                 "best_epoch": best_epoch, "elapsed_s": elapsed, "config": config.to_dict(), "charset": charset.chars,
                 "height": height, "width": width, "max_label_len": hi, "min_label_len": lo, "metrics": row,
+                "history": rows, "early_stopped": stop.startswith("early stop"),
             }  # fmt: skip
             if improved:
                 save_checkpoint(out / CHECKPOINT_DIR / "best.pt", state)
-            save_checkpoint(last_path, state)  # last: a resume never starts before a saved best
+            save_checkpoint(last_path, state)  # after best: a resume never starts past an unsaved best
             write_metrics(out, rows)
-            if stats.seconds >= 5 or epoch == last_epoch:  # a plot costs ~0.2 s: not after every tiny epoch
+            if stop or stats.seconds >= 5 or epoch == last_epoch:  # a plot costs ~0.2 s: not after every tiny epoch
                 learning_curves(rows, out / "curves.png", title=str(out.name))
-            ckpt_path = last_path
             eta = (last_epoch - epoch) * (elapsed / max(epoch, 1))
             opts.log(
                 f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
@@ -255,16 +289,10 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 f"{elapsed / 60:.1f} min, eta {eta / 60:.1f} min"
             )
         if opts.on_epoch_end is not None:
-            opts.on_epoch_end(row, ckpt_path)
-        if tc.early_stop_patience and not opts.overfit and epoch - best_epoch >= tc.early_stop_patience:
+            opts.on_epoch_end(row, last_path if main else None, improved)
+        if stop:
             if main:
-                learning_curves(rows, out / "curves.png", title=str(out.name))
-                opts.log(f"early stop: no better val exact accuracy for {tc.early_stop_patience} epochs")
-            break
-        if opts.max_minutes and elapsed >= opts.max_minutes * 60:
-            if main:
-                learning_curves(rows, out / "curves.png", title=str(out.name))
-                opts.log(f"time limit: stopping after {elapsed / 60:.1f} minutes of training")
+                opts.log(stop)
             break
         if not math.isfinite(stats.loss):
             raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise train.grad_clip")

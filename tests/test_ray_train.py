@@ -1,0 +1,111 @@
+"""Ray Train: the same `fit` on 2 CPU workers of a local Ray (num_cpus=2)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from crnn.config import resolve_config
+from crnn.data.store import load_dataset
+from crnn.data.synth import SynthSpec, synthesize
+from crnn.train.checkpoint import load_checkpoint
+from crnn.train.fit import FitOptions, fit, read_metrics
+from crnn.train.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
+
+pytestmark = pytest.mark.ray
+QUIET = {"progress": False, "log": lambda line: None}
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    import ray
+
+    trigger = tmp_path_factory.mktemp("crash") / "crash-once"
+    os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts, so that its workers inherit it
+    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = "0.25"
+    ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    yield trigger
+    ray.shutdown()
+    os.environ.pop(CRASH_ONCE_ENV, None)
+
+
+@pytest.fixture(scope="module")
+def data32(tmp_path_factory):
+    """40 digit CAPTCHAs: 32 train, 4 val, 4 test."""
+    out = tmp_path_factory.mktemp("data") / "d40"
+    synthesize(out, SynthSpec(charset="0123456789", seed=5), 40, (0.8, 0.1, 0.1), workers=1, progress=False)
+    return out
+
+
+def test_two_workers_train_end_to_end(local_ray, digits_data, tmp_path, cli):
+    cfg = resolve_config("tiny", None, ["train.epochs=2"])
+    best = train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2))
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "metrics.jsonl", "curves.png", "checkpoints/best.pt", "checkpoints/last.pt"):
+        assert (run / name).is_file(), name
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2] and best["epoch"] in (1, 2)
+    assert list((run / "ray" / "train").glob("checkpoint_*"))  # what Ray kept, by val exact accuracy
+    state = load_checkpoint(run / "checkpoints/last.pt")
+    assert not any(k.startswith("module.") for k in state["model"])  # the unwrapped model, not DDP's
+    code, out, _ = cli("eval", "--model", run, "--data", digits_data, "--json")
+    assert code == 0 and '"count": 12' in out
+    png = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(load_dataset(digits_data).split("test").images[0]).save(png)
+    code, out, _ = cli("predict", "--model", run, png)
+    assert code == 0 and out.startswith(str(png) + "\t")
+
+
+def test_ddp_two_workers_equal_one_worker_with_twice_the_batch(local_ray, data32, tmp_path):
+    """One SGD step: 2 workers x 16 images == 1 process x 32 images (GroupNorm: no batch statistics)."""
+    sets = [
+        "train.epochs=1",
+        "train.optimizer=sgd",
+        "train.lr=0.05",
+        "train.grad_clip=0",
+        "train.warmup_steps=0",
+        "model.norm=group",
+    ]
+    single = resolve_config("tiny", None, [*sets, "train.batch_size=32"])
+    fit(load_dataset(data32), tmp_path / "one", single, FitOptions(**QUIET))
+    double = resolve_config("tiny", None, [*sets, "train.batch_size=16"])
+    train_distributed(str(data32), tmp_path / "two", double, Cluster(workers=2))
+    a = load_checkpoint(tmp_path / "one/checkpoints/last.pt")
+    b = load_checkpoint(tmp_path / "two/checkpoints/last.pt")
+    assert a["global_step"] == b["global_step"] == 1
+    for k, v in a["model"].items():  # without the gradient all-reduce, rank 0 would have seen half the batch
+        assert torch.allclose(v.float(), b["model"][k].float(), atol=2e-6, rtol=1e-4), k
+
+
+def test_a_worker_that_dies_is_replaced_and_finished_epochs_are_not_repeated(local_ray, digits_data, tmp_path):
+    local_ray.touch()  # arm the one-time crash of rank 1 after epoch 1
+    cfg = resolve_config("tiny", None, ["train.epochs=3"])
+    train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2, max_failures=1))
+    assert Path(str(local_ray) + ".fired").exists()  # it did crash
+    assert [r["epoch"] for r in read_metrics(tmp_path / "run")] == [1, 2, 3]  # epoch 1 not run twice
+
+
+def test_the_same_command_resumes_a_killed_run(digits_data, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(out), "--preset", "tiny",
+           "--workers", "2", "--set", "train.epochs=4"]  # fmt: skip
+    env = {**os.environ, "RAY_ADDRESS": "", CRASH_ONCE_ENV: ""}
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((out / "ray" / "train").glob("checkpoint_*"))) < 2:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and the Ray it started
+    first.wait()
+    done = len(list((out / "ray" / "train").glob("checkpoint_*")))
+    assert 2 <= done < 4
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [r["epoch"] for r in read_metrics(out)] == [1, 2, 3, 4]
+    log = again.stdout + again.stderr
+    assert "epoch 4/4" in log and "epoch 1/4" not in log
