@@ -67,6 +67,7 @@ class TrainConfig:
     beam_width: int = 5  # decoding at evaluation; 1 = greedy. The reference's k = 5
     augment: bool = False  # small random shifts of the training images
     eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
+    train_samples: int = 0  # train on the first N training images only; 0 = all (quick searches use a subset)
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
     seed: int = 0  # model init, shuffling and augmentation
 
@@ -87,8 +88,8 @@ class TrainConfig:
             raise ValueError(f"train.beam_width {self.beam_width}: must be at least 1 (1 = greedy)")
         if self.warmup_steps < 0 or self.plateau_patience < 0 or self.early_stop_patience < 0:
             raise ValueError("train.warmup_steps, train.plateau_patience and train.early_stop_patience cannot be negative")
-        if self.grad_clip < 0 or self.eval_samples < 0:
-            raise ValueError("train.grad_clip and train.eval_samples cannot be negative")
+        if self.grad_clip < 0 or self.eval_samples < 0 or self.train_samples < 0:
+            raise ValueError("train.grad_clip, train.eval_samples and train.train_samples cannot be negative")
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,11 @@ def _subsets(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split
     if overfit:
         train = Split(train.images[:overfit], train.labels[:overfit])
         val = train
-    elif tc.eval_samples:
-        val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
+    else:
+        if tc.train_samples:
+            train = Split(train.images[: tc.train_samples], train.labels[: tc.train_samples])
+        if tc.eval_samples:
+            val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data.root}: training needs non-empty train and val splits")
     return train, val

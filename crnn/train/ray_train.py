@@ -121,7 +121,7 @@ def _check_multi_node(storage: str | None) -> None:
         )
 
 
-def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
+def init_ray(address: str | None, num_cpus: int | None = None, resources: dict | None = None) -> bool:
     """Attach to ``address`` or start an embedded local Ray; True if we started it (and must stop it)."""
     import ray  # noqa: PLC0415
 
@@ -137,7 +137,7 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
         except ConnectionError as exc:
             raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
         return True
-    ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True)
+    ray.init(num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True)
     return True
 
 
@@ -158,8 +158,7 @@ def _materialize(out: Path, result, config: RunConfig, data_dir: str) -> dict:
     rows = state["history"]
     write_metrics(out, rows)
     learning_curves(rows, out / "curves.png", title=out.name)
-    best_row = max(rows, key=lambda r: r["exact_acc"])
-    return best_row
+    return next(r for r in rows if r["epoch"] == state["best_epoch"])
 
 
 def train_distributed(data_dir: str, out: str | Path, config: RunConfig, cluster: Cluster, max_minutes: float = 0.0) -> dict:
@@ -205,7 +204,7 @@ def train_distributed(data_dir: str, out: str | Path, config: RunConfig, cluster
         except TrainingFailedError as exc:
             last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise UserError(f"training failed on the Ray workers: {last} (logs: {storage_path}/{name})") from None
-        return _materialize(out, result, config, data_dir)
+        return _materialize(out, result)
     finally:
         if started:
             ray.shutdown()

@@ -1,0 +1,66 @@
+"""``crnn tune`` and ``crnn results``."""
+
+from __future__ import annotations
+
+import argparse
+
+from crnn.errors import UserError
+
+SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs", "wall_s")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from tune.results import build_results, print_results  # noqa: PLC0415
+    from tune.run import TuneOptions, run_tune  # noqa: PLC0415
+
+    opts = TuneOptions(
+        data=args.data, name=args.name, preset=args.preset, samples=args.samples, max_epochs=args.max_epochs,
+        max_concurrent=args.max_concurrent, workers_per_trial=args.workers_per_trial,
+        gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.storage,
+        address=args.address, seed=args.seed, max_failures=args.max_failures,
+    )  # fmt: skip
+    exp = run_tune(opts)
+    print_results(build_results(exp), "table", top=args.top, sort="exact_acc", exp=exp)
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from tune.results import build_results, print_results  # noqa: PLC0415
+    from tune.run import experiment_dir  # noqa: PLC0415
+
+    if args.sort not in SORTABLE:
+        raise UserError(f"--sort {args.sort!r}: accepted: {', '.join(SORTABLE)}")
+    if args.top is not None and args.top < 1:
+        raise UserError(f"--top {args.top}: must be at least 1")
+    exp = experiment_dir(args.exp, args.storage)
+    print_results(build_results(exp, plots=not args.no_plots), args.format, top=args.top, sort=args.sort, exp=exp)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="search hyperparameters with Ray Tune + Optuna (TPE) + ASHA")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--name", required=True, help="experiment name: the same name again resumes it")
+    p.add_argument("--preset", default="default", help="tiny (tests), quick (the demo, ~5 min on 2 cores) or default")
+    p.add_argument("--samples", type=int, help="number of trials (default: the preset's)")
+    p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the preset's)")
+    p.add_argument("--max-concurrent", type=int, help="trials at once (default: what the cluster fits)")
+    p.add_argument("--workers-per-trial", type=int, default=1, help="Ray Train workers per trial (>1: a TorchTrainer per trial)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per worker")
+    p.add_argument("--space", help="YAML search space replacing or extending tune/space.yaml")
+    p.add_argument("--scheduler", default="asha", help="asha (early stopping on val exact accuracy) or none")
+    p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler and of every trial")
+    p.add_argument("--max-failures", type=int, default=1, help="retries of a crashing trial before it is marked errored")
+    p.add_argument("--top", type=int, help="rows of the final table")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("results", help="the trial results table of an experiment, from its files")
+    p.add_argument("exp", help="experiment name (under --storage) or folder")
+    p.add_argument("--top", type=int, help="show the best K trials")
+    p.add_argument("--sort", default="exact_acc", help=f"metric to sort by: {', '.join(SORTABLE)}")
+    p.add_argument("--format", default="table", choices=["table", "csv", "markdown", "json"])
+    p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    p.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
+    p.set_defaults(func=cmd_results)

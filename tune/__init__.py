@@ -1,0 +1,1 @@
+"""Hyperparameter search: Ray Tune + Optuna (TPE) + ASHA over the crnn training function."""

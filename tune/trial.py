@@ -1,0 +1,118 @@
+"""What one Tune trial runs: the crnn training function with the sampled hyperparameters.
+
+A trial with one worker calls ``fit`` directly (it starts in seconds); a trial with more builds a
+``TorchTrainer`` the way Ray's Train-V2 docs prescribe: a small driver function per trial, the run
+named after the trial id, and ``TuneReportCallback`` carrying every epoch's metrics back to Tune.
+Either way every epoch reports val exact/char accuracy, edit distance, CER, both losses, the
+learning rate, images/s and ``epoch`` (ASHA's clock: ``training_iteration`` restarts on resume).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crnn.config import RunConfig, apply_overrides
+from crnn.data.store import load_dataset
+from crnn.train.fit import FitOptions, fit
+from tune.space import Param, apply_params
+
+# Tests only: a path to a JSON object of parameter values; while the file exists, a trial whose
+# sampled values match it raises after reporting its first epoch, every time it runs.
+CRASH_ENV = "CRNN_TEST_CRASH_TRIALS"
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """Everything a trial needs, picklable; stored in the experiment so a resume rebuilds it."""
+
+    data: str
+    base: dict  # RunConfig.to_dict() of the base preset
+    space: list[dict] = field(default_factory=list)  # Param fields
+    max_epochs: int = 10
+    workers: int = 1
+    gpus_per_worker: float = 0.0
+    trial_storage: str = ""  # where multi-worker trials keep their Ray Train runs
+
+    def params(self) -> list[Param]:
+        return [Param(p["key"], p["kind"], tuple(p["args"])) for p in self.space]
+
+    def config_for(self, values: dict[str, Any]) -> RunConfig:
+        base = apply_overrides(RunConfig.from_dict(self.base), {"train": {"epochs": self.max_epochs}})
+        return apply_params(base, self.params(), values)
+
+
+def _crashes_for_test(values: dict[str, Any]) -> bool:
+    trigger = os.environ.get(CRASH_ENV)
+    if not trigger or not Path(trigger).exists():
+        return False
+    return all(values.get(k) == v for k, v in json.loads(Path(trigger).read_text()).items())
+
+
+def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
+    """The Tune trainable (wrapped with ``tune.with_parameters`` and resources by the driver)."""
+    for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
+        logging.getLogger(name).setLevel(logging.WARNING)
+    config = setup.config_for(values)
+    if setup.workers > 1:
+        _run_with_train(config, setup)
+    else:
+        _run_in_trial(config, setup, crash=_crashes_for_test(values))
+
+
+def _run_in_trial(config: RunConfig, setup: TrialSetup, crash: bool = False) -> None:
+    import ray.tune  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(max(1, int(float(os.environ.get("CRNN_TRIAL_CPUS", "1")))))
+    data = load_dataset(setup.data, splits=("train", "val"))
+
+    def report(row: dict, last_pt: Path | None, improved: bool) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy2(last_pt, Path(tmp) / "last.pt")
+            ray.tune.report(dict(row), checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
+        if crash:
+            raise RuntimeError("injected trial failure (CRNN_TEST_CRASH_TRIALS)")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = ray.tune.get_checkpoint()  # ray: set when the trial resumes
+        resume_from = None
+        if checkpoint is not None:
+            resume_from = Path(checkpoint.to_directory(os.path.join(scratch, "resume"))) / "last.pt"
+        device = "cuda" if setup.gpus_per_worker > 0 else "cpu"
+        opts = FitOptions(device=device, on_epoch_end=report, resume_from=resume_from, progress=False, log=lambda line: None)
+        fit(data, Path(scratch) / "run", config, opts)
+
+
+def _run_with_train(config: RunConfig, setup: TrialSetup) -> None:
+    import ray.tune  # noqa: PLC0415
+    from ray.train import CheckpointConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
+    from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
+    from ray.train.torch import TorchTrainer  # noqa: PLC0415
+    from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
+
+    from crnn.train.ray_train import train_worker  # noqa: PLC0415
+
+    trial_id = ray.tune.get_context().get_trial_id()
+    resources = {"CPU": 1.0, **({"GPU": setup.gpus_per_worker} if setup.gpus_per_worker else {})}
+    trainer = TorchTrainer(
+        train_worker,
+        train_loop_config={"config": config.to_dict(), "data": setup.data, "max_minutes": 0.0},
+        scaling_config=ScalingConfig(
+            num_workers=setup.workers, use_gpu=setup.gpus_per_worker > 0, resources_per_worker=resources
+        ),
+        run_config=RayRunConfig(
+            name=trial_id,  # never a timestamp: Train V2 resumes a run by storage path + name
+            storage_path=setup.trial_storage,
+            callbacks=[TuneReportCallback()],
+            checkpoint_config=CheckpointConfig(num_to_keep=1),
+            logging_config=LoggingConfig(log_level="WARNING"),
+        ),
+    )
+    trainer.fit()
