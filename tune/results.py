@@ -171,10 +171,10 @@ def print_results(rows: list[dict], fmt: str, top: int | None = None, sort: str 
         print("|" + "|".join("---" for _ in columns) + "|")
         for line in cells:
             print("| " + " | ".join(line) + " |")
-    else:
-        widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-        for line in cells:
-            print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)))
+        return
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for line in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)))
     if exp is not None:
         print(f"\n{len(rows)} trial(s), sorted by {sort}; files: {exp}/trials.csv, best_config.json, plots/*.png")

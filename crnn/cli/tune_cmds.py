@@ -37,6 +37,24 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from tune.retrain import RetrainOptions, retrain  # noqa: PLC0415
+    from tune.run import experiment_dir  # noqa: PLC0415
+
+    opts = RetrainOptions(
+        exp=experiment_dir(args.exp, args.exp_storage), data=args.data, out=args.out, trial=args.trial,
+        epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
+        storage=args.storage, max_minutes=args.max_minutes,
+    )  # fmt: skip
+    m = retrain(opts)
+    print(
+        f"test ({m['count']} images, beam {m['beam_width']}): exact {m['exact_acc']:.2%}, char {m['char_acc']:.2%}, "
+        f"edit distance {m['edit_distance']:.3f}, CER {m['cer']:.2%}, exact ignoring case {m['exact_acc_nocase']:.2%}; "
+        f"report: {args.out}/report.md"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="search hyperparameters with Ray Tune + Optuna (TPE) + ASHA")
     p.add_argument("--data", required=True, help="dataset folder")
@@ -64,3 +82,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
     p.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("retrain", help="retrain an experiment's best configuration on the full training split")
+    p.add_argument("exp", help="experiment name (under --exp-storage) or folder")
+    p.add_argument("--data", required=True, help="dataset folder (its test split is scored at the end)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, model.onnx, metrics.json, report.md")
+    p.add_argument("--trial", help="retrain this trial id instead of the best")
+    p.add_argument("--epochs", type=int, help="epochs (default: the trial's)")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
+    p.add_argument("--exp-storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    ray = p.add_argument_group("Ray Train (as for crnn train)")
+    ray.add_argument("--workers", type=int, help="Ray Train workers; without it, one process")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0)
+    ray.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT")
+    ray.add_argument("--storage", help="Ray checkpoint storage (shared on multi-node)")
+    p.set_defaults(func=cmd_retrain)

@@ -1,0 +1,195 @@
+"""crnn tune + crnn results: a real Optuna search under Ray Tune on a local Ray (2 CPUs)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from tune.results import build_results
+from tune.run import TuneOptions, run_tune
+from tune.space import load_space
+from tune.trial import CRASH_ENV
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def search(digits_data, tmp_path_factory):
+    """A real 3-trial search of the tiny preset."""
+    storage = tmp_path_factory.mktemp("exps")
+    exp = run_tune(TuneOptions(data=str(digits_data), name="t3", preset="tiny", storage=str(storage), seed=1))
+    return exp
+
+
+def test_the_table_is_built_from_the_files(search, cli):
+    rows = build_results(search)
+    assert len(rows) == 3
+    for row in rows:
+        assert row["status"] in ("done", "early-stopped")
+        assert 1 <= row["epochs"] <= 2 and row["exact_acc"] is not None and row["char_acc"] is not None
+        assert {"blank_bias", "beam_width", "lr", "batch_size"} <= set(row)
+    assert -5.0 in [r["blank_bias"] for r in rows]  # the reference configuration went first
+    for name in ("trials.csv", "best_config.json", "plots/best_so_far.png", "plots/params.png", "plots/learning_curves.png"):
+        assert (search / name).is_file(), name
+    best = json.loads((search / "best_config.json").read_text())
+    assert best["trial_id"] == rows[0]["trial_id"] and best["config"]["train"]["epochs"] == 2
+    code, out, _ = cli("results", search, "--format", "json")
+    listed = json.loads(out)
+    assert code == 0 and len(listed) == 3
+    for key in ("trial_id", "status", "exact_acc", "char_acc", "edit_distance", "blank_bias", "beam_width", "lr", "batch_size"):
+        assert key in listed[0]
+    code, out, _ = cli("results", search, "--top", "2", "--sort", "edit_distance", "--format", "markdown")
+    assert code == 0 and [line[:2] for line in out.splitlines()] == ["| ", "|-", "| ", "| "]  # header, rule, 2 rows
+
+
+def test_optuna_study_holds_the_same_trials(search):
+    study = optuna.load_study(study_name="t3", storage=f"sqlite:///{search / 'optuna.db'}")
+    assert len(study.trials) == 3
+    table = sorted((round(r["lr"], 12), r["batch_size"]) for r in build_results(search, plots=False))
+    stored = sorted((round(t.params["lr"], 12), t.params["batch_size"]) for t in study.trials)
+    assert table == stored
+    assert all(t.value is not None for t in study.trials)
+
+
+def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
+    trigger = tmp_path / "crash.json"
+    trigger.write_text(json.dumps({"blank_bias": -5.0}))  # the reference point: the first trial
+    os.environ[CRASH_ENV] = str(trigger)  # before Ray starts: trials inherit it
+    try:
+        exp = run_tune(TuneOptions(data=str(digits_data), name="c", preset="tiny", samples=2, storage=str(tmp_path)))
+    finally:
+        os.environ.pop(CRASH_ENV)
+    rows = {r["blank_bias"]: r for r in build_results(exp, plots=False)}
+    crashed = rows.pop(-5.0)
+    assert crashed["status"] == "errored" and "injected trial failure" in crashed["error"]
+    assert [r["status"] for r in rows.values()] in (["done"], ["early-stopped"])  # the search went on
+    state = next(exp.glob("experiment_state-*.json")).read_text()
+    assert '"num_failures": "2"' in state or "num_failures" in state  # tried twice: FailureConfig(max_failures=1)
+
+
+def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
+    cmd = [sys.executable, "-m", "crnn", "tune", "--data", str(digits_data), "--name", "r", "--preset", "tiny",
+           "--samples", "3", "--max-concurrent", "1", "--storage", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    exp = tmp_path / "r"
+    deadline = time.time() + 300
+
+    def reported() -> int:
+        return sum(len(p.read_text().splitlines()) for p in exp.glob("*/result.json"))
+
+    while time.time() < deadline and reported() < 3:  # trial 1 finished (2 epochs), trial 2 started
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert reported() >= 3
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming experiment" in again.stdout
+    rows = build_results(exp, plots=False)
+    assert len(rows) == 3 and all(r["status"] in ("done", "early-stopped") for r in rows)
+    for trial_dir in exp.glob("*/result.json"):
+        epochs = [json.loads(line)["epoch"] for line in trial_dir.read_text().splitlines()]
+        assert epochs == sorted(set(epochs)), f"{trial_dir.parent.name} repeated an epoch: {epochs}"
+    study = optuna.load_study(study_name="r", storage=f"sqlite:///{exp / 'optuna.db'}")
+    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--samples", "0"], "--samples 0: must be at least 1"),
+        (["--max-epochs", "-1"], "--max-epochs -1: must be at least 1"),
+        (["--scheduler", "hyperband"], "--scheduler 'hyperband'"),
+        (["--preset", "huge"], "--preset 'huge'"),
+    ],
+)
+def test_bad_flags_are_refused_before_ray_starts(digits_data, tmp_path, cli, args, message):
+    code, _, err = cli("tune", "--data", digits_data, "--name", "x", "--storage", tmp_path, *args)
+    assert code == 2 and message in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_not_a_dataset_and_unknown_metric(tmp_path, cli):
+    code, _, err = cli("tune", "--data", tmp_path, "--name", "x", "--storage", tmp_path)
+    assert code == 2 and "not a dataset" in err
+    code, _, err = cli("results", "nope", "--storage", tmp_path)
+    assert code == 2 and "no experiment" in err
+    code, _, err = cli("results", "nope", "--sort", "speed")
+    assert code == 2 and "--sort 'speed'" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("params:\n  train.lrr: {uniform: [0, 1]}\n", "'train.lrr' is not a config key"),
+        ("params:\n  train.lr: {gaussian: [0, 1]}\n", "unknown distribution 'gaussian'"),
+        ("params:\n  train.lr: {loguniform: [0, 1]}\n", "loguniform needs low > 0"),
+        ("params:\n  train.lr: {uniform: [1, 0]}\n", "needs low < high"),
+        ("params:\n  train.batch_size: {choice: []}\n", "choice needs a list"),
+        ("mode: merge\nparams:\n  train.lr: {uniform: [0.1, 1]}\n", "mode 'merge'"),
+        ("nothing: here\n", "non-empty 'params:'"),
+    ],
+)
+def test_a_malformed_space_names_the_bad_entry(tmp_path, text, message):
+    from crnn.errors import UserError
+
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        load_space(path)
+
+
+def test_a_space_file_extends_the_default(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("mode: extend\nparams:\n  model.hidden: {choice: [64, 96]}\n  train.lr: {loguniform: [1.0e-3, 2.0e-3]}\n")
+    space = {p.name: p for p in load_space(path)}
+    assert set(space) == {"blank_bias", "beam_width", "lr", "batch_size", "hidden"}
+    assert space["lr"].args == (1e-3, 2e-3)
+
+
+def test_retrain_the_best_trial_writes_model_metrics_and_report(search, digits_data, tmp_path, cli):
+    out = tmp_path / "final"
+    code, text, err = cli("retrain", search, "--data", digits_data, "--out", out, "--epochs", "2")
+    assert code == 0, err
+    for name in ("checkpoints/best.pt", "model.onnx", "metrics.json", "report.md", "curves.png", "metrics.csv"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count"):
+        assert key in metrics
+    assert metrics["count"] == 12  # the test split, never seen by tuning
+    best = json.loads((search / "best_config.json").read_text())
+    assert metrics["trial_id"] == best["trial_id"] and metrics["beam_width"] == best["params"]["beam_width"]
+    report = (out / "report.md").read_text()
+    assert "53.06%" in report and "79.74%" in report and "curves.png" in report and "minutes of training" in report
+
+
+def test_retrain_stopped_midway_resumes(search, digits_data, tmp_path):
+    out = tmp_path / "final"
+    cmd = [sys.executable, "-m", "crnn", "retrain", str(search), "--data", str(digits_data), "--out", str(out), "--epochs", "25"]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "checkpoints/last.pt").is_file():
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming" in again.stdout
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 2
+
+
+def test_retrain_without_a_finished_trial_is_refused(search, digits_data, tmp_path, cli):
+    fresh = tmp_path / "fresh"  # what an experiment folder holds before any trial has reported
+    fresh.mkdir()
+    (fresh / "experiment.json").write_text((search / "experiment.json").read_text())
+    code, _, err = cli("retrain", fresh, "--data", digits_data, "--out", tmp_path / "o")
+    assert code == 2 and "no finished trial" in err
+    code, _, err = cli("retrain", search, "--data", digits_data, "--out", tmp_path / "o", "--trial", "nope")
+    assert code == 2 and "--trial nope: not a trial" in err

@@ -1,0 +1,147 @@
+"""``crnn retrain EXP``: the chosen trial's configuration, trained from scratch on the full training
+split, evaluated once on the test split (which tuning never saw), exported and written up."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.config import RunConfig, apply_overrides
+from crnn.data.store import load_dataset
+from crnn.errors import UserError
+from crnn.evaluate import evaluate_model
+from crnn.export import export_model
+from crnn.train.checkpoint import CHECKPOINT_DIR, load_model
+from crnn.train.fit import FitOptions, fit
+from tune.results import build_results
+from tune.trial import TrialSetup
+
+REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
+
+
+@dataclass(frozen=True)
+class RetrainOptions:
+    exp: Path
+    data: str
+    out: str
+    trial: str | None = None
+    epochs: int | None = None
+    workers: int | None = None
+    gpus_per_worker: float = 0.0
+    address: str | None = None
+    storage: str | None = None
+    max_minutes: float = 0.0
+
+
+def choose_trial(exp: Path, trial: str | None) -> tuple[dict, RunConfig]:
+    """(table row, training config) of the best finished trial by val exact accuracy, or of ``trial``."""
+    rows = build_results(exp, plots=False)
+    setup = TrialSetup(**json.loads((exp / "experiment.json").read_text())["setup"])
+    if trial is not None:
+        row = next((r for r in rows if r["trial_id"] == trial), None)
+        if row is None:
+            raise UserError(f"--trial {trial}: not a trial of {exp}; trials: {', '.join(r['trial_id'] for r in rows)}")
+    else:
+        finished = [r for r in rows if r["status"] in ("done", "early-stopped") and r["exact_acc"] is not None]
+        if not finished:
+            raise UserError(f"{exp}: no finished trial to retrain yet (statuses: {sorted({r['status'] for r in rows})})")
+        row = finished[0]  # rows come sorted by val exact accuracy
+    params = {p.name: row[p.name] for p in setup.params()}
+    config = apply_params_full(setup, params)
+    return row, config
+
+
+def apply_params_full(setup: TrialSetup, params: dict) -> RunConfig:
+    """The trial's config for a full run: every training image and the whole val split."""
+    config = setup.config_for(params)
+    return apply_overrides(config, {"train": {"train_samples": 0, "eval_samples": 0}})
+
+
+def retrain(opts: RetrainOptions) -> dict:
+    row, config = choose_trial(opts.exp, opts.trial)
+    if opts.epochs is not None:
+        if opts.epochs < 1:
+            raise UserError(f"--epochs {opts.epochs}: must be at least 1")
+        config = apply_overrides(config, {"train": {"epochs": opts.epochs}})
+    out = Path(opts.out)
+    data = load_dataset(opts.data)
+    if "test" not in data.splits or not len(data.split("test")):
+        raise UserError(f"--data {opts.data}: has no test split to evaluate on")
+    start = time.perf_counter()
+    print(f"retraining trial {row['trial_id']} of {opts.exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
+    if opts.workers:
+        from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
+
+        cluster = Cluster(opts.workers, opts.gpus_per_worker, address=opts.address, storage=opts.storage)
+        train_distributed(opts.data, out, config, cluster, max_minutes=opts.max_minutes)
+    else:
+        resume = (out / CHECKPOINT_DIR / "last.pt").is_file()
+        fit(data, out, config, FitOptions(resume=resume, max_minutes=opts.max_minutes))
+    train_s = time.perf_counter() - start
+    loaded = load_model(out)
+    beam = config.train.beam_width
+    report = evaluate_model(loaded, data.split("test"), beam)
+    keys = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count")
+    metrics = {k: report[k] for k in keys} | {"beam_width": beam, "trial_id": row["trial_id"], "train_minutes": train_s / 60}
+    atomic_write_json(out / "metrics.json", metrics)
+    export_model(loaded, "onnx", out / "model.onnx")
+    atomic_write_text(out / "report.md", _report_md(opts, row, config, report, metrics, train_s))
+    return metrics
+
+
+def _hardware() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _report_md(opts: RetrainOptions, row: dict, config: RunConfig, report: dict, metrics: dict, train_s: float) -> str:
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    conf = "\n".join(f"| `{a}` | `{b}` | {n} |" for a, b, n in report["confusions"]) or "| - | - | 0 |"
+    return f"""# Retrained: trial {row["trial_id"]} of experiment `{opts.exp.name}`
+
+Trained from scratch on the full training split of `{opts.data}`, early stopping and plateau
+scheduling on the val split, evaluated once on the test split ({metrics["count"]} images, never seen
+by tuning), beam width {metrics["beam_width"]}.
+
+## Test metrics
+
+| metric | this model | reference report |
+|---|---|---|
+| exact accuracy | {pct(metrics["exact_acc"])} | {pct(REFERENCE["exact_acc"])} |
+| character accuracy | {pct(metrics["char_acc"])} | {pct(REFERENCE["char_acc"])} |
+| average edit distance | {metrics["edit_distance"]:.3f} | {REFERENCE["edit_distance"]:.2f} |
+| CER | {pct(metrics["cer"])} | - |
+| exact accuracy, ignoring case | {pct(metrics["exact_acc_nocase"])} | - |
+| character accuracy, ignoring case | {pct(metrics["char_acc_nocase"])} | - |
+
+## Learning curves
+
+![learning curves](curves.png)
+
+## Most confused characters (true -> predicted, test split)
+
+| true | predicted | count |
+|---|---|---|
+{conf}
+
+## Configuration
+
+Search trial {row["trial_id"]}: val exact {pct(row["exact_acc"])} after {row["epochs"]} epoch(s) in the search.
+
+```json
+{json.dumps(config.to_dict(), indent=2)}
+```
+
+## Time and hardware
+
+{train_s / 60:.1f} minutes of training (wall clock, including evaluation) on {_hardware()};
+torch {torch.__version__}. Files: `checkpoints/best.pt`, `model.onnx`, `metrics.json`, `metrics.csv`,
+`curves.png`.
+"""
