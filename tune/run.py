@@ -153,7 +153,8 @@ def run_tune(opts: TuneOptions) -> Path:
 
     from crnn.train.ray_train import init_ray  # noqa: PLC0415
 
-    slots = None if opts.address else max(1, (os.cpu_count() or 1))
+    attach = opts.address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
+    slots = None if attach else max(1, (os.cpu_count() or 1))
     started = init_ray(opts.address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
     try:
         cpus = ray.cluster_resources().get("CPU", 1.0)

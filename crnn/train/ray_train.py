@@ -131,6 +131,7 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     os.environ.update(env)
     if ray.is_initialized():
         return False
+    address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
     if address:
         try:
             ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=True)

@@ -1,0 +1,156 @@
+"""``crnn submit`` and ``crnn jobs``: Ray's Job Submission API, with token auth and a shipped project."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from crnn.errors import UserError
+
+PROJECT = Path(__file__).resolve().parents[2]
+EXCLUDES = [".git", ".venv", "data", "experiments", "runs", "demo", "results", "**/__pycache__", ".pytest_cache", ".ruff_cache"]
+MAX_WORKING_DIR = 100 * 1024 * 1024  # Ray refuses a bigger working_dir, with an opaque error
+TOKEN_HELP = (
+    "set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to the token file (cluster/start-local.sh prints it), or pass --token-file"
+)
+
+
+def default_address() -> str:
+    return os.environ.get("RAY_API_SERVER_ADDRESS") or os.environ.get("RAY_DASHBOARD_ADDRESS") or "http://127.0.0.1:8265"
+
+
+def _client(address: str, token_file: str | None):
+    """A client that sends the token when one is configured (the client must say RAY_AUTH_MODE=token)."""
+    if token_file:
+        if not Path(token_file).is_file():
+            raise UserError(f"--token-file {token_file}: no such file")
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(Path(token_file).resolve())
+    has_token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if has_token:
+        os.environ["RAY_AUTH_MODE"] = "token"
+    from ray.job_submission import JobSubmissionClient  # noqa: PLC0415
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:
+        raise UserError(_explain(address, exc)) from None
+
+
+def _explain(address: str, exc: Exception) -> str:
+    text = str(exc)
+    if "401" in text or "Unauthorized" in text or "Missing authentication token" in text:
+        return f"{address} requires a token and none was sent: {TOKEN_HELP}"
+    if "403" in text or "Forbidden" in text or "Invalid authentication token" in text:
+        return f"{address} refused the token (403): it is not this cluster's; {TOKEN_HELP}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"cannot reach the Ray job API at {address}: {first}"
+
+
+def working_dir_size(root: Path, excludes: list[str]) -> tuple[int, list[tuple[int, str]]]:
+    """Bytes Ray would upload, and the biggest top-level entries (to say what to exclude)."""
+    top = {e.strip("/").split("/")[0] for e in excludes if not e.startswith("**")}
+    per_entry: dict[str, int] = {}
+    for entry in root.iterdir():
+        if entry.name in top:
+            continue
+        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        per_entry[entry.name] = sum(p.stat().st_size for p in files)
+    biggest = sorted(((size, name) for name, size in per_entry.items()), reverse=True)[:5]
+    return sum(per_entry.values()), biggest
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command or command[0] not in ("tune", "retrain", "train", "results", "data", "eval"):
+        raise UserError("give the crnn command after --, e.g. crnn submit --wait -- tune --data DIR --name EXP")
+    excludes = EXCLUDES + list(args.exclude)
+    size, biggest = working_dir_size(PROJECT, excludes)
+    if size > MAX_WORKING_DIR:
+        listing = ", ".join(f"{name} ({s / 2**20:.0f} MiB)" for s, name in biggest)
+        raise UserError(
+            f"{PROJECT} would ship {size / 2**20:.0f} MiB, over Ray's 100 MiB working_dir limit; biggest: {listing}; "
+            "add --exclude NAME for what the job does not need"
+        )
+    client = _client(args.address, args.token_file)
+    entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
+    try:
+        job_id = client.submit_job(
+            entrypoint=entrypoint,
+            runtime_env={"working_dir": str(PROJECT), "excludes": excludes},
+            submission_id=args.job_id,
+        )
+    except Exception as exc:
+        raise UserError(_explain(args.address, exc)) from None
+    print(f"submitted {job_id}: {entrypoint}", flush=True)
+    if not args.wait:
+        print(f"follow it: crnn jobs logs {job_id} --follow --address {args.address}")
+        return 0
+    return _follow(client, job_id)
+
+
+def _quote(arg: str) -> str:
+    import shlex  # noqa: PLC0415
+
+    return shlex.quote(arg)
+
+
+def _follow(client, job_id: str) -> int:
+    async def tail() -> None:
+        async for lines in client.tail_job_logs(job_id):
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+
+    asyncio.run(tail())
+    status = str(client.get_job_status(job_id))
+    print(f"job {job_id}: {status}", flush=True)
+    return 0 if status.endswith("SUCCEEDED") else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    client = _client(args.address, args.token_file)
+    try:
+        if args.action == "list":
+            for job in client.list_jobs():
+                print(f"{job.submission_id}\t{job.status}\t{job.entrypoint}")
+            return 0
+        if not args.job_id:
+            raise UserError(f"crnn jobs {args.action} needs a job id (see crnn jobs list)")
+        if args.action == "status":
+            print(client.get_job_status(args.job_id))
+        elif args.action == "logs":
+            if args.follow:
+                return _follow(client, args.job_id)
+            print(client.get_job_logs(args.job_id), end="")
+        elif args.action == "stop":
+            print("stop requested" if client.stop_job(args.job_id) else "already finished")
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(_explain(args.address, exc)) from None
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("submit", help="submit a crnn command to a Ray cluster as a job (the project is shipped)")
+    p.add_argument(
+        "--address", default=default_address(), help="job API, e.g. http://HOST:8265 (default $RAY_API_SERVER_ADDRESS)"
+    )
+    p.add_argument("--token-file", help="the cluster's token file (default: $RAY_AUTH_TOKEN / $RAY_AUTH_TOKEN_PATH)")
+    p.add_argument("--wait", action="store_true", help="follow the logs to the end; exit with the job's status")
+    p.add_argument("--job-id", help="a submission id of your choice (default: Ray's)")
+    p.add_argument("--exclude", action="append", default=[], help="another path not to ship (repeatable)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the crnn command, e.g. -- tune --data DIR --name EXP")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("jobs", help="list, inspect, follow or stop submitted jobs")
+    p.add_argument("action", choices=["list", "status", "logs", "stop"])
+    p.add_argument("job_id", nargs="?")
+    p.add_argument("--follow", action="store_true", help="with logs: follow until the job ends")
+    p.add_argument("--address", default=default_address())
+    p.add_argument("--token-file")
+    p.set_defaults(func=cmd_jobs)

@@ -1,0 +1,131 @@
+"""cluster/: a real token-protected Ray head on loopback, jobs submitted to it, and the configs."""
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from crnn.cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTER = ROOT / "cluster"
+
+
+def test_launcher_config_validates_against_rays_schema():
+    import ray.autoscaler
+
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    config = yaml.safe_load((CLUSTER / "aws-gpu.yaml").read_text())
+    jsonschema.validate(config, schema)
+    assert any("pip install -e" in c for c in config["setup_commands"])
+    assert config["available_node_types"]["gpu_worker"]["node_config"]["InstanceType"].startswith("g")
+
+
+def crnn_commands(entrypoint: str) -> list[list[str]]:
+    """Each `crnn ...` command of an entrypoint (split on && and ||)."""
+    words = shlex.split(entrypoint.replace("bash -c", ""))
+    words = [w for part in words for w in shlex.split(part)] if len(words) == 1 else words
+    out, current = [], None
+    for w in words:
+        if w in ("&&", "||"):
+            current = None
+        elif w == "crnn":
+            current = []
+            out.append(current)
+        elif current is not None:
+            current.append(w)
+    return out
+
+
+@pytest.mark.parametrize("name", ["raycluster.yaml", "rayjob-tune.yaml", "rayjob-retrain.yaml", "shared-pvc.yaml"])
+def test_kuberay_manifests_parse_and_name_real_entrypoints(name):
+    doc = yaml.safe_load((CLUSTER / "k8s" / name).read_text())
+    if name == "shared-pvc.yaml":
+        assert doc["kind"] == "PersistentVolumeClaim" and "ReadWriteMany" in doc["spec"]["accessModes"]
+        return
+    assert doc["apiVersion"] == "ray.io/v1"
+    spec = doc["spec"]["rayClusterSpec"] if doc["kind"] == "RayJob" else doc["spec"]
+    head_env = spec["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "RAY_AUTH_MODE", "value": "token"} in head_env
+    assert any(
+        g["template"]["spec"]["containers"][0]["resources"]["limits"].get("nvidia.com/gpu") for g in spec["workerGroupSpecs"]
+    )
+    if doc["kind"] == "RayJob":
+        commands = crnn_commands(doc["spec"]["entrypoint"])
+        assert commands, "the entrypoint runs no crnn command"
+        for argv in commands:
+            build_parser().parse_args(argv)  # exits 2 on an unknown subcommand or flag
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    """A real head: cluster/start-local.sh on free loopback ports, token auth on; stopped by its group."""
+    state = tmp_path_factory.mktemp("cluster")
+    port, dport = free_port(), free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("RAY_ADDRESS", None)
+    start = subprocess.run(
+        [str(CLUSTER / "start-local.sh"), "--port", str(port), "--dashboard-port", str(dport), "--num-cpus", "2",
+         "--state", str(state)],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert start.returncode == 0, start.stdout + start.stderr + (state / "head.log").read_text()
+    yield {"address": f"http://127.0.0.1:{dport}", "token": state / "auth_token", "env": env}
+    subprocess.run([str(CLUSTER / "stop-local.sh"), "--state", str(state)], capture_output=True, timeout=120, env=env)
+
+
+def run(args, env, timeout=600):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.ray
+def test_submit_a_tuning_job_and_read_its_table(head, digits_data, tmp_path):
+    env = {**head["env"], "RAY_AUTH_TOKEN_PATH": str(head["token"])}
+    storage = tmp_path / "exps"
+    submit = run([sys.executable, "-m", "crnn", "submit", "--address", head["address"], "--wait", "--",
+                  "tune", "--data", str(digits_data), "--name", "job", "--preset", "tiny", "--samples", "2",
+                  "--storage", str(storage)], env)  # fmt: skip
+    assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+    assert "submitted " in submit.stdout and "SUCCEEDED" in submit.stdout
+    results = run([sys.executable, "-m", "crnn", "results", "job", "--storage", str(storage), "--format", "json"], env)
+    assert results.returncode == 0 and len(json.loads(results.stdout)) == 2
+    jobs = run([sys.executable, "-m", "crnn", "jobs", "list", "--address", head["address"]], env)
+    assert jobs.returncode == 0 and "SUCCEEDED" in jobs.stdout
+
+
+@pytest.mark.ray
+def test_plain_ray_job_submit_works_with_the_token(head, tmp_path):
+    env = {**head["env"], "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(head["token"])}
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    (tmp_path / "hello.py").write_text("import ray\nray.init()\nprint('cpus', ray.cluster_resources()['CPU'])\n")
+    out = run(
+        [ray_cli, "job", "submit", "--address", head["address"], "--working-dir", str(tmp_path), "--", "python", "hello.py"], env
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "cpus 2.0" in out.stdout
+
+
+@pytest.mark.ray
+def test_without_the_token_a_submission_is_refused_with_how_to_supply_one(head, tmp_path):
+    env = {k: v for k, v in head["env"].items() if not k.startswith("RAY_AUTH")}
+    env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token either
+    out = run([sys.executable, "-m", "crnn", "submit", "--address", head["address"], "--", "results", "x"], env)
+    assert out.returncode == 2
+    assert "requires a token" in out.stderr and "RAY_AUTH_TOKEN" in out.stderr
+    wrong = tmp_path / "wrong"
+    wrong.write_text("0" * 64)
+    out = run([sys.executable, "-m", "crnn", "jobs", "list", "--address", head["address"], "--token-file", str(wrong)], env)
+    assert out.returncode == 2 and "refused the token" in out.stderr
