@@ -68,9 +68,8 @@ def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
 
 def _run_in_trial(config: RunConfig, setup: TrialSetup, crash: bool = False) -> None:
     import ray.tune  # noqa: PLC0415
-    import torch  # noqa: PLC0415
 
-    torch.set_num_threads(max(1, int(float(os.environ.get("CRNN_TRIAL_CPUS", "1")))))
+    # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
     data = load_dataset(setup.data, splits=("train", "val"))
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:

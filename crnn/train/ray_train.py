@@ -142,7 +142,7 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     return True
 
 
-def _materialize(out: Path, result, config: RunConfig, data_dir: str) -> dict:
+def _materialize(out: Path, result) -> dict:
     """Write RUN/checkpoints/{last,best}.pt, metrics and curves from the reported checkpoints."""
     if result.checkpoint is None:
         raise UserError(f"{out}: the run reported no checkpoint ({result.error})")
