@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -39,3 +43,44 @@ def cli(capsys: pytest.CaptureFixture):
         return code, out, err
 
     return run
+
+
+def session_pids(sid: int) -> list[int]:
+    """Processes whose session id is ``sid`` (a session a test created with start_new_session)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == sid:
+                    pids.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                continue
+    return pids
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of a session this test created: the driver and the Ray it started
+    (Ray's actors run in process groups of their own, so killing the driver's group is not enough)."""
+    for _ in range(3):
+        for pid in session_pids(sid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_ray_processes():
+    """After the suite: stop what Ray left behind in this session (its dashboard's forkserver can
+    outlive ray.shutdown()); only processes of our own session, never anybody else's."""
+    yield
+    me = os.getpid()
+    for pid in session_pids(os.getsid(0)):
+        if pid == me:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "ray" in cmdline and "pytest" not in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

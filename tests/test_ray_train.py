@@ -1,7 +1,6 @@
 """Ray Train: the same `fit` on 2 CPU workers of a local Ray (num_cpus=2)."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from crnn.data.synth import SynthSpec, synthesize
 from crnn.train.checkpoint import load_checkpoint
 from crnn.train.fit import FitOptions, fit, read_metrics
 from crnn.train.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
+from tests.conftest import kill_session
 
 pytestmark = pytest.mark.ray
 QUIET = {"progress": False, "log": lambda line: None}
@@ -100,7 +100,7 @@ def test_the_same_command_resumes_a_killed_run(digits_data, tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline and len(list((out / "ray" / "train").glob("checkpoint_*"))) < 2:
         time.sleep(0.2)
-    os.killpg(first.pid, signal.SIGKILL)  # the driver and the Ray it started
+    kill_session(first.pid)  # the driver and the Ray it started
     first.wait()
     done = len(list((out / "ray" / "train").glob("checkpoint_*")))
     assert 2 <= done < 4

@@ -30,8 +30,9 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _statuses(exp: Path) -> dict[str, str]:
-    """trial id -> Tune status, from the newest experiment_state file."""
-    states = sorted(exp.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    """trial id -> Tune status, from the newest session's experiment_state file (named by its start time;
+    a resumed experiment keeps the killed session's file beside its own)."""
+    states = sorted(exp.glob("experiment_state-*.json"))
     if not states:
         return {}
     try:

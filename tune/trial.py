@@ -24,7 +24,7 @@ from crnn.train.fit import FitOptions, fit
 from tune.space import Param, apply_params
 
 # Tests only: a path to a JSON object of parameter values; while the file exists, a trial whose
-# sampled values match it raises after reporting its first epoch, every time it runs.
+# sampled values match it raises as it starts, every time it runs.
 CRASH_ENV = "CRNN_TEST_CRASH_TRIALS"
 
 
@@ -59,14 +59,16 @@ def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
     """The Tune trainable (wrapped with ``tune.with_parameters`` and resources by the driver)."""
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
+    if _crashes_for_test(values):
+        raise RuntimeError("injected trial failure (CRNN_TEST_CRASH_TRIALS)")
     config = setup.config_for(values)
     if setup.workers > 1:
         _run_with_train(config, setup)
     else:
-        _run_in_trial(config, setup, crash=_crashes_for_test(values))
+        _run_in_trial(config, setup)
 
 
-def _run_in_trial(config: RunConfig, setup: TrialSetup, crash: bool = False) -> None:
+def _run_in_trial(config: RunConfig, setup: TrialSetup) -> None:
     import ray.tune  # noqa: PLC0415
 
     # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
@@ -76,8 +78,6 @@ def _run_in_trial(config: RunConfig, setup: TrialSetup, crash: bool = False) -> 
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy2(last_pt, Path(tmp) / "last.pt")
             ray.tune.report(dict(row), checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
-        if crash:
-            raise RuntimeError("injected trial failure (CRNN_TEST_CRASH_TRIALS)")
 
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = ray.tune.get_checkpoint()  # ray: set when the trial resumes
