@@ -3,12 +3,12 @@
 # 127.0.0.1 unless --host says otherwise. Prints the address to submit to and the token file.
 #
 #   cluster/start-local.sh [--port 6379] [--dashboard-port 8265] [--num-cpus N] [--num-gpus G]
-#                          [--host 127.0.0.1] [--state DIR]
+#                          [--host 127.0.0.1] [--state DIR] [--temp-dir DIR]
 #
 # The head runs in its own process group (setsid); cluster/stop-local.sh stops exactly that group.
 # Another machine joins with cluster/start-worker.sh HEAD_IP:PORT (same token file copied there).
 set -euo pipefail
-PORT=6379; DPORT=8265; HOST=127.0.0.1; NUM_CPUS=""; NUM_GPUS=""
+PORT=6379; DPORT=8265; HOST=127.0.0.1; NUM_CPUS=""; NUM_GPUS=""; TEMP_DIR=""
 STATE=${CRNN_CLUSTER_STATE:-$HOME/.crnn/cluster}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,10 +18,14 @@ while [ $# -gt 0 ]; do
     --num-cpus) NUM_CPUS=$2; shift 2 ;;
     --num-gpus) NUM_GPUS=$2; shift 2 ;;
     --state) STATE=$2; shift 2 ;;
+    --temp-dir) TEMP_DIR=$2; shift 2 ;;
     *) echo "start-local.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$STATE"
+# Ray's session files, sockets included: a short path (AF_UNIX socket paths stop at 107 bytes) of
+# this head's own, not the machine-wide /tmp/ray that other Ray instances use.
+TEMP_DIR=${TEMP_DIR:-/tmp/crnn-ray-$PORT}
 if [ -f "$STATE/head.pid" ] && kill -0 "$(cat "$STATE/head.pid")" 2>/dev/null; then
   echo "start-local.sh: a head started from $STATE is running (pid $(cat "$STATE/head.pid")); stop it first" >&2
   exit 2
@@ -36,11 +40,12 @@ if [ "$HOST" = "127.0.0.1" ]; then
   export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 fi
 ARGS=(--head --block --port="$PORT" --node-ip-address="$HOST" --dashboard-host="$HOST" --dashboard-port="$DPORT"
-      --temp-dir="$STATE/ray")
+      --temp-dir="$TEMP_DIR")
 [ -n "$NUM_CPUS" ] && ARGS+=(--num-cpus="$NUM_CPUS")
 [ -n "$NUM_GPUS" ] && ARGS+=(--num-gpus="$NUM_GPUS")
 setsid ray start "${ARGS[@]}" > "$STATE/head.log" 2>&1 < /dev/null &
 echo $! > "$STATE/head.pid"
+echo "$TEMP_DIR" > "$STATE/temp_dir"
 for _ in $(seq 1 120); do
   code=$(python3 - "$HOST" "$DPORT" "$TOKEN_FILE" <<'PY' || true
 import sys, urllib.request

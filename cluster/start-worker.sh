@@ -20,6 +20,6 @@ mkdir -p "$STATE"
 TOKEN_FILE=${TOKEN_FILE:-$HOME/.crnn/cluster/auth_token}
 [ -s "$TOKEN_FILE" ] || { echo "start-worker.sh: no token at $TOKEN_FILE; copy the head's token file here" >&2; exit 2; }
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$TOKEN_FILE"
-setsid ray start --address="$ADDRESS" --block --temp-dir="$STATE/ray" "${EXTRA[@]}" > "$STATE/head.log" 2>&1 < /dev/null &
+setsid ray start --address="$ADDRESS" --block "${EXTRA[@]}" > "$STATE/head.log" 2>&1 < /dev/null &
 echo $! > "$STATE/head.pid"
 echo "worker joining $ADDRESS (pid $(cat "$STATE/head.pid")); log: $STATE/head.log; stop: cluster/stop-local.sh --state $STATE"

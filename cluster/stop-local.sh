@@ -15,4 +15,7 @@ if kill -0 -- "-$PGID" 2>/dev/null; then
   kill -KILL -- "-$PGID" 2>/dev/null || true
 fi
 rm -f "$PID_FILE"
+if [ -f "$STATE/temp_dir" ]; then  # the head's session files (logs, sockets)
+  rm -rf "$(cat "$STATE/temp_dir")" "$STATE/temp_dir"
+fi
 echo "stopped the Ray node of $STATE (process group $PGID)"
