@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -194,3 +195,29 @@ def test_retrain_without_a_finished_trial_is_refused(search, digits_data, tmp_pa
     assert code == 2 and "no finished trial" in err
     code, _, err = cli("retrain", search, "--data", digits_data, "--out", tmp_path / "o", "--trial", "nope")
     assert code == 2 and "--trial nope: not a trial" in err
+
+
+def test_optuna_dashboard_serves_the_study(search):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = str(Path(sys.executable).parent / "optuna-dashboard")
+    proc = subprocess.Popen(
+        [dashboard, f"sqlite:///{search / 'optuna.db'}", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline, body = time.time() + 60, ""
+        while time.time() < deadline and not body:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.3)
+        studies = json.loads(body)["study_summaries"]
+        assert [s["study_name"] for s in studies] == ["t3"]
+    finally:
+        proc.kill()
+        proc.wait()
