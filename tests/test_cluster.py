@@ -129,3 +129,20 @@ def test_without_the_token_a_submission_is_refused_with_how_to_supply_one(head, 
     wrong.write_text("0" * 64)
     out = run([sys.executable, "-m", "crnn", "jobs", "list", "--address", head["address"], "--token-file", str(wrong)], env)
     assert out.returncode == 2 and "refused the token" in out.stderr
+
+
+def test_submit_refuses_a_working_dir_over_rays_limit(tmp_path, cli, monkeypatch):
+    from crnn.cli import jobs_cmds
+
+    (tmp_path / "crnn").mkdir()
+    (tmp_path / "crnn" / "x.py").write_text("pass\n")
+    with (tmp_path / "videos.bin").open("wb") as fh:
+        fh.truncate(120 * 2**20)  # sparse: 120 MiB by size, nothing on disk
+    (tmp_path / "data").mkdir()
+    with (tmp_path / "data" / "big.npy").open("wb") as fh:
+        fh.truncate(500 * 2**20)  # excluded by default, so it does not count
+    monkeypatch.setattr(jobs_cmds, "PROJECT", tmp_path)
+    code, _, err = cli("submit", "--address", "http://127.0.0.1:9", "--", "tune", "--data", "d", "--name", "x")
+    assert code == 2 and "over Ray's 100 MiB working_dir limit" in err and "videos.bin (120 MiB)" in err
+    code, _, err = cli("submit", "--address", "http://127.0.0.1:9", "--exclude", "videos.bin", "--", "tune")
+    assert code == 2 and "cannot reach the Ray job API at http://127.0.0.1:9" in err

@@ -221,3 +221,12 @@ def test_optuna_dashboard_serves_the_study(search):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
+    opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=2, workers_per_trial=2, storage=str(tmp_path))
+    exp = run_tune(opts)
+    rows = build_results(exp, plots=False)
+    assert len(rows) == 2 and all(r["status"] in ("done", "early-stopped") for r in rows)
+    runs = {p.name for p in (exp / "train_runs").iterdir()}
+    assert runs == {r["trial_id"] for r in rows}  # each Train run is named after its trial, never a timestamp
