@@ -6,7 +6,6 @@ file, then ``--set section.key=value`` overrides, and written beside the run as 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -227,7 +226,3 @@ def resolve_config(preset: str = "cpu-fast", config_file: str | Path | None = No
     if sets:
         config = apply_overrides(config, parse_set(sets))
     return config
-
-
-def config_to_json(config: RunConfig) -> str:
-    return json.dumps(config.to_dict(), indent=2)

@@ -23,10 +23,6 @@ def greedy_decode(log_probs: torch.Tensor) -> tuple[list[list[int]], list[float]
     return [row[mask].tolist() for row, mask in zip(ids, keep, strict=True)], conf
 
 
-def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.logaddexp(a, b)
-
-
 def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list[int]], list[float]]:
     """CTC prefix beam search, all samples at once; ``beam_width`` 1 is greedy decoding.
 
@@ -49,7 +45,7 @@ def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list
     rows = torch.arange(b)
     for t in range(t_steps):
         frame = lp[t]  # (B, K)
-        total = _logaddexp(pb, pnb)  # (B, W)
+        total = torch.logaddexp(pb, pnb)  # (B, W)
         alive = total > NEG_INF
         last = prefix.gather(2, (length - 1).clamp(min=0).unsqueeze(2)).squeeze(2)  # (B, W)
         last = torch.where(length > 0, last, torch.full_like(last, -1))
@@ -73,10 +69,10 @@ def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list
         flat = src_i * (k_cls - 1) + (last.clamp(min=1) - 1)  # (B, Wj) index into grow as (B, W*(K-1))
         flat = torch.where(matched, flat, torch.full_like(flat, n_grow))  # unmatched -> a spare column
         grow = torch.cat([grow.reshape(b, n_grow), torch.full((b, 1), NEG_INF)], dim=1)  # (B, W*(K-1) + 1)
-        stay_pnb = _logaddexp(stay_pnb, grow.gather(1, flat))  # the spare column adds exp(-inf) = 0
+        stay_pnb = torch.logaddexp(stay_pnb, grow.gather(1, flat))  # the spare column adds exp(-inf) = 0
         grow = grow.scatter(1, flat, NEG_INF)[:, :n_grow]  # a merged growth is no separate candidate
         # choose the best W among W stays and W*(K-1) growths
-        stay_score = _logaddexp(stay_pb, stay_pnb)  # (B, W)
+        stay_score = torch.logaddexp(stay_pb, stay_pnb)  # (B, W)
         scores = torch.cat([stay_score, grow], dim=1)  # (B, W + W*(K-1))
         top, idx = scores.topk(w, dim=1)  # (B, W)
         is_grow = idx >= w
@@ -93,7 +89,7 @@ def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list
         dead = top == NEG_INF
         pb = pb.masked_fill(dead, NEG_INF)
         pnb = pnb.masked_fill(dead, NEG_INF)
-    final = _logaddexp(pb, pnb)  # (B, W)
+    final = torch.logaddexp(pb, pnb)  # (B, W)
     best_score, best = final.max(dim=1)
     out = []
     for i in range(b):

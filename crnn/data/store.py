@@ -78,10 +78,6 @@ def split_checksum(images: np.ndarray, labels: list[str]) -> str:
     return digest.hexdigest()
 
 
-def is_dataset(path: str | Path) -> bool:
-    return (Path(path) / "manifest.json").is_file()
-
-
 def read_manifest(root: str | Path) -> dict:
     root = Path(root)
     path = root / "manifest.json"
