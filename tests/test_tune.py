@@ -187,6 +187,21 @@ def test_retrain_stopped_midway_resumes(search, digits_data, tmp_path):
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 2
 
 
+def test_retrain_overrides_apply_and_a_changed_config_does_not_resume(search, digits_data, tmp_path, cli):
+    out = tmp_path / "final"
+    args = ("retrain", search, "--data", digits_data, "--out", out, "--epochs", "2")
+    code, _, err = cli(*args, "--set", "train.schedule=onecycle", "--set", "train.lr=4e-3")
+    assert code == 0, err
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert saved["schedule"] == "onecycle" and saved["lr"] == 4e-3 and saved["epochs"] == 2
+    report = (out / "report.md").read_text()
+    assert "one-cycle" in report and "`train.schedule=onecycle`" in report
+    code, _, err = cli(*args, "--set", "train.lr=1e-3")  # same --out, another config: refused, nothing overwritten
+    assert code == 2 and f"--out {out}: holds a retrain of another configuration" in err and "train.lr" in err
+    code, _, err = cli(*args, "--set", "train.nope=1")
+    assert code == 2 and "nope" in err
+
+
 def test_retrain_without_a_finished_trial_is_refused(search, digits_data, tmp_path, cli):
     fresh = tmp_path / "fresh"  # what an experiment folder holds before any trial has reported
     fresh.mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from crnn.atomic import atomic_write_json, atomic_write_text
-from crnn.config import RunConfig, apply_overrides
+from crnn.config import RunConfig, apply_overrides, parse_set
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.evaluate import evaluate_model
@@ -37,6 +37,7 @@ class RetrainOptions:
     address: str | None = None
     storage: str | None = None
     max_minutes: float = 0.0
+    sets: tuple[str, ...] = ()  # ``section.key=value`` overrides of the trial's config, e.g. train.schedule=onecycle
 
 
 def choose_trial(exp: Path, trial: str | None) -> tuple[dict, RunConfig]:
@@ -69,7 +70,10 @@ def retrain(opts: RetrainOptions) -> dict:
         if opts.epochs < 1:
             raise UserError(f"--epochs {opts.epochs}: must be at least 1")
         config = apply_overrides(config, {"train": {"epochs": opts.epochs}})
+    if opts.sets:
+        config = apply_overrides(config, parse_set(list(opts.sets)))
     out = Path(opts.out)
+    _check_same_run(out, config)
     data = load_dataset(opts.data)
     if "test" not in data.splits or not len(data.split("test")):
         raise UserError(f"--data {opts.data}: has no test split to evaluate on")
@@ -95,10 +99,43 @@ def retrain(opts: RetrainOptions) -> dict:
     return metrics
 
 
-def _hardware() -> str:
+def _check_same_run(out: Path, config: RunConfig) -> None:
+    """A retrain resumes only with the configuration it started with (same trial, --epochs and --set)."""
+    saved_path = out / "config.json"
+    if not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text())
+    now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, like the saved file
+    diff = [
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} there, {value!r} now"
+        for section in ("model", "train")
+        for key, value in now[section].items()
+        if saved.get(section, {}).get(key) != value
+    ]
+    if diff:
+        raise UserError(
+            f"--out {out}: holds a retrain of another configuration ({'; '.join(diff[:3])}); "
+            "pass the same --trial, --epochs and --set to resume it, or choose another --out"
+        )
+
+
+def _hardware(opts: RetrainOptions) -> str:
+    if opts.workers:
+        per = f"{opts.gpus_per_worker:g} GPU" if opts.gpus_per_worker else "1 CPU"
+        return f"{opts.workers} Ray Train worker(s), {per} each (host CPU: {platform.processor() or platform.machine()})"
     if torch.cuda.is_available():
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
     return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _schedule_words(config: RunConfig) -> str:
+    tc = config.train
+    stop = "no early stopping"
+    if tc.early_stop_patience:
+        stop = f"early stopping after {tc.early_stop_patience} epochs without a better val exact accuracy"
+    if tc.schedule == "onecycle":
+        return f"a one-cycle learning-rate schedule over {tc.epochs} epochs (peak {tc.lr:.2e}), {stop}"
+    return f"plateau scheduling on the val loss (patience {tc.plateau_patience}, factor {tc.plateau_factor}), {stop}"
 
 
 def _report_md(opts: RetrainOptions, row: dict, config: RunConfig, report: dict, metrics: dict, train_s: float) -> str:
@@ -106,8 +143,8 @@ def _report_md(opts: RetrainOptions, row: dict, config: RunConfig, report: dict,
     conf = "\n".join(f"| `{a}` | `{b}` | {n} |" for a, b, n in report["confusions"]) or "| - | - | 0 |"
     return f"""# Retrained: trial {row["trial_id"]} of experiment `{opts.exp.name}`
 
-Trained from scratch on the full training split of `{opts.data}`, early stopping and plateau
-scheduling on the val split, evaluated once on the test split ({metrics["count"]} images, never seen
+Trained from scratch on the full training split of `{opts.data}`, {_schedule_words(config)},
+evaluated once on the test split ({metrics["count"]} images, never seen
 by tuning), beam width {metrics["beam_width"]}.
 
 ## Test metrics
@@ -134,6 +171,9 @@ by tuning), beam width {metrics["beam_width"]}.
 ## Configuration
 
 Search trial {row["trial_id"]}: val exact {pct(row["exact_acc"])} after {row["epochs"]} epoch(s) in the search.
+Overrides of the trial's configuration: {", ".join(f"`{s}`" for s in opts.sets) or "none"}{
+        f" (and `--epochs {opts.epochs}`)" if opts.epochs else ""
+    }.
 
 ```json
 {json.dumps(config.to_dict(), indent=2)}
@@ -141,7 +181,7 @@ Search trial {row["trial_id"]}: val exact {pct(row["exact_acc"])} after {row["ep
 
 ## Time and hardware
 
-{train_s / 60:.1f} minutes of training (wall clock, including evaluation) on {_hardware()};
+{train_s / 60:.1f} minutes of training (wall clock, including evaluation) on {_hardware(opts)};
 torch {torch.__version__}. Files: `checkpoints/best.pt`, `model.onnx`, `metrics.json`, `metrics.csv`,
 `curves.png`.
 """

@@ -44,7 +44,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     opts = RetrainOptions(
         exp=experiment_dir(args.exp, args.exp_storage), data=args.data, out=args.out, trial=args.trial,
         epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
-        storage=args.storage, max_minutes=args.max_minutes,
+        storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set),
     )  # fmt: skip
     m = retrain(opts)
     print(
@@ -90,6 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trial", help="retrain this trial id instead of the best")
     p.add_argument("--epochs", type=int, help="epochs (default: the trial's)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override the trial's config, e.g. train.schedule=onecycle (repeatable)",
+    )  # fmt: skip
     p.add_argument("--exp-storage", default="experiments", help="folder holding experiments (default ./experiments)")
     ray = p.add_argument_group("Ray Train (as for crnn train)")
     ray.add_argument("--workers", type=int, help="Ray Train workers; without it, one process")
