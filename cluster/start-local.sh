@@ -64,6 +64,17 @@ PY
   sleep 1
 done
 [ "$code" = "200" ] || { echo "start-local.sh: the dashboard did not answer on $HOST:$DPORT; see $STATE/head.log" >&2; exit 1; }
+# The dashboard answers before the head's job agent is up ("No available agent to submit job"):
+# wait until a no-op job is accepted, so that the first real submission goes through.
+for i in $(seq 1 60); do
+  if ray job submit --address "http://$HOST:$DPORT" --submission-id "start-local-ready-$i-$$" --no-wait -- true \
+       > "$STATE/ready.log" 2>&1; then
+    ready=1; break
+  fi
+  grep -q "No available agent" "$STATE/ready.log" || { echo "start-local.sh: job API check failed; see $STATE/ready.log" >&2; exit 1; }
+  sleep 2
+done
+[ -n "${ready:-}" ] || { echo "start-local.sh: the job agent did not come up in 120 s; see $STATE/head.log" >&2; exit 1; }
 cat <<MSG
 Ray head up (pid $(cat "$STATE/head.pid"), process group of its own), token authentication on.
   cluster address  $HOST:$PORT          (workers: cluster/start-worker.sh $HOST:$PORT)

@@ -78,19 +78,27 @@ def cmd_submit(args: argparse.Namespace) -> int:
         )
     client = _client(args.address, args.token_file)
     entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
-    try:
-        job_id = client.submit_job(
-            entrypoint=entrypoint,
-            runtime_env={"working_dir": str(PROJECT), "excludes": excludes},
-            submission_id=args.job_id,
-        )
-    except Exception as exc:
-        raise UserError(_explain(args.address, exc)) from None
+    runtime_env = {"working_dir": str(PROJECT), "excludes": excludes}
+    job_id = _submit_when_ready(client, args.address, entrypoint, runtime_env, args.job_id)
     print(f"submitted {job_id}: {entrypoint}", flush=True)
     if not args.wait:
         print(f"follow it: crnn jobs logs {job_id} --follow --address {args.address}")
         return 0
     return _follow(client, job_id)
+
+
+def _submit_when_ready(client, address: str, entrypoint: str, runtime_env: dict, job_id: str | None, wait_s: float = 90.0) -> str:
+    """Submit; a head that has just started answers 'No available agent' until its job agent is up: retry that."""
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=job_id)
+        except Exception as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise UserError(_explain(address, exc)) from None
+            time.sleep(2.0)
 
 
 def _quote(arg: str) -> str:
