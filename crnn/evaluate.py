@@ -13,8 +13,10 @@ from crnn.train.checkpoint import LoadedModel
 from crnn.train.loop import predict_batches
 
 
-def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256) -> dict:
-    """Metrics (see ``crnn.metrics``), the top confusions and a few mistakes, on the CPU."""
+def predict_split(
+    loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256
+) -> tuple[list[str], list[str], float]:
+    """(predictions, labels, mean CTC loss) of ``loaded`` on the first ``limit`` samples (0: all), on the CPU."""
     images, labels = split.images, split.labels
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -22,6 +24,12 @@ def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: in
     preds, _, loss = predict_batches(
         loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam_width
     )
+    return preds, list(labels), loss
+
+
+def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256) -> dict:
+    """Metrics (see ``crnn.metrics``), the top confusions and a few mistakes, on the CPU."""
+    preds, labels, loss = predict_split(loaded, split, beam_width, limit, batch_size)
     report = sequence_metrics(preds, labels)
     report["loss"] = loss
     report["beam_width"] = beam_width

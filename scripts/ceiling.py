@@ -11,16 +11,12 @@ if those confusions were irreducible, which a better model shows they are not en
 from __future__ import annotations
 
 import argparse
-import contextlib
 from collections import Counter
 
-import torch
-
-from crnn.data.batches import Batches
 from crnn.data.store import load_dataset
+from crnn.evaluate import predict_split
 from crnn.metrics import sequence_metrics, substitutions
 from crnn.train.checkpoint import load_model
-from crnn.train.loop import predict_batches
 
 
 def look_alike(a: str, b: str) -> bool:
@@ -37,8 +33,7 @@ def main() -> None:
     loaded = load_model(args.model)
     split = load_dataset(args.data).split(args.split)
     beam = args.beam_width or loaded.config.train.beam_width
-    batches = Batches(split.images, split.labels, loaded.charset, 256)
-    preds, _, _ = predict_batches(loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam)
+    preds, _, _ = predict_split(loaded, split, beam)
     subs: Counter[tuple[str, str]] = Counter()
     for p, t in zip(preds, split.labels, strict=True):
         subs.update(substitutions(p, t))
