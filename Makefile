@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The CPU build of torch: on machines with a local wheel, pip takes it from disk in seconds; on a
-# GPU box set TORCH_SPEC= (empty) or TORCH_SPEC='torch==2.13.0' with the CUDA index of your choice.
+# GPU box set TORCH_SPEC= (empty) or e.g. TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126'
+# (unquoted below on purpose: the words reach pip as separate arguments).
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(TORCH_SPEC),$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)")
+	$(if $(TORCH_SPEC),$(BIN)/python -m pip install --quiet $(TORCH_SPEC))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,11 +29,20 @@ def atomic_write_json(path: str | Path, obj: object) -> None:
 
 
 @contextmanager
-def staging_dir(out: str | Path, overwrite: bool) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that becomes ``out`` only when the block succeeds."""
+def staging_dir(out: str | Path, overwrite: bool, ours: Callable[[Path], bool], what: str) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that becomes ``out`` only when the block succeeds.
+
+    ``--overwrite`` replaces ``out`` only if ``ours(out)`` says it is one of this tool's folders of
+    kind ``what`` (e.g. a dataset): a typo in ``--out`` never deletes a home folder or a source tree.
+    """
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out}: already exists and is not empty (pass --overwrite to replace it)")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is a file, not a folder; choose another --out")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"{out}: already exists and is not empty (pass --overwrite to replace it)")
+        if not ours(out):
+            raise UserError(f"{out}: is not a {what} of crnn-tune, so --overwrite will not delete it; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:

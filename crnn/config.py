@@ -6,9 +6,10 @@ file, then ``--set section.key=value`` overrides, and written beside the run as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+import json
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -137,36 +138,58 @@ PRESETS: dict[str, RunConfig] = {
 }
 
 
-def _coerce(section: str, name: str, current: Any, value: Any) -> Any:
-    """Convert ``value`` (a YAML scalar or a string from --set) to the type of the default."""
-    where = f"{section}.{name}"
-    if isinstance(value, str) and isinstance(current, (int, float)) and not isinstance(current, bool):
-        try:
-            value = float(value)  # YAML 1.1 reads "2e-3" as a string
-        except ValueError:
-            raise UserError(f"{where}: expected a number, got {value!r}") from None
-    if isinstance(value, str) and not isinstance(current, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f"{where}: cannot parse {value!r}") from None
-    if isinstance(current, tuple):
-        if isinstance(value, (int, str)):
+def _field_types(section: str) -> dict[str, Any]:
+    cls = {"model": ModelConfig, "train": TrainConfig}[section]
+    return get_type_hints(cls)
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """Convert ``value`` (a YAML value, or a string from --set) to the field's declared type ``hint``."""
+    origin = get_origin(hint)
+    if origin is tuple:
+        (item, _ellipsis) = get_args(hint)
+        if isinstance(value, str):
+            value = _parse(where, value)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise UserError(f"{where}: expected a list like [16, 32, 64], got {value!r}")
-        return tuple(value)
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise UserError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if isinstance(current, int) and not isinstance(value, bool) and isinstance(value, (int, float)) and float(value).is_integer():
-        return int(value)
-    if isinstance(current, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(current, str) and isinstance(value, str):
-        return value
-    raise UserError(f"{where}: expected {type(current).__name__}, got {value!r}")
+        if not isinstance(value, (list, tuple)) or not value:
+            raise UserError(f"{where}: expected a list of {item.__name__} like {_EXAMPLES[item]}, got {value!r}")
+        try:
+            return tuple(_coerce(where, item, v) for v in value)
+        except UserError:
+            raise UserError(f"{where}: expected a list of {item.__name__} like {_EXAMPLES[item]}, got {value!r}") from None
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise UserError(f"{where}: expected a word, got {value!r}")
+    if isinstance(value, str):
+        value = _parse(where, value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{where}: expected true or false, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where}: expected a number, got {value!r}")
+    if hint is int:
+        if float(value).is_integer():
+            return int(value)
+        raise UserError(f"{where}: expected a whole number, got {value!r}")
+    return float(value)
+
+
+_EXAMPLES = {int: "[16, 32, 64]", str: "[2x2, 2x2, 2x1]", float: "[0.5, 1.0]"}
+
+
+def _parse(where: str, text: str) -> Any:
+    """A --set value: a number (YAML 1.1 reads "2e-3" as a string, so floats first), else YAML."""
+    try:
+        return float(text) if "." in text or "e" in text.lower() else int(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise UserError(f"{where}: cannot parse {text!r}") from None
 
 
 def apply_overrides(config: RunConfig, data: dict[str, Any]) -> RunConfig:
@@ -178,12 +201,12 @@ def apply_overrides(config: RunConfig, data: dict[str, Any]) -> RunConfig:
         if not isinstance(values, dict):
             raise UserError(f"config: section {section!r} must be a mapping of key: value")
         obj = sections[section]
-        known = {f.name: f for f in fields(obj)}
+        known = _field_types(section)
         changes = {}
         for key, value in values.items():
             if key not in known:
                 raise UserError(f"{section}.{key}: unknown key; accepted: {', '.join(known)}")
-            changes[key] = _coerce(section, key, getattr(obj, key), value)
+            changes[key] = _coerce(f"{section}.{key}", known[key], value)
         try:
             sections[section] = replace(obj, **changes)
         except ValueError as exc:
@@ -226,3 +249,14 @@ def resolve_config(preset: str = "cpu-fast", config_file: str | Path | None = No
     if sets:
         config = apply_overrides(config, parse_set(sets))
     return config
+
+
+def config_diff(saved: dict, config: RunConfig) -> list[str]:
+    """``section.key: X there, Y now`` for every model/train key where a saved config.json differs."""
+    now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, like the saved file
+    return [
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} there, {value!r} now"
+        for section in ("model", "train")
+        for key, value in now[section].items()
+        if saved.get(section, {}).get(key) != value
+    ]

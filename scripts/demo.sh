@@ -13,7 +13,7 @@ if [ ! -f "$OUT/data/manifest.json" ]; then
 fi
 crnn data check "$OUT/data"
 
-echo "== 2/3 search: 4 trials of the cpu-fast model, at most 3 epochs each, ASHA early stopping"
+echo "== 2/3 search: 4 trials of the cpu-fast model, at most 4 epochs of 18,000 images each, ASHA early stopping"
 rm -rf "$OUT/experiments/demo"
 crnn tune --data "$OUT/data" --name demo --preset quick --storage "$OUT/experiments"
 

@@ -1,11 +1,15 @@
-"""Shared fixtures: small datasets from the real generator, and the CLI run in-process."""
+"""Shared fixtures: small datasets from the real generator, the CLI run in-process, and the
+clean-up of exactly the processes this test session started."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +49,15 @@ def cli(capsys: pytest.CaptureFixture):
     return run
 
 
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+    """Wait for an observable event (a file, a log line); fail the test, naming it, if it never comes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
 def session_pids(sid: int) -> list[int]:
     """Processes whose session id is ``sid`` (a session a test created with start_new_session)."""
     pids = []
@@ -68,19 +81,48 @@ def kill_session(sid: int) -> None:
         time.sleep(0.5)
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` in the process tree."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 @pytest.fixture(scope="session", autouse=True)
-def no_stray_ray_processes():
-    """After the suite: stop what Ray left behind in this session (its dashboard's forkserver can
-    outlive ray.shutdown()); only processes of our own session, never anybody else's."""
+def stop_what_the_tests_started():
+    """After the suite, stop the processes the tests started and nothing else.
+
+    Ray's dashboard forkserver and agents can outlive ``ray.shutdown()``; once their parent is gone
+    they would be re-parented to init and lost. Making this process a child subreaper (Linux) keeps
+    every orphan below it, so "what the tests started" is exactly the process tree under pytest."""
+    PR_SET_CHILD_SUBREAPER = 36
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     yield
-    me = os.getpid()
-    for pid in session_pids(os.getsid(0)):
-        if pid == me:
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "ray" in cmdline and "pytest" not in cmdline:
+    for _ in range(3):
+        pids = descendants(os.getpid())
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        while True:  # reap them (and any orphan re-parented to us), so none stays a zombie
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not pids:
+            break
+        time.sleep(0.3)

@@ -102,3 +102,19 @@ def test_bad_input_gets_one_clear_line_and_exit_2(trained, tmp_path, cli, args, 
     code, _, err = cli(*(a.format(**fill) for a in args))
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_predict_resizes_on_request_and_takes_a_beam_width(trained, tmp_path):
+    big = Image.fromarray(np.load(trained / "data/test.npy")[0]).resize((300, 80), Image.Resampling.NEAREST)
+    big.save(tmp_path / "big.png")
+    big.resize((150, 40), Image.Resampling.BILINEAR).save(tmp_path / "small.png")  # what --resize does
+    resized = crnn("predict", "--model", trained / "run", "--resize", "--beam-width", 3, tmp_path / "big.png").stdout
+    direct = crnn("predict", "--model", trained / "run", "--beam-width", 3, tmp_path / "small.png").stdout
+    assert resized.split("\t")[1:] == direct.split("\t")[1:]
+    refused = crnn("predict", "--model", trained / "run", tmp_path / "big.png", check=False)
+    assert refused.returncode == 2 and "size 300x80, the model takes 150x40 (pass --resize" in refused.stderr
+
+
+def test_a_config_json_names_no_machine_path(trained):
+    text = (trained / "run" / "config.json").read_text()
+    assert str(trained) not in text and json.loads(text)["data"]["name"] == "data"

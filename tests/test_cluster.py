@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from crnn.cli.main import build_parser
+from tests.conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
@@ -107,6 +110,31 @@ def test_submit_a_tuning_job_and_read_its_table(head, digits_data, tmp_path):
 
 
 @pytest.mark.ray
+def test_predict_runs_as_a_job_from_the_shipped_folder_and_jobs_reports_on_it(head, tmp_path):
+    """The user's folder (a model and an image, relative paths) is what the job sees; jobs status/logs/stop."""
+    env = {**head["env"], "RAY_AUTH_TOKEN_PATH": str(head["token"])}
+    work = tmp_path / "work"
+    data = work / "captchas"
+    make_dataset(data, count=30)
+    trained = run([sys.executable, "-m", "crnn", "train", "--data", str(data), "--out", str(work / "run"), "--preset",
+                   "tiny", "--set", "train.epochs=1"], env)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    Image.fromarray(np.load(data / "test.npy")[0]).save(work / "one.png")
+    crnn = [sys.executable, "-m", "crnn"]
+    address = ["--address", head["address"]]
+    submit = run([*crnn, "submit", *address, "--working-dir", str(work), "--job-id", "predict-1", "--wait", "--",
+                  "predict", "--model", "run", "one.png"], env)  # fmt: skip
+    assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+    assert f"shipping {work}" in submit.stdout and "one.png\t" in submit.stdout and "SUCCEEDED" in submit.stdout
+    status = run([*crnn, "jobs", "status", "predict-1", *address], env)
+    assert status.returncode == 0 and "SUCCEEDED" in status.stdout
+    logs = run([*crnn, "jobs", "logs", "predict-1", *address], env)
+    assert logs.returncode == 0 and "one.png\t" in logs.stdout
+    stop = run([*crnn, "jobs", "stop", "predict-1", *address], env)
+    assert stop.returncode == 0 and "already finished" in stop.stdout
+
+
+@pytest.mark.ray
 def test_plain_ray_job_submit_works_with_the_token(head, tmp_path):
     env = {**head["env"], "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(head["token"])}
     ray_cli = str(Path(sys.executable).parent / "ray")
@@ -131,9 +159,7 @@ def test_without_the_token_a_submission_is_refused_with_how_to_supply_one(head, 
     assert out.returncode == 2 and "refused the token" in out.stderr
 
 
-def test_submit_refuses_a_working_dir_over_rays_limit(tmp_path, cli, monkeypatch):
-    from crnn.cli import jobs_cmds
-
+def test_submit_refuses_a_working_dir_over_rays_limit(tmp_path, cli):
     (tmp_path / "crnn").mkdir()
     (tmp_path / "crnn" / "x.py").write_text("pass\n")
     with (tmp_path / "videos.bin").open("wb") as fh:
@@ -141,8 +167,49 @@ def test_submit_refuses_a_working_dir_over_rays_limit(tmp_path, cli, monkeypatch
     (tmp_path / "data").mkdir()
     with (tmp_path / "data" / "big.npy").open("wb") as fh:
         fh.truncate(500 * 2**20)  # excluded by default, so it does not count
-    monkeypatch.setattr(jobs_cmds, "PROJECT", tmp_path)
-    code, _, err = cli("submit", "--address", "http://127.0.0.1:9", "--", "tune", "--data", "d", "--name", "x")
+    args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
+    code, _, err = cli(*args, "--", "tune", "--data", "d", "--name", "x")
     assert code == 2 and "over Ray's 100 MiB working_dir limit" in err and "videos.bin (120 MiB)" in err
-    code, _, err = cli("submit", "--address", "http://127.0.0.1:9", "--exclude", "videos.bin", "--", "tune")
+    code, _, err = cli(*args, "--exclude", "videos.bin", "--", "tune")
     assert code == 2 and "cannot reach the Ray job API at http://127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize("secret", [".env", "my_token.txt", "conf/server.pem", "keys/id_rsa", ".netrc"])
+def test_submit_refuses_to_ship_what_looks_like_a_secret(tmp_path, cli, secret):
+    (tmp_path / "space.yaml").write_text("params: {}\n")
+    (tmp_path / secret).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / secret).write_text("s3cret")
+    args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
+    code, _, err = cli(*args, "--", "results", "x")
+    assert code == 2 and "look like secrets" in err and secret in err
+    code, _, err = cli(*args, "--exclude", Path(secret).name, "--", "results", "x")
+    assert code == 2 and "cannot reach the Ray job API" in err  # excluded: it passes the check
+
+
+def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli, monkeypatch):
+    from crnn.cli import jobs_cmds
+
+    (tmp_path / "space.yaml").write_text("params: {}\n")
+    shipped = {}
+
+    class FakeClient:  # stands in for the network only: what would be uploaded is the question
+        def submit_job(self, entrypoint, runtime_env, submission_id):
+            shipped.update(runtime_env, entrypoint=entrypoint)
+            return "job-1"
+
+    monkeypatch.setattr(jobs_cmds, "_client", lambda address, token_file: FakeClient())
+    monkeypatch.chdir(tmp_path)
+    for command in (["predict", "--model", "run", "a.png"], ["export", "--model", "run", "--format", "onnx", "--out", "m"]):
+        code, out, err = cli("submit", "--", *command)
+        assert code == 0, err
+        assert shipped["working_dir"] == str(tmp_path) and shipped["entrypoint"] == "python -m crnn " + " ".join(command)
+        assert f"shipping {tmp_path}: 1 files" in out
+
+
+def test_a_token_over_plain_http_to_another_host_is_warned_about(capsys):
+    from crnn.cli.jobs_cmds import warn_plain_http
+
+    assert warn_plain_http("http://10.0.0.5:8265") and "plain HTTP" in capsys.readouterr().err
+    for quiet in ("http://127.0.0.1:8265", "https://ray.example.org", "http://localhost:8265"):
+        assert not warn_plain_http(quiet)
+    assert capsys.readouterr().err == ""

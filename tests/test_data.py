@@ -184,3 +184,30 @@ def test_existing_output_is_not_overwritten_silently(digits_data, tmp_path, cli)
     code, _, err = cli("data", "synth", "--out", out, "--count", 5, "--workers", 1)
     assert code == 2 and "--overwrite" in err
     assert cli("data", "synth", "--out", out, "--count", 6, "--workers", 1, "--overwrite")[0] == 0
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_dataset(tmp_path, cli):
+    home = tmp_path / "home"  # what `--out ~ --overwrite` would have pointed at
+    (home / "projects").mkdir(parents=True)
+    (home / "notes.txt").write_text("keep me")
+    code, _, err = cli("data", "synth", "--out", home, "--count", 5, "--workers", 1, "--overwrite")
+    assert code == 2 and f"{home}: is not a dataset of crnn-tune" in err and "Traceback" not in err
+    assert (home / "notes.txt").read_text() == "keep me" and (home / "projects").is_dir()
+    src = tmp_path / "imgs"  # importing a folder onto itself would delete the source images
+    src.mkdir()
+    Image.new("L", (60, 20), 255).save(src / "12345.png")
+    code, _, err = cli("data", "import", src, "--out", src, "--overwrite")
+    assert code == 2 and "is not a dataset of crnn-tune" in err and (src / "12345.png").is_file()
+    (tmp_path / "afile").write_text("x")
+    code, _, err = cli("data", "synth", "--out", tmp_path / "afile", "--count", 5, "--workers", 1, "--overwrite")
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_pixels_do_not_depend_on_the_number_of_rendering_processes(tmp_path):
+    from crnn.data.synth import synthesize
+
+    spec = SynthSpec(charset="0123456789abc", seed=11)
+    one = synthesize(tmp_path / "one", spec, 24, workers=1, progress=False)
+    two = synthesize(tmp_path / "two", spec, 24, workers=2, progress=False)
+    assert one["checksums"] == two["checksums"]
+    assert np.array_equal(np.load(tmp_path / "one/train.npy"), np.load(tmp_path / "two/train.npy"))

@@ -39,10 +39,11 @@ def test_beam_keeps_repeated_characters_apart_only_through_a_blank():
     assert ref_ids == ids and ref_conf[0] == pytest.approx(p_a, rel=1e-5)
 
 
-def test_beam_width_one_is_greedy():
-    lp = torch.randn(18, 32, 11).log_softmax(-1)
-    assert decode(lp, 1) == greedy_decode(lp)
-    assert beam_search(lp, 1) == greedy_decode(lp)
+def test_beam_width_one_decodes_the_best_path_and_wider_beams_do_not():
+    # blank 0.6, a 0.4 on two frames: the best path is "" (0.36), the most probable label "a" (0.64)
+    lp = frames([0.6, 0.4], [0.6, 0.4])
+    assert decode(lp, 1) == ([[]], [pytest.approx(0.36, rel=1e-5)])
+    assert decode(lp, 2) == ([[1]], [pytest.approx(0.64, rel=1e-5)])
 
 
 @pytest.mark.parametrize("k_cls", [2, 3, 5, 37, 63])

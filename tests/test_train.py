@@ -1,9 +1,9 @@
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -13,6 +13,7 @@ from crnn.data.store import load_dataset
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint
 from crnn.train.fit import FitOptions, fit, read_metrics
+from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}
 
@@ -64,12 +65,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(digits_data, tmp_path):
     cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(out), "--preset", "tiny",
            "--set", "train.epochs=40"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(read_metrics(out)) < 2:
-        time.sleep(0.1)
+    wait_for(lambda: len(read_metrics(out)) >= 2, 120, "two finished epochs in metrics.jsonl")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = load_checkpoint(out / "checkpoints/last.pt")["epoch"]
+    done = load_checkpoint(out / "checkpoints/last.pt")["train_state"]["epoch"]
     assert 2 <= done < 40
     cmd[-1] = "train.epochs=" + str(done + 2)
     again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
@@ -101,7 +100,7 @@ def test_precision_is_chosen_by_device():
 def test_bf16_on_cpu_trains(digits_data, tmp_path):
     cfg = resolve_config("tiny", None, ["train.epochs=1", "train.amp=bf16"])
     best = fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))
-    assert best["epoch"] == 1 and best["val_loss"] == best["val_loss"]  # finite, not NaN
+    assert best["epoch"] == 1 and math.isfinite(best["val_loss"]) and math.isfinite(best["train_loss"])
 
 
 def test_early_stopping_and_one_cycle(digits_data, tmp_path):
@@ -123,3 +122,48 @@ def test_augmentation_is_seeded_and_keeps_shape():
     b = augment(x, torch.Generator().manual_seed(1))
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.equal(a, x) and a.min() >= -1e-6 and a.max() <= 1 + 1e-6
+
+
+def test_resume_refuses_a_config_that_changes_the_math_and_allows_more_epochs(digits_data, tmp_path, cli):
+    base = ("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny")
+    assert cli(*base, "--set", "train.epochs=1")[0] == 0
+    for change, key in (("model.hidden=32", "model.hidden"), ("train.batch_size=16", "train.batch_size"),
+                        ("train.schedule=onecycle", "train.schedule")):  # fmt: skip
+        code, _, err = cli(*base, "--resume", "--set", "train.epochs=2", "--set", change)
+        assert code == 2 and "holds a run of another configuration" in err and key in err, err
+    assert [r["epoch"] for r in read_metrics(tmp_path / "r")] == [1]  # nothing ran
+    code, out, err = cli(*base, "--resume", "--set", "train.epochs=2")
+    assert code == 0, err
+    assert "resuming" in out and [r["epoch"] for r in read_metrics(tmp_path / "r")] == [1, 2]
+
+
+def test_a_diverging_run_stops_before_saving_the_bad_epoch(digits_data, tmp_path):
+    from crnn.errors import UserError
+
+    cfg = resolve_config("tiny", None, ["train.epochs=3", "train.optimizer=sgd", "train.lr=1e12", "train.grad_clip=0"])
+    with pytest.raises(UserError, match="training diverged at epoch 1"):
+        fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))
+    assert not (tmp_path / "r/checkpoints/last.pt").exists() and read_metrics(tmp_path / "r") == []
+
+
+def test_eval_all_splits_and_a_time_limit(digits_data, tmp_path, cli):
+    run = tmp_path / "r"
+    code, out, err = cli("train", "--data", digits_data, "--out", run, "--preset", "tiny", "--set", "train.epochs=5",
+                         "--max-minutes", "0.0001")  # fmt: skip
+    assert code == 0, err
+    assert [r["epoch"] for r in read_metrics(run)] == [1] and "time limit" in out  # stopped after the first epoch
+    code, out, err = cli("eval", "--model", run, "--data", digits_data, "--split", "all", "--json")
+    assert code == 0, err
+    assert json.loads(out)["count"] == 240  # 216 train + 12 val + 12 test
+
+
+def test_augmentation_runs_inside_training(digits_data, tmp_path):
+    data = load_dataset(digits_data)
+    plain = resolve_config("tiny", None, ["train.epochs=1"])
+    fit(data, tmp_path / "plain", plain, FitOptions(**QUIET))
+    fit(data, tmp_path / "aug", resolve_config("tiny", None, ["train.epochs=1", "train.augment=true"]), FitOptions(**QUIET))
+    fit(data, tmp_path / "aug2", resolve_config("tiny", None, ["train.epochs=1", "train.augment=true"]), FitOptions(**QUIET))
+    losses = [read_metrics(tmp_path / n)[0]["train_loss"] for n in ("plain", "aug", "aug2")]
+    assert losses[1] == losses[2]  # seeded: the same augmented views each run
+    assert losses[0] != losses[1]  # and they are not the plain images
+    assert all(math.isfinite(x) for x in losses)

@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from tests.conftest import kill_session
-from tune.results import build_results
+from tune.experiment import Experiment
 from tune.run import TuneOptions, run_tune
 from tune.space import load_space
 from tune.trial import CRASH_ENV
@@ -28,7 +28,7 @@ def search(digits_data, tmp_path_factory):
 
 
 def test_the_table_is_built_from_the_files(search, cli):
-    rows = build_results(search)
+    rows = Experiment.load(search).refresh()
     assert len(rows) == 3
     for row in rows:
         assert row["status"] in ("done", "early-stopped")
@@ -51,7 +51,7 @@ def test_the_table_is_built_from_the_files(search, cli):
 def test_optuna_study_holds_the_same_trials(search):
     study = optuna.load_study(study_name="t3", storage=f"sqlite:///{search / 'optuna.db'}")
     assert len(study.trials) == 3
-    table = sorted((round(r["lr"], 12), r["batch_size"]) for r in build_results(search, plots=False))
+    table = sorted((round(r["lr"], 12), r["batch_size"]) for r in Experiment.load(search).rows())
     stored = sorted((round(t.params["lr"], 12), t.params["batch_size"]) for t in study.trials)
     assert table == stored
     assert all(t.value is not None for t in study.trials)
@@ -65,7 +65,7 @@ def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
         exp = run_tune(TuneOptions(data=str(digits_data), name="c", preset="tiny", samples=2, storage=str(tmp_path)))
     finally:
         os.environ.pop(CRASH_ENV)
-    rows = {r["blank_bias"]: r for r in build_results(exp, plots=False)}
+    rows = {r["blank_bias"]: r for r in Experiment.load(exp).rows()}
     crashed = rows.pop(-5.0)
     assert crashed["status"] == "errored" and "injected trial failure" in crashed["error"]
     assert [r["status"] for r in rows.values()] in (["done"], ["early-stopped"])  # the search went on
@@ -93,7 +93,7 @@ def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming experiment" in again.stdout
-    rows = build_results(exp, plots=False)
+    rows = Experiment.load(exp).rows()
     assert len(rows) == 3 and all(r["status"] in ("done", "early-stopped") for r in rows)
     for trial_dir in exp.glob("*/result.json"):
         epochs = [json.loads(line)["epoch"] for line in trial_dir.read_text().splitlines()]
@@ -197,7 +197,7 @@ def test_retrain_overrides_apply_and_a_changed_config_does_not_resume(search, di
     report = (out / "report.md").read_text()
     assert "one-cycle" in report and "`train.schedule=onecycle`" in report
     code, _, err = cli(*args, "--set", "train.lr=1e-3")  # same --out, another config: refused, nothing overwritten
-    assert code == 2 and f"--out {out}: holds a retrain of another configuration" in err and "train.lr" in err
+    assert code == 2 and f"{out}: holds a run of another configuration" in err and "train.lr" in err
     code, _, err = cli(*args, "--set", "train.nope=1")
     assert code == 2 and "nope" in err
 
@@ -241,7 +241,70 @@ def test_optuna_dashboard_serves_the_study(search):
 def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=2, workers_per_trial=2, storage=str(tmp_path))
     exp = run_tune(opts)
-    rows = build_results(exp, plots=False)
+    rows = Experiment.load(exp).rows()
     assert len(rows) == 2 and all(r["status"] in ("done", "early-stopped") for r in rows)
     runs = {p.name for p in (exp / "train_runs").iterdir()}
     assert runs == {r["trial_id"] for r in rows}  # each Train run is named after its trial, never a timestamp
+
+
+BLANK_SPACE = "mode: replace\nparams:\n  model.blank_bias: {choice: [-5.0, 20.0]}\n  train.lr: {choice: [1.0e-6]}\n"
+
+
+@pytest.fixture(scope="module")
+def one_char_data(tmp_path_factory):
+    """1-character labels of '0'/'1': with the LR frozen, blank bias -5 reads half of them right (one
+    class everywhere) and +20 none (all blank): a good and a bad trial, known before they run."""
+    from tests.conftest import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("data") / "01", count=200, charset="01", length=(1, 1))
+
+
+def test_asha_stops_the_bad_trial_and_no_scheduler_stops_none(one_char_data, tmp_path, cli):
+    space = tmp_path / "space.yaml"
+    space.write_text(BLANK_SPACE)
+    common = ("tune", "--data", one_char_data, "--preset", "tiny", "--samples", "2", "--max-concurrent", "1",
+              "--space", space, "--storage", tmp_path, "--seed", "2")  # fmt: skip
+    code, out, err = cli(*common, "--name", "asha")
+    assert code == 0, err
+    rows = {r["blank_bias"]: r for r in Experiment.load(tmp_path / "asha").rows()}
+    assert set(rows) == {-5.0, 20.0}  # the reference point first, then the other choice (seed 2)
+    assert rows[-5.0]["status"] == "done" and rows[-5.0]["epochs"] == 2 and rows[-5.0]["exact_acc"] > 0
+    assert rows[20.0]["exact_acc"] == 0.0
+    assert rows[20.0]["status"] == "early-stopped" and rows[20.0]["epochs"] == 1  # below the rung's cutoff: stopped
+
+    code, out, err = cli(*common, "--name", "fifo", "--scheduler", "none")
+    assert code == 0, err
+    rows = {r["blank_bias"]: r for r in Experiment.load(tmp_path / "fifo").rows()}
+    assert set(rows) == {-5.0, 20.0} and all(r["status"] == "done" and r["epochs"] == 2 for r in rows.values())
+
+    code, out, _ = cli("results", "fifo", "--storage", tmp_path, "--format", "csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("trial_id,status,blank_bias,lr,exact_acc") and len(lines) == 3
+    code, out, _ = cli("results", "fifo", "--storage", tmp_path, "--format", "table", "--sort", "exact_acc")
+    header, *body = out.strip().splitlines()
+    assert code == 0 and header.split()[:4] == ["trial_id", "status", "blank_bias", "lr"] and "2 trial(s)" in out
+    assert body[0].split()[2] == "-5.0"  # the best first
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--samples", "7"], "--samples 7 (stored: 3)"),
+        (["--max-epochs", "5"], "--max-epochs 5 (stored: 2)"),
+        (["--seed", "9"], "--seed 9 (stored: 1)"),
+        (["--scheduler", "none"], "--scheduler 'none' (stored: 'asha')"),
+        (["--space", "{space}"], "--space (another space)"),
+        (["--data", "{other}"], "--data"),
+    ],
+)
+def test_running_an_experiment_again_with_other_flags_is_refused(search, one_char_data, tmp_path, cli, flags, named):
+    space = tmp_path / "space.yaml"
+    space.write_text(BLANK_SPACE)
+    flags = [f.format(space=space, other=one_char_data) for f in flags]
+    data = one_char_data if "--data" in flags else json.loads((search / "experiment.json").read_text())["data"]
+    if "--data" in flags:
+        flags = flags[2:]
+    before = sorted(p.name for p in search.iterdir())
+    code, _, err = cli("tune", "--data", data, "--name", "t3", "--preset", "tiny", "--storage", search.parent, *flags)
+    assert code == 2 and "experiment t3 exists and was set up otherwise" in err and named in err, err
+    assert sorted(p.name for p in search.iterdir()) == before  # nothing started

@@ -19,8 +19,8 @@ from crnn.evaluate import evaluate_model
 from crnn.export import export_model
 from crnn.train.checkpoint import CHECKPOINT_DIR, load_model
 from crnn.train.fit import FitOptions, fit
-from tune.results import build_results
-from tune.trial import TrialSetup
+from crnn.train.rundir import RunDir
+from tune.experiment import Experiment
 
 REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
 
@@ -40,32 +40,17 @@ class RetrainOptions:
     sets: tuple[str, ...] = ()  # ``section.key=value`` overrides of the trial's config, e.g. train.schedule=onecycle
 
 
-def choose_trial(exp: Path, trial: str | None) -> tuple[dict, RunConfig]:
-    """(table row, training config) of the best finished trial by val exact accuracy, or of ``trial``."""
-    rows = build_results(exp, plots=False)
-    setup = TrialSetup(**json.loads((exp / "experiment.json").read_text())["setup"])
-    if trial is not None:
-        row = next((r for r in rows if r["trial_id"] == trial), None)
-        if row is None:
-            raise UserError(f"--trial {trial}: not a trial of {exp}; trials: {', '.join(r['trial_id'] for r in rows)}")
-    else:
-        finished = [r for r in rows if r["status"] in ("done", "early-stopped") and r["exact_acc"] is not None]
-        if not finished:
-            raise UserError(f"{exp}: no finished trial to retrain yet (statuses: {sorted({r['status'] for r in rows})})")
-        row = finished[0]  # rows come sorted by val exact accuracy
-    params = {p.name: row[p.name] for p in setup.params()}
-    config = apply_params_full(setup, params)
-    return row, config
-
-
-def apply_params_full(setup: TrialSetup, params: dict) -> RunConfig:
-    """The trial's config for a full run: every training image and the whole val split."""
-    config = setup.config_for(params)
-    return apply_overrides(config, {"train": {"train_samples": 0, "eval_samples": 0}})
+def choose_trial(exp: Experiment, trial: str | None) -> tuple[dict, RunConfig]:
+    """(table row, training config) of the best finished trial by val exact accuracy, or of ``trial``.
+    The config is the trial's for a full run: every training image and the whole val split."""
+    row = exp.choose(exp.rows(), trial)
+    config = exp.setup.config_for({name: row[name] for name in exp.param_names})
+    return row, apply_overrides(config, {"train": {"train_samples": 0, "eval_samples": 0}})
 
 
 def retrain(opts: RetrainOptions) -> dict:
-    row, config = choose_trial(opts.exp, opts.trial)
+    exp = Experiment.load(opts.exp)
+    row, config = choose_trial(exp, opts.trial)
     if opts.epochs is not None:
         if opts.epochs < 1:
             raise UserError(f"--epochs {opts.epochs}: must be at least 1")
@@ -73,12 +58,12 @@ def retrain(opts: RetrainOptions) -> dict:
     if opts.sets:
         config = apply_overrides(config, parse_set(list(opts.sets)))
     out = Path(opts.out)
-    _check_same_run(out, config)
+    RunDir(out).check_resumable(config, allowed=())  # the same trial, --epochs and --set, or another --out
     data = load_dataset(opts.data)
     if "test" not in data.splits or not len(data.split("test")):
         raise UserError(f"--data {opts.data}: has no test split to evaluate on")
     start = time.perf_counter()
-    print(f"retraining trial {row['trial_id']} of {opts.exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
+    print(f"retraining trial {row['trial_id']} of {exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
     if opts.workers:
         from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
@@ -97,26 +82,6 @@ def retrain(opts: RetrainOptions) -> dict:
     export_model(loaded, "onnx", out / "model.onnx")
     atomic_write_text(out / "report.md", _report_md(opts, row, config, report, metrics, train_s))
     return metrics
-
-
-def _check_same_run(out: Path, config: RunConfig) -> None:
-    """A retrain resumes only with the configuration it started with (same trial, --epochs and --set)."""
-    saved_path = out / "config.json"
-    if not saved_path.is_file():
-        return
-    saved = json.loads(saved_path.read_text())
-    now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, like the saved file
-    diff = [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} there, {value!r} now"
-        for section in ("model", "train")
-        for key, value in now[section].items()
-        if saved.get(section, {}).get(key) != value
-    ]
-    if diff:
-        raise UserError(
-            f"--out {out}: holds a retrain of another configuration ({'; '.join(diff[:3])}); "
-            "pass the same --trial, --epochs and --set to resume it, or choose another --out"
-        )
 
 
 def _hardware(opts: RetrainOptions) -> str:

@@ -19,11 +19,12 @@ from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
+from crnn.train.fit import worker_batch_size
+from tune.experiment import EXPERIMENT_FILE, Experiment
 from tune.space import load_space, reference_point
 from tune.trial import TrialSetup, run_trial
 
 METRIC = "exact_acc"
-EXPERIMENT_FILE = "experiment.json"
 
 
 @dataclass(frozen=True)
@@ -47,38 +48,30 @@ TUNE_PRESETS = {
 
 @dataclass(frozen=True)
 class TuneOptions:
+    """``crnn tune``'s flags. ``None`` means "not given": the preset's value for a new experiment, the
+    stored value for an experiment that exists (given and different from the stored one: refused)."""
+
     data: str
     name: str
-    preset: str = "default"
+    preset: str | None = None  # default: "default"
     samples: int | None = None
     max_epochs: int | None = None
     max_concurrent: int | None = None
-    workers_per_trial: int = 1
-    gpus_per_worker: float = 0.0
+    workers_per_trial: int | None = None  # default 1
+    gpus_per_worker: float | None = None  # default 0
     space: str | None = None
-    scheduler: str = "asha"
+    scheduler: str | None = None  # default "asha"
     storage: str = "experiments"
     address: str | None = None
-    seed: int = 0
+    seed: int | None = None  # default 0
     max_failures: int = 1
-
-
-def experiment_dir(name_or_path: str, storage: str = "experiments") -> Path:
-    """``crnn results EXP``: a path to an experiment folder, or a name under ``storage``."""
-    path = Path(name_or_path)
-    if (path / EXPERIMENT_FILE).is_file():
-        return path.resolve()
-    candidate = Path(storage) / name_or_path
-    if (candidate / EXPERIMENT_FILE).is_file():
-        return candidate.resolve()
-    raise UserError(f"{name_or_path}: no experiment there or in {storage}/ (it has no {EXPERIMENT_FILE}); run `crnn tune` first")
 
 
 def _validate(opts: TuneOptions) -> TunePreset:
     """Everything a user can get wrong, checked before Ray starts."""
-    if opts.preset not in TUNE_PRESETS:
+    if opts.preset is not None and opts.preset not in TUNE_PRESETS:
         raise UserError(f"--preset {opts.preset!r}: accepted: {', '.join(TUNE_PRESETS)}")
-    preset = TUNE_PRESETS[opts.preset]
+    preset = TUNE_PRESETS[opts.preset or "default"]
     if not opts.name or "/" in opts.name or opts.name.startswith("."):
         raise UserError(f"--name {opts.name!r}: give a plain folder name such as captcha62")
     checks = [
@@ -90,43 +83,79 @@ def _validate(opts: TuneOptions) -> TunePreset:
     for value, flag, low in checks:
         if value is not None and value < low:
             raise UserError(f"{flag} {value}: must be at least {low}")
-    if opts.gpus_per_worker < 0:
+    if (opts.gpus_per_worker or 0) < 0:
         raise UserError(f"--gpus-per-worker {opts.gpus_per_worker}: cannot be negative")
-    if opts.scheduler not in ("asha", "none"):
+    if opts.scheduler not in (None, "asha", "none"):
         raise UserError(f"--scheduler {opts.scheduler!r}: accepted: asha, none")
     return preset
+
+
+def _space(opts: TuneOptions) -> list[dict]:
+    """The search space as stored in experiment.json (JSON types: lists, not tuples)."""
+    return json.loads(json.dumps([dataclasses.asdict(p) for p in load_space(opts.space)]))
 
 
 def _setup(opts: TuneOptions, preset: TunePreset, exp: Path) -> tuple[TrialSetup, dict]:
     manifest = read_manifest(opts.data)
     space = load_space(opts.space)
+    seed = opts.seed or 0
     base = apply_overrides(
         PRESETS[preset.base],
-        {"train": {"train_samples": preset.train_samples, "eval_samples": preset.eval_samples, "seed": opts.seed}},
+        {"train": {"train_samples": preset.train_samples, "eval_samples": preset.eval_samples, "seed": seed}},
     )
     check_time_steps(base.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
+    workers = opts.workers_per_trial or 1
+    batch_key = next((p for p in space if p.key == "train.batch_size"), None)
+    for value in (batch_key.args if batch_key and batch_key.kind == "choice" else (base.train.batch_size,)):
+        worker_batch_size(int(value), workers)  # the global batch splits evenly over a trial's workers
     max_epochs = opts.max_epochs or preset.max_epochs
     setup = TrialSetup(
-        data=str(Path(opts.data).resolve()), base=base.to_dict(), space=[dataclasses.asdict(p) for p in space],
-        max_epochs=max_epochs, workers=opts.workers_per_trial, gpus_per_worker=opts.gpus_per_worker,
-        trial_storage=str(exp / "train_runs"),
+        data=str(Path(opts.data).resolve()), base=base.to_dict(), space=_space(opts), max_epochs=max_epochs,
+        workers=workers, gpus_per_worker=opts.gpus_per_worker or 0.0, trial_storage=str(exp / "train_runs"),
+        worker_failures=opts.max_failures,
     )  # fmt: skip
     meta = {
-        "name": opts.name, "preset": opts.preset, "base_preset": preset.base, "metric": METRIC, "mode": "max",
-        "samples": opts.samples or preset.samples, "max_epochs": max_epochs, "scheduler": opts.scheduler,
-        "seed": opts.seed, "max_concurrent": opts.max_concurrent, "max_failures": opts.max_failures, "data": setup.data,
+        "name": opts.name, "preset": opts.preset or "default", "base_preset": preset.base, "metric": METRIC, "mode": "max",
+        "samples": opts.samples or preset.samples, "max_epochs": max_epochs, "scheduler": opts.scheduler or "asha",
+        "seed": seed, "max_concurrent": opts.max_concurrent, "max_failures": opts.max_failures, "data": setup.data,
         "charset": manifest["charset"], "setup": dataclasses.asdict(setup),
         "reference_point": reference_point(space, base), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }  # fmt: skip
     return setup, meta
 
 
-def _concurrency(opts: TuneOptions, cpus: float, gpus: float) -> int:
+def check_same_search(opts: TuneOptions, meta: dict) -> None:
+    """A stored experiment continues only as it was set up: refuse given flags that say otherwise."""
+    setup = meta["setup"]
+    given = {
+        "--data": (str(Path(opts.data).resolve()), setup["data"]),
+        "--preset": (opts.preset, meta["preset"]),
+        "--samples": (opts.samples, meta["samples"]),
+        "--max-epochs": (opts.max_epochs, meta["max_epochs"]),
+        "--space": (_space(opts) if opts.space else None, setup["space"]),
+        "--scheduler": (opts.scheduler, meta["scheduler"]),
+        "--seed": (opts.seed, meta["seed"]),
+        "--workers-per-trial": (opts.workers_per_trial, setup["workers"]),
+        "--gpus-per-worker": (opts.gpus_per_worker, setup["gpus_per_worker"]),
+    }
+    differ = [
+        f"{flag} {'(another space)' if flag == '--space' else repr(now)} (stored: {'...' if flag == '--space' else repr(then)})"
+        for flag, (now, then) in given.items()
+        if now is not None and now != then
+    ]
+    if differ:
+        raise UserError(
+            f"experiment {meta['name']} exists and was set up otherwise: {'; '.join(differ)}. Run it again without "
+            "those flags to resume it, or give a new --name for a new search"
+        )
+
+
+def _concurrency(opts: TuneOptions, setup: TrialSetup, cpus: float, gpus: float) -> int:
     """As many trials as the cluster runs at once without one waiting on another's workers."""
     if opts.max_concurrent:
         return opts.max_concurrent
-    by_cpu = int(cpus // opts.workers_per_trial)
-    by_gpu = int(gpus // (opts.workers_per_trial * opts.gpus_per_worker)) if opts.gpus_per_worker else by_cpu
+    by_cpu = int(cpus // setup.workers)
+    by_gpu = int(gpus // (setup.workers * setup.gpus_per_worker)) if setup.gpus_per_worker else by_cpu
     return max(1, min(by_cpu, by_gpu))
 
 
@@ -141,8 +170,10 @@ def run_tune(opts: TuneOptions) -> Path:
     exp = Path(opts.storage).resolve() / opts.name
     resuming = (exp / EXPERIMENT_FILE).is_file()
     if resuming:
-        meta = json.loads((exp / EXPERIMENT_FILE).read_text())
-        setup = TrialSetup(**meta["setup"])
+        stored = Experiment.load(exp)
+        read_manifest(opts.data)
+        check_same_search(opts, stored.meta)
+        meta, setup = stored.meta, stored.setup
     else:
         setup, meta = _setup(opts, preset, exp)
 
@@ -151,7 +182,7 @@ def run_tune(opts: TuneOptions) -> Path:
     import ray  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_train import init_ray  # noqa: PLC0415
+    from crnn.train.ray_glue import init_ray  # noqa: PLC0415
 
     attach = opts.address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
     slots = None if attach else max(1, (os.cpu_count() or 1))
@@ -159,9 +190,9 @@ def run_tune(opts: TuneOptions) -> Path:
     try:
         cpus = ray.cluster_resources().get("CPU", 1.0)
         gpus = ray.cluster_resources().get("GPU", 0.0)
-        if opts.gpus_per_worker and gpus < opts.gpus_per_worker * opts.workers_per_trial:
-            raise UserError(f"--gpus-per-worker {opts.gpus_per_worker}: the cluster has {gpus:g} GPUs")
-        max_concurrent = meta.get("max_concurrent_resolved") or _concurrency(opts, cpus, gpus)
+        if setup.gpus_per_worker and gpus < setup.gpus_per_worker * setup.workers:
+            raise UserError(f"--gpus-per-worker {setup.gpus_per_worker:g}: the cluster has {gpus:g} GPUs")
+        max_concurrent = meta.get("max_concurrent_resolved") or _concurrency(opts, setup, cpus, gpus)
         meta["max_concurrent_resolved"] = max_concurrent
         exp.mkdir(parents=True, exist_ok=True)
         atomic_write_json(exp / EXPERIMENT_FILE, meta)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from crnn.config import RunConfig, apply_overrides
 from crnn.data.store import load_dataset
 from crnn.train.fit import FitOptions, fit
+from crnn.train.ray_glue import loop_config, report_epoch, resume_path, torch_trainer
 from tune.space import Param, apply_params
 
 # Tests only: a path to a JSON object of parameter values; while the file exists, a trial whose
@@ -39,6 +39,7 @@ class TrialSetup:
     workers: int = 1
     gpus_per_worker: float = 0.0
     trial_storage: str = ""  # where multi-worker trials keep their Ray Train runs
+    worker_failures: int = 1  # dead Train workers a multi-worker trial replaces before it fails
 
     def params(self) -> list[Param]:
         return [Param(p["key"], p["kind"], tuple(p["args"])) for p in self.space]
@@ -75,43 +76,26 @@ def _run_in_trial(config: RunConfig, setup: TrialSetup) -> None:
     data = load_dataset(setup.data, splits=("train", "val"))
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy2(last_pt, Path(tmp) / "last.pt")
-            ray.tune.report(dict(row), checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
+        report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt)  # ray
 
     with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = ray.tune.get_checkpoint()  # ray: set when the trial resumes
-        resume_from = None
-        if checkpoint is not None:
-            resume_from = Path(checkpoint.to_directory(os.path.join(scratch, "resume"))) / "last.pt"
         device = "cuda" if setup.gpus_per_worker > 0 else "cpu"
-        opts = FitOptions(device=device, on_epoch_end=report, resume_from=resume_from, progress=False, log=lambda line: None)
+        opts = FitOptions(
+            device=device, on_epoch_end=report, progress=False, log=lambda line: None,
+            resume_from=resume_path(ray.tune.get_checkpoint(), scratch),  # ray: set when the trial resumes
+        )  # fmt: skip
         fit(data, Path(scratch) / "run", config, opts)
 
 
 def _run_with_train(config: RunConfig, setup: TrialSetup) -> None:
     import ray.tune  # noqa: PLC0415
-    from ray.train import CheckpointConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
-    from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
-    from ray.train.torch import TorchTrainer  # noqa: PLC0415
     from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
 
     from crnn.train.ray_train import train_worker  # noqa: PLC0415
 
-    trial_id = ray.tune.get_context().get_trial_id()
-    resources = {"CPU": 1.0, **({"GPU": setup.gpus_per_worker} if setup.gpus_per_worker else {})}
-    trainer = TorchTrainer(
-        train_worker,
-        train_loop_config={"config": config.to_dict(), "data": setup.data, "max_minutes": 0.0},
-        scaling_config=ScalingConfig(
-            num_workers=setup.workers, use_gpu=setup.gpus_per_worker > 0, resources_per_worker=resources
-        ),
-        run_config=RayRunConfig(
-            name=trial_id,  # never a timestamp: Train V2 resumes a run by storage path + name
-            storage_path=setup.trial_storage,
-            callbacks=[TuneReportCallback()],
-            checkpoint_config=CheckpointConfig(num_to_keep=1),
-            logging_config=LoggingConfig(log_level="WARNING"),
-        ),
-    )
+    trainer = torch_trainer(
+        train_worker, loop_config(config, setup.data), workers=setup.workers, gpus_per_worker=setup.gpus_per_worker,
+        name=ray.tune.get_context().get_trial_id(), storage_path=setup.trial_storage,
+        max_failures=setup.worker_failures, callbacks=[TuneReportCallback()],
+    )  # fmt: skip
     trainer.fit()

@@ -1,18 +1,29 @@
-"""``crnn submit`` and ``crnn jobs``: Ray's Job Submission API, with token auth and a shipped project."""
+"""``crnn submit`` and ``crnn jobs``: Ray's Job Submission API, with token auth and a shipped folder.
+
+``crnn submit`` ships the user's working folder (the current directory, or ``--working-dir``) as the
+job's ``working_dir``: their configs and space files, and, when it is a checkout of crnn-tune, this
+code too (it then takes precedence over the cluster's installed copy). It refuses files that look
+like secrets and folders over Ray's size limit before anything leaves the machine.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fnmatch
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from crnn.errors import UserError
 
-PROJECT = Path(__file__).resolve().parents[2]
 EXCLUDES = [".git", ".venv", "data", "experiments", "runs", "demo", "results", "**/__pycache__", ".pytest_cache", ".ruff_cache"]
 MAX_WORKING_DIR = 100 * 1024 * 1024  # Ray refuses a bigger working_dir, with an opaque error
+SECRET_PATTERNS = (".env", ".env.*", "*token*", "*.pem", "*.key", "*.p12", "id_rsa*", "id_ed25519*", ".netrc", "*credentials*")
+JOB_COMMANDS = ("tune", "results", "retrain", "train", "eval", "predict", "export", "data")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_HELP = (
     "set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to the token file (cluster/start-local.sh prints it), or pass --token-file"
 )
@@ -31,12 +42,26 @@ def _client(address: str, token_file: str | None):
     has_token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
     if has_token:
         os.environ["RAY_AUTH_MODE"] = "token"
+        warn_plain_http(address)
     from ray.job_submission import JobSubmissionClient  # noqa: PLC0415
 
     try:
         return JobSubmissionClient(address)
     except Exception as exc:
         raise UserError(_explain(address, exc)) from None
+
+
+def warn_plain_http(address: str) -> bool:
+    """The token is a bearer secret: say so when it is about to cross a network unencrypted."""
+    url = urlparse(address if "://" in address else f"http://{address}")
+    if url.scheme == "https" or (url.hostname or "") in LOOPBACK:
+        return False
+    print(
+        f"warning: sending the cluster token to {address} over plain HTTP, readable on the network; put the head's "
+        "dashboard behind a TLS reverse proxy and use https://, or an SSH tunnel to 127.0.0.1 (README: Security)",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _explain(address: str, exc: Exception) -> str:
@@ -49,36 +74,81 @@ def _explain(address: str, exc: Exception) -> str:
     return f"cannot reach the Ray job API at {address}: {first}"
 
 
-def working_dir_size(root: Path, excludes: list[str]) -> tuple[int, list[tuple[int, str]]]:
-    """Bytes Ray would upload, and the biggest top-level entries (to say what to exclude)."""
-    top = {e.strip("/").split("/")[0] for e in excludes if not e.startswith("**")}
-    per_entry: dict[str, int] = {}
-    for entry in root.iterdir():
-        if entry.name in top:
-            continue
-        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-        per_entry[entry.name] = sum(p.stat().st_size for p in files)
-    biggest = sorted(((size, name) for name, size in per_entry.items()), reverse=True)[:5]
-    return sum(per_entry.values()), biggest
+def _excluded(rel: Path, excludes: list[str]) -> bool:
+    """Ray's gitignore-style excludes, as this tool uses them: a name anywhere, or a relative path."""
+    for raw in excludes:
+        pattern = raw.removeprefix("**/").strip("/")
+        if fnmatch.fnmatch(rel.as_posix(), pattern) or any(fnmatch.fnmatch(part, pattern) for part in rel.parts):
+            return True
+    return False
+
+
+@dataclass
+class Shipment:
+    """What ``crnn submit`` would upload from ``root``."""
+
+    root: Path
+    files: int = 0
+    size: int = 0
+    per_entry: dict[str, int] = field(default_factory=dict)  # top-level name -> bytes
+    secrets: list[str] = field(default_factory=list)
+
+    def biggest(self) -> list[tuple[int, str]]:
+        return sorted(((size, name) for name, size in self.per_entry.items()), reverse=True)[:5]
+
+
+def scan_working_dir(root: Path, excludes: list[str]) -> Shipment:
+    shipment = Shipment(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath).relative_to(root)
+        dirnames[:] = [d for d in dirnames if not _excluded(here / d, excludes)]
+        for name in filenames:
+            rel = here / name
+            if _excluded(rel, excludes) or not (root / rel).is_file():
+                continue
+            size = (root / rel).stat().st_size
+            shipment.files += 1
+            shipment.size += size
+            shipment.per_entry[rel.parts[0]] = shipment.per_entry.get(rel.parts[0], 0) + size
+            if any(fnmatch.fnmatch(name.lower(), p) for p in SECRET_PATTERNS):
+                shipment.secrets.append(rel.as_posix())
+    return shipment
+
+
+def _check_shipment(shipment: Shipment) -> None:
+    if shipment.secrets:
+        listing = ", ".join(shipment.secrets[:5])
+        raise UserError(
+            f"--working-dir {shipment.root}: would ship files that look like secrets ({listing}); "
+            "add --exclude NAME for each, or submit from a folder without them"
+        )
+    if shipment.size > MAX_WORKING_DIR:
+        listing = ", ".join(f"{name} ({s / 2**20:.0f} MiB)" for s, name in shipment.biggest())
+        raise UserError(
+            f"--working-dir {shipment.root} would ship {shipment.size / 2**20:.0f} MiB, over Ray's 100 MiB working_dir "
+            f"limit; biggest: {listing}; add --exclude NAME for what the job does not need"
+        )
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    if not command or command[0] not in ("tune", "retrain", "train", "results", "data", "eval"):
-        raise UserError("give the crnn command after --, e.g. crnn submit --wait -- tune --data DIR --name EXP")
-    excludes = EXCLUDES + list(args.exclude)
-    size, biggest = working_dir_size(PROJECT, excludes)
-    if size > MAX_WORKING_DIR:
-        listing = ", ".join(f"{name} ({s / 2**20:.0f} MiB)" for s, name in biggest)
+    if not command or command[0] not in JOB_COMMANDS:
         raise UserError(
-            f"{PROJECT} would ship {size / 2**20:.0f} MiB, over Ray's 100 MiB working_dir limit; biggest: {listing}; "
-            "add --exclude NAME for what the job does not need"
+            f"give the crnn command after --, one of {', '.join(JOB_COMMANDS)}; "
+            "e.g. crnn submit --wait -- tune --data DIR --name EXP"
         )
+    root = Path(args.working_dir or os.getcwd()).resolve()
+    if not root.is_dir():
+        raise UserError(f"--working-dir {root}: no such folder")
+    excludes = EXCLUDES + list(args.exclude)
+    shipment = scan_working_dir(root, excludes)
+    _check_shipment(shipment)
     client = _client(args.address, args.token_file)
     entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
-    runtime_env = {"working_dir": str(PROJECT), "excludes": excludes}
+    runtime_env = {"working_dir": str(root), "excludes": excludes}
+    print(f"shipping {root}: {shipment.files} files, {shipment.size / 2**20:.1f} MiB (not shipped: {', '.join(excludes)})")
     job_id = _submit_when_ready(client, args.address, entrypoint, runtime_env, args.job_id)
     print(f"submitted {job_id}: {entrypoint}", flush=True)
     if not args.wait:
@@ -144,14 +214,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("submit", help="submit a crnn command to a Ray cluster as a job (the project is shipped)")
+    p = sub.add_parser("submit", help="submit a crnn command to a Ray cluster as a job (the working folder is shipped)")
     p.add_argument(
         "--address", default=default_address(), help="job API, e.g. http://HOST:8265 (default $RAY_API_SERVER_ADDRESS)"
     )
     p.add_argument("--token-file", help="the cluster's token file (default: $RAY_AUTH_TOKEN / $RAY_AUTH_TOKEN_PATH)")
     p.add_argument("--wait", action="store_true", help="follow the logs to the end; exit with the job's status")
     p.add_argument("--job-id", help="a submission id of your choice (default: Ray's)")
-    p.add_argument("--exclude", action="append", default=[], help="another path not to ship (repeatable)")
+    p.add_argument("--working-dir", help="the folder to ship as the job's working directory (default: the current one)")
+    p.add_argument("--exclude", action="append", default=[], help="another path or name not to ship (repeatable)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the crnn command, e.g. -- tune --data DIR --name EXP")
     p.set_defaults(func=cmd_submit)
 

@@ -44,12 +44,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from crnn.data.store import load_dataset  # noqa: PLC0415
+    from crnn.data.store import SPLITS, load_dataset  # noqa: PLC0415
     from crnn.evaluate import evaluate_model, format_report  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(args.model)
-    data = load_dataset(args.data, splits=(args.split,))
+    data = load_dataset(args.data, splits=SPLITS if args.split == "all" else (args.split,))
     split = data.split(args.split)
     unknown = loaded.charset.invalid_chars("".join(split.labels))
     if unknown:
@@ -116,7 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a model on a dataset split")
     p.add_argument("--model", required=True, help="run folder or checkpoint file")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--split", default="test", help="train, val or test (default test)")
+    p.add_argument("--split", default="test", help="train, val, test or all (every split; default test)")
     p.add_argument("--beam-width", type=int, help="decoding beam width; 1 = greedy (default: the model's)")
     p.add_argument("--limit", type=int, default=0, help="score only the first N samples")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -10,7 +10,8 @@ SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tune.results import build_results, print_results  # noqa: PLC0415
+    from tune.experiment import Experiment  # noqa: PLC0415
+    from tune.results import print_results  # noqa: PLC0415
     from tune.run import TuneOptions, run_tune  # noqa: PLC0415
 
     opts = TuneOptions(
@@ -19,30 +20,30 @@ def cmd_tune(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.storage,
         address=args.address, seed=args.seed, max_failures=args.max_failures,
     )  # fmt: skip
-    exp = run_tune(opts)
-    print_results(build_results(exp), "table", top=args.top, sort="exact_acc", exp=exp)
+    exp = Experiment.load(run_tune(opts))
+    print_results(exp.refresh(), "table", top=args.top, sort="exact_acc", exp=exp.path)
     return 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from tune.results import build_results, print_results  # noqa: PLC0415
-    from tune.run import experiment_dir  # noqa: PLC0415
+    from tune.experiment import Experiment  # noqa: PLC0415
+    from tune.results import print_results  # noqa: PLC0415
 
     if args.sort not in SORTABLE:
         raise UserError(f"--sort {args.sort!r}: accepted: {', '.join(SORTABLE)}")
     if args.top is not None and args.top < 1:
         raise UserError(f"--top {args.top}: must be at least 1")
-    exp = experiment_dir(args.exp, args.storage)
-    print_results(build_results(exp, plots=not args.no_plots), args.format, top=args.top, sort=args.sort, exp=exp)
+    exp = Experiment.find(args.exp, args.storage)
+    print_results(exp.refresh(plots=not args.no_plots), args.format, top=args.top, sort=args.sort, exp=exp.path)
     return 0
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
+    from tune.experiment import Experiment  # noqa: PLC0415
     from tune.retrain import RetrainOptions, retrain  # noqa: PLC0415
-    from tune.run import experiment_dir  # noqa: PLC0415
 
     opts = RetrainOptions(
-        exp=experiment_dir(args.exp, args.exp_storage), data=args.data, out=args.out, trial=args.trial,
+        exp=Experiment.find(args.exp, args.exp_storage).path, data=args.data, out=args.out, trial=args.trial,
         epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
         storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set),
     )  # fmt: skip
@@ -59,17 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="search hyperparameters with Ray Tune + Optuna (TPE) + ASHA")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--name", required=True, help="experiment name: the same name again resumes it")
-    p.add_argument("--preset", default="default", help="tiny (tests), quick (the demo, ~5 min on 2 cores) or default")
+    p.add_argument("--preset", help="tiny (tests), quick (the demo, ~5 min on 2 cores) or default (the default)")
     p.add_argument("--samples", type=int, help="number of trials (default: the preset's)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the preset's)")
     p.add_argument("--max-concurrent", type=int, help="trials at once (default: what the cluster fits)")
-    p.add_argument("--workers-per-trial", type=int, default=1, help="Ray Train workers per trial (>1: a TorchTrainer per trial)")
-    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per worker")
+    p.add_argument("--workers-per-trial", type=int, help="Ray Train workers per trial (default 1; >1: a TorchTrainer per trial)")
+    p.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
     p.add_argument("--space", help="YAML search space replacing or extending tune/space.yaml")
-    p.add_argument("--scheduler", default="asha", help="asha (early stopping on val exact accuracy) or none")
+    p.add_argument("--scheduler", help="asha (the default: early stopping on val exact accuracy) or none")
     p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler and of every trial")
+    p.add_argument("--seed", type=int, help="seed of the TPE sampler and of every trial (default 0)")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashing trial before it is marked errored")
     p.add_argument("--top", type=int, help="rows of the final table")
     p.set_defaults(func=cmd_tune)

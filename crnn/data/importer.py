@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from crnn.atomic import staging_dir
 from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
-from crnn.data.store import SPLITS, write_dataset
+from crnn.data.store import SPLITS, is_dataset, write_dataset
 from crnn.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -170,7 +170,7 @@ def import_images(
         "imported_from": str(src.resolve()), "seed": seed, "fractions": list(fractions),
         "resize": list(resize) if resize else None, "skipped": len(problems),
     }  # fmt: skip
-    with staging_dir(out, overwrite) as tmp:
+    with staging_dir(out, overwrite, is_dataset, "dataset") as tmp:
         manifest = write_dataset(tmp, splits, charset, (lo, hi), source)
         if problems:
             report = [{"path": str(p), "reason": why} for p, why in problems]

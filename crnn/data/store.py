@@ -65,6 +65,10 @@ class Dataset:
         return int(lo), int(hi)
 
     def split(self, name: str) -> Split:
+        """One loaded split, or ``all``: every loaded split, in train/val/test order."""
+        if name == "all" and self.splits:
+            parts = [self.splits[n] for n in SPLITS if n in self.splits]
+            return Split(np.concatenate([p.images for p in parts]), [label for p in parts for label in p.labels])
         if name not in self.splits:
             available = ", ".join(self.splits) or "none"
             raise UserError(f"{self.root}: has no split {name!r} (available: {available})")
@@ -76,6 +80,14 @@ def split_checksum(images: np.ndarray, labels: list[str]) -> str:
     digest.update(np.ascontiguousarray(images).tobytes())
     digest.update("\n".join(labels).encode())
     return digest.hexdigest()
+
+
+def is_dataset(root: Path) -> bool:
+    """A folder this tool wrote as a dataset: its manifest says so (what --overwrite may replace)."""
+    try:
+        return json.loads((root / "manifest.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def read_manifest(root: str | Path) -> dict:

@@ -22,7 +22,7 @@ from captcha.image import ImageCaptcha
 from tqdm import tqdm
 
 from crnn.atomic import staging_dir
-from crnn.data.store import write_dataset
+from crnn.data.store import is_dataset, write_dataset
 from crnn.errors import UserError
 
 
@@ -140,7 +140,7 @@ def synthesize(
     counts = split_counts(count, fractions)
     labels = make_labels(spec, count)
     with (
-        staging_dir(out, overwrite) as tmp,
+        staging_dir(out, overwrite, is_dataset, "dataset") as tmp,
         tqdm(total=count, desc="rendering", unit="img", disable=None if progress else True, file=sys.stderr) as bar,
     ):
         images = render_many(spec, labels, workers=workers, on_progress=bar.update)

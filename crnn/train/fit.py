@@ -1,17 +1,17 @@
-"""The run driver: data, model, optimiser, schedule, checkpoints, metrics files and progress.
+"""``fit``: train one config on one dataset, on one process or as one rank of a Ray Train run.
 
-``fit`` is the one training function. ``crnn train`` calls it in-process; the Ray Train worker
-function calls the same ``fit`` on every worker, passing its rank and a ``wrap_model`` (DDP).
-Only the main rank writes files.
+The pieces it wires together each live elsewhere: the epoch and evaluation loops (``loop``), the
+learning-rate schedule (``schedule``), the run's progress (``state``) and the run folder (``rundir``).
+``crnn train`` calls ``fit`` in-process; the Ray Train worker calls the same ``fit`` on every worker
+with its rank and a ``wrap_model`` (DDP). Only rank 0 evaluates, writes and logs.
+
+``train.batch_size`` is the global batch: with N workers each takes ``batch_size / N`` per step, so
+a config trains the same way whatever the number of workers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,22 +20,21 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
-from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
-from crnn.plots import learning_curves
 from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
+from crnn.train.checkpoint import load_checkpoint
 from crnn.train.loop import evaluate, train_one_epoch
+from crnn.train.rundir import RunDir, read_metrics, run_record
+from crnn.train.schedule import LRSchedule
+from crnn.train.state import TrainState
 
-METRIC_KEYS = (
-    "epoch", "train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer",
-    "exact_acc_nocase", "char_acc_nocase", "lr", "images_per_s", "epoch_s", "elapsed_min",
-)  # fmt: skip
+__all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 
 
 @dataclass
@@ -64,48 +63,14 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def read_metrics(out: Path) -> list[dict]:
-    path = out / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def write_metrics(out: Path, rows: list[dict]) -> None:
-    """metrics.jsonl and metrics.csv, rewritten whole and atomically each epoch."""
-    atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(METRIC_KEYS), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out / "metrics.csv", buf.getvalue())
-
-
-class _Progress:
-    """A one-line bar per epoch on a terminal: step, images/s, loss, ETA of the epoch."""
-
-    def __init__(self, enabled: bool, total: int, epoch: int, epochs: int) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.total, self.epoch, self.epochs = total, epoch, epochs
-        self.step, self.images, self.start, self.last = 0, 0, time.perf_counter(), 0.0
-
-    def __call__(self, n: int, loss: float) -> None:
-        self.step += 1
-        self.images += n
-        now = time.perf_counter()
-        if not self.enabled or (now - self.last < 0.5 and self.step < self.total):
-            return
-        self.last = now
-        rate = self.images / max(now - self.start, 1e-9)
-        eta = (self.total - self.step) * (now - self.start) / self.step
-        sys.stderr.write(
-            f"\repoch {self.epoch}/{self.epochs} {self.step}/{self.total} loss {loss:.3f} {rate:.0f} img/s eta {eta:.0f}s "
+def worker_batch_size(batch_size: int, world_size: int) -> int:
+    """Each worker's share of the global ``train.batch_size``."""
+    if batch_size % world_size:
+        raise UserError(
+            f"train.batch_size {batch_size} is the global batch and must divide evenly over {world_size} workers "
+            f"(e.g. {batch_size - batch_size % world_size or world_size})"
         )
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 78 + "\r")
+    return batch_size // world_size
 
 
 def _subsets(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split]:
@@ -130,173 +95,147 @@ def _optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     return cls(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, tc: TrainConfig, steps_per_epoch: int):
-    if tc.schedule == "onecycle":
-        total = tc.epochs * steps_per_epoch
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=tc.lr, total_steps=total, pct_start=min(0.5, max(tc.warmup_steps / total, 0.05))
-        )
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
-    )
-
-
-def _broadcast(obj: dict, opts: FitOptions) -> dict:
-    """Rank 0's evaluation, shared so that every rank steps its scheduler and stops together."""
-    if opts.world_size == 1:
+def _broadcast(obj: dict, world_size: int) -> dict:
+    """Rank 0's evaluation, shared so that every rank steps its schedule and stops together."""
+    if world_size == 1:
         return obj
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
-def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
-    """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics.
+def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
+    if tc.early_stop_patience and not opts.overfit and state.epoch - state.best_epoch >= tc.early_stop_patience:
+        return f"early stop: no better val exact accuracy for {tc.early_stop_patience} epochs"
+    if opts.max_minutes and state.elapsed_s >= opts.max_minutes * 60:
+        return f"time limit: stopping after {state.elapsed_s / 60:.1f} minutes of training"
+    return ""
 
-    Every rank trains on its shard; rank 0 alone evaluates, writes files and logs.
-    """
+
+def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
+    """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics."""
     opts = opts or FitOptions()
-    out = Path(out)
     main = opts.rank == 0
     tc = config.train
     device = pick_device(opts.device)
     precision = choose_precision(tc.amp, device)
-    lo, hi = data.length_range
     height, width = data.image_size
     charset = data.charset
     train, val = _subsets(data, tc, opts.overfit)
+    per_worker = worker_batch_size(tc.batch_size, opts.world_size)
 
     torch.manual_seed(tc.seed + opts.rank)
-    model = build_model(config.model, charset.num_classes, height, width, hi).to(device)
+    model = build_model(config.model, charset.num_classes, height, width, data.length_range[1]).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, tc)
     train_batches = Batches(
-        train.images, train.labels, charset, tc.batch_size, shuffle=True, seed=tc.seed,
-        rank=opts.rank, world_size=opts.world_size, drop_last=len(train) >= 2 * tc.batch_size * opts.world_size,
+        train.images, train.labels, charset, per_worker, shuffle=True, seed=tc.seed,
+        rank=opts.rank, world_size=opts.world_size, drop_last=len(train) >= 2 * tc.batch_size,
     )  # fmt: skip
-    val_batches = Batches(val.images, val.labels, charset, max(tc.batch_size, 256))
+    val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256))
     steps_per_epoch = len(train_batches)
-    scheduler = _scheduler(optimizer, tc, steps_per_epoch)
+    schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
-    start_epoch, global_step, best, best_epoch, elapsed_before = 1, 0, -1.0, 0, 0.0
-    rows: list[dict] = []
-    last_path = out / CHECKPOINT_DIR / "last.pt"
-    resume_from = opts.resume_from or (last_path if opts.resume and last_path.is_file() else None)
+    run = RunDir(out)
+    state = TrainState()
+    resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
     if resume_from is not None:
-        state = load_checkpoint(resume_from)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch = state["epoch"] + 1
-        global_step, best, best_epoch = state["global_step"], state["best"], state["best_epoch"]
-        elapsed_before, rows = state["elapsed_s"], state["history"]
-        if state["early_stopped"]:
-            start_epoch = tc.epochs + 1  # nothing left to do: it stopped because it had stopped improving
+        if main and opts.resume_from is None:
+            run.check_resumable(config)
+        saved = load_checkpoint(resume_from)
+        if "train_state" not in saved:
+            raise UserError(f"{resume_from}: written by an older crnn-tune; it can be evaluated and exported, not resumed")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        scaler.load_state_dict(saved["scaler"])
+        state = TrainState.from_dict(saved["train_state"])
+        state.resumed_after.append(state.epoch)
         if main:
-            opts.log(f"resuming {out} after epoch {state['epoch']} (best val exact {best:.2%} at epoch {best_epoch})")
-    elif opts.resume and main:
-        opts.log(f"nothing to resume in {out}; starting from scratch")
-    elif main and last_path.is_file():
-        raise UserError(f"{out}: already holds a run; pass --resume to continue it or choose another --out")
+            best = f"best val exact {state.best:.2%} at epoch {state.best_epoch}"
+            opts.log(f"resuming {run.out} after epoch {state.epoch} ({best})")
+    elif main and opts.resume:
+        opts.log(f"nothing to resume in {run.out}; starting from scratch")
+    elif main and run.last_pt.is_file():
+        raise UserError(f"{run.out}: already holds a run; pass --resume to continue it or choose another --out")
 
     net = opts.wrap_model(model) if opts.wrap_model else model
     if main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "config.json", {
-            **config.to_dict(),
-            "data": {"path": str(data.root), "charset": charset.chars, "height": height, "width": width,
-                     "length": [lo, hi], "train": len(train), "val": len(val), "overfit": opts.overfit},
-            "parameters": count_parameters(model), "device": str(device), "precision": precision.mode,
-            "world_size": opts.world_size,
-        })  # fmt: skip
-        if start_epoch == 1:
+        run.write_config(run_record(
+            config, data, len(train), len(val), overfit=opts.overfit, parameters=count_parameters(model),
+            device=device.type, precision=precision.mode, world_size=opts.world_size,
+        ))  # fmt: skip
+        if state.epoch == 0:
             opts.log(
                 f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(train)} images "
-                f"({steps_per_epoch} steps/epoch x {opts.world_size} worker(s)), device {device}, precision {precision.mode}"
+                f"({steps_per_epoch} steps/epoch of {tc.batch_size} = {opts.world_size} worker(s) x {per_worker}), "
+                f"device {device}, precision {precision.mode}"
             )
 
-    def on_step(n: int, loss: float) -> None:
-        nonlocal global_step
-        global_step += 1
-        if tc.schedule == "onecycle":
-            if global_step < tc.epochs * steps_per_epoch:
-                scheduler.step()
-        elif global_step <= tc.warmup_steps:
-            for group in optimizer.param_groups:
-                group["lr"] = tc.lr * global_step / tc.warmup_steps
-        progress(n, loss)
-
-    if tc.warmup_steps and tc.schedule == "plateau" and global_step < tc.warmup_steps:
-        for group in optimizer.param_groups:
-            group["lr"] = tc.lr * max(global_step, 1) / tc.warmup_steps
-
-    last_epoch = tc.epochs if not opts.max_epochs else min(tc.epochs, start_epoch - 1 + opts.max_epochs)
-    run_start = time.perf_counter()
-    best_metrics = next((r for r in rows if r["epoch"] == best_epoch), {})
-    for epoch in range(start_epoch, last_epoch + 1):
+    first = tc.epochs + 1 if state.early_stopped else state.epoch + 1  # it had stopped improving: nothing left
+    last_epoch = tc.epochs if not opts.max_epochs else min(tc.epochs, state.epoch + opts.max_epochs)
+    session_start, elapsed_before = time.perf_counter(), state.elapsed_s
+    for epoch in range(first, last_epoch + 1):
         train_batches.set_epoch(epoch)
         torch.manual_seed(tc.seed * 1000 + epoch * 10 + opts.rank)  # dropout: same per epoch on resume
         aug_gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch * 31 + opts.rank) if tc.augment else None
-        progress = _Progress(opts.progress and main, steps_per_epoch, epoch, tc.epochs)
+        bar = tqdm(
+            total=steps_per_epoch, desc=f"epoch {epoch}/{tc.epochs}", unit="step", leave=False,
+            disable=None if (opts.progress and main) else True,
+        )  # fmt: skip
+
+        def on_step(n: int, loss: float, bar: tqdm = bar) -> None:
+            schedule.after_step()
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
         stats = train_one_epoch(
             net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
             on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last,
         )  # fmt: skip
-        progress.close()
+        bar.close()
+        if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
+            raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise train.grad_clip")
         metrics = {}
         if main:
             metrics, _ = evaluate(
                 model, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
             )
-        metrics = _broadcast(metrics, opts)
-        if tc.schedule == "plateau" and global_step > tc.warmup_steps and not opts.overfit:
-            scheduler.step(metrics["loss"])  # an overfit check keeps its learning rate: memorising is the point
-        elapsed = elapsed_before + time.perf_counter() - run_start
+        metrics = _broadcast(metrics, opts.world_size)
+        if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
+            schedule.after_epoch(metrics["loss"])
+        state.elapsed_s = elapsed_before + time.perf_counter() - session_start
         row = {
             "epoch": epoch, "train_loss": stats.loss, "val_loss": metrics["loss"],
             **{k: metrics[k] for k in ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase")},
-            "lr": optimizer.param_groups[0]["lr"], "images_per_s": stats.images_per_s * opts.world_size,
-            "epoch_s": stats.seconds, "elapsed_min": elapsed / 60,
+            "lr": schedule.lr, "images_per_s": stats.images_per_s * opts.world_size,
+            "epoch_s": stats.seconds, "elapsed_min": state.elapsed_s / 60,
         }  # fmt: skip
-        improved = row["exact_acc"] > best
-        if improved:
-            best, best_epoch, best_metrics = row["exact_acc"], epoch, row
-        rows.append(row)
-        stop = ""
-        if tc.early_stop_patience and not opts.overfit and epoch - best_epoch >= tc.early_stop_patience:
-            stop = f"early stop: no better val exact accuracy for {tc.early_stop_patience} epochs"
-        elif opts.max_minutes and elapsed >= opts.max_minutes * 60:
-            stop = f"time limit: stopping after {elapsed / 60:.1f} minutes of training"
+        improved = state.record(row)
+        stop = _stop_reason(tc, state, opts)
+        state.early_stopped = stop.startswith("early stop")
         if main:
-            state = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "epoch": epoch, "global_step": global_step, "best": best,
-                "best_epoch": best_epoch, "elapsed_s": elapsed, "config": config.to_dict(), "charset": charset.chars,
-                "height": height, "width": width, "max_label_len": hi, "min_label_len": lo, "metrics": row,
-                "history": rows, "early_stopped": stop.startswith("early stop"),
+            checkpoint = {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
+                "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
+                "min_label_len": data.length_range[0], "metrics": row,
             }  # fmt: skip
-            if improved:
-                save_checkpoint(out / CHECKPOINT_DIR / "best.pt", state)
-            save_checkpoint(last_path, state)  # after best: a resume never starts past an unsaved best
-            write_metrics(out, rows)
-            if stop or stats.seconds >= 5 or epoch == last_epoch:  # a plot costs ~0.2 s: not after every tiny epoch
-                learning_curves(rows, out / "curves.png", title=str(out.name))
-            eta = (last_epoch - epoch) * (elapsed / max(epoch, 1))
+            plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
+            run.save_epoch(checkpoint, improved, state.history, plot)
+            eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)
             opts.log(
                 f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
                 f"exact {row['exact_acc']:.2%} char {row['char_acc']:.2%} nocase {row['exact_acc_nocase']:.2%} "
                 f"ed {row['edit_distance']:.3f} | {row['images_per_s']:.0f} img/s lr {row['lr']:.2e} "
-                f"{elapsed / 60:.1f} min, eta {eta / 60:.1f} min"
+                f"{state.elapsed_s / 60:.1f} min, eta {eta / 60:.1f} min"
             )
         if opts.on_epoch_end is not None:
-            opts.on_epoch_end(row, last_path if main else None, improved)
+            opts.on_epoch_end(row, run.last_pt if main else None, improved)
         if stop:
             if main:
                 opts.log(stop)
             break
-        if not math.isfinite(stats.loss):
-            raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise train.grad_clip")
-    return best_metrics
+    return state.best_row

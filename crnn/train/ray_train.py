@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from crnn.atomic import atomic_write_json
+import torch
+
 from crnn.config import RunConfig
-from crnn.data.store import load_dataset, read_manifest
+from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.model import check_time_steps
-from crnn.plots import learning_curves
-from crnn.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
-from crnn.train.fit import FitOptions, fit, write_metrics
+from crnn.model import build_model, check_time_steps, count_parameters
+from crnn.train.amp import choose_precision
+from crnn.train.checkpoint import load_checkpoint
+from crnn.train.fit import FitOptions, fit, worker_batch_size
+from crnn.train.ray_glue import CHECKPOINT_FILE, init_ray, loop_config, report_epoch, resume_path, torch_trainer
+from crnn.train.rundir import RunDir, run_record
+from crnn.train.state import TrainState
 
 # Tests only: a trigger-file path. While the trigger exists and TRIGGER.fired does not, rank 1
 # raises once after reporting epoch 1 (the fault-tolerance test).
@@ -79,23 +82,14 @@ def train_worker(cfg: dict) -> None:
         return ray.train.torch.prepare_model(model)  # ray: DDP
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-        metrics = {**row, "improved": improved}
-        if last_pt is None:
-            ray.train.report(metrics)  # ray: every rank reports, rank 0 alone with a checkpoint
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                shutil.copy2(last_pt, Path(tmp) / "last.pt")
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))  # ray
+        report_epoch(ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved)  # ray
         _maybe_crash_for_test(rank, row["epoch"])
 
     with tempfile.TemporaryDirectory() as scratch:
-        resume_from = None
-        checkpoint = ray.train.get_checkpoint()  # ray: the latest reported, after a failure or a restart
-        if checkpoint is not None:
-            resume_from = Path(checkpoint.to_directory(os.path.join(scratch, "resume"))) / "last.pt"
         opts = FitOptions(
             rank=rank, world_size=world, device=str(device), wrap_model=wrap, on_epoch_end=report,
-            resume_from=resume_from, progress=False, max_minutes=cfg["max_minutes"],
+            resume_from=resume_path(ray.train.get_checkpoint(), scratch),  # ray: the latest reported, after a failure
+            progress=False, max_minutes=cfg["max_minutes"],
             log=logging.getLogger("crnn.train").info,  # Ray routes worker logging to the driver once
         )  # fmt: skip
         fit(data, Path(scratch) / "run", config, opts)
@@ -121,91 +115,66 @@ def _check_multi_node(storage: str | None) -> None:
         )
 
 
-def init_ray(address: str | None, num_cpus: int | None = None, resources: dict | None = None) -> bool:
-    """Attach to ``address`` or start an embedded local Ray; True if we started it (and must stop it)."""
-    import ray  # noqa: PLC0415
-
-    # Train V2 polls its workers every 2 s by default, which delays every report; 0.25 s keeps short
-    # epochs short. Set before Ray starts so that the controller inherits it.
-    env = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")}
-    os.environ.update(env)
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
-    if address:
-        try:
-            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=True)
-        except ConnectionError as exc:
-            raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
-        return True
-    ray.init(num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True)
-    return True
-
-
-def _materialize(out: Path, result) -> dict:
-    """Write RUN/checkpoints/{last,best}.pt, metrics and curves from the reported checkpoints."""
+def _materialize(run: RunDir, result) -> dict:
+    """RUN/checkpoints/{last,best}.pt, metrics and curves from the checkpoints the workers reported."""
     if result.checkpoint is None:
-        raise UserError(f"{out}: the run reported no checkpoint ({result.error})")
-    ckpt_dir = out / CHECKPOINT_DIR
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+        raise UserError(f"{run.out}: the run reported no checkpoint ({result.error})")
     with result.checkpoint.as_directory() as d:
-        state = load_checkpoint(Path(d) / "last.pt")
-        shutil.copy2(Path(d) / "last.pt", ckpt_dir / ".last.pt.partial")
-    os.replace(ckpt_dir / ".last.pt.partial", ckpt_dir / "last.pt")
-    best = result.get_best_checkpoint(metric="exact_acc", mode="max") or result.checkpoint
+        state = TrainState.from_dict(load_checkpoint(Path(d) / CHECKPOINT_FILE)["train_state"])
+        run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=False)
+    # Ray kept the best few by val exact accuracy: take the one of the epoch fit calls best (the first of a tie)
+    kept = {m.get("epoch"): c for c, m in (result.best_checkpoints or [])}
+    best = kept.get(state.best_epoch) or result.get_best_checkpoint(metric="exact_acc", mode="max") or result.checkpoint
     with best.as_directory() as d:
-        shutil.copy2(Path(d) / "last.pt", ckpt_dir / ".best.pt.partial")
-    os.replace(ckpt_dir / ".best.pt.partial", ckpt_dir / "best.pt")
-    rows = state["history"]
-    write_metrics(out, rows)
-    learning_curves(rows, out / "curves.png", title=out.name)
-    return next(r for r in rows if r["epoch"] == state["best_epoch"])
+        run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=True)
+    run.write_history(state.history)
+    return state.best_row
 
 
 def train_distributed(data_dir: str, out: str | Path, config: RunConfig, cluster: Cluster, max_minutes: float = 0.0) -> dict:
     """Run ``fit`` on ``cluster.workers`` Ray Train workers; returns the best epoch's metrics."""
     out = Path(out).resolve()
     data_dir = str(Path(data_dir).resolve())
-    manifest = read_manifest(data_dir)  # refuse a non-dataset before Ray starts
-    check_time_steps(config.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
+    data = load_dataset(data_dir, splits=())  # the manifest only: refuse a non-dataset before Ray starts
+    height, width = data.image_size
+    check_time_steps(config.model, height, width, data.length_range[1])
+    worker_batch_size(config.train.batch_size, cluster.workers)
+    run = RunDir(out)
+    run.check_resumable(config)
     storage_path, name = storage_and_name(out, cluster.storage)
 
     import ray  # noqa: PLC0415
-    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig, TrainingFailedError  # noqa: PLC0415
-    from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
-    from ray.train.torch import TorchTrainer  # noqa: PLC0415
+    from ray.train import TrainingFailedError  # noqa: PLC0415
 
     started = init_ray(cluster.address, num_cpus=None)
     try:
         _check_multi_node(cluster.storage)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "config.json", {
-            **config.to_dict(), "data": {"path": data_dir}, "workers": cluster.workers,
-            "gpus_per_worker": cluster.gpus_per_worker, "storage": storage_path, "ray_run_name": name,
-        })  # fmt: skip
-        resources = {"CPU": cluster.cpus_per_worker, **({"GPU": cluster.gpus_per_worker} if cluster.gpus_per_worker else {})}
-        trainer = TorchTrainer(
-            train_worker,
-            train_loop_config={"config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes},
-            scaling_config=ScalingConfig(
-                num_workers=cluster.workers, use_gpu=cluster.gpus_per_worker > 0, resources_per_worker=resources
-            ),
-            run_config=RayRunConfig(
-                name=name,
-                storage_path=storage_path,
-                failure_config=FailureConfig(max_failures=cluster.max_failures),
-                checkpoint_config=CheckpointConfig(
-                    num_to_keep=3, checkpoint_score_attribute="exact_acc", checkpoint_score_order="max"
-                ),
-                logging_config=LoggingConfig(log_level="WARNING"),  # our per-epoch line, not Ray's per report
-            ),
-        )
+        device = "cuda" if cluster.gpus_per_worker else "cpu"
+        n_train, n_val = _split_sizes(data, config)
+        model = build_model(config.model, data.charset.num_classes, height, width, data.length_range[1])
+        run.write_config(run_record(
+            config, data, n_train, n_val, overfit=0, parameters=count_parameters(model), device=device,
+            precision=choose_precision(config.train.amp, torch.device(device)).mode, world_size=cluster.workers,
+        ))  # fmt: skip
+        trainer = torch_trainer(
+            train_worker, loop_config(config, data_dir, max_minutes), workers=cluster.workers,
+            gpus_per_worker=cluster.gpus_per_worker, cpus_per_worker=cluster.cpus_per_worker, name=name,
+            storage_path=storage_path, max_failures=cluster.max_failures, keep=3,
+        )  # fmt: skip
         try:
             result = trainer.fit()
         except TrainingFailedError as exc:
             last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise UserError(f"training failed on the Ray workers: {last} (logs: {storage_path}/{name})") from None
-        return _materialize(out, result)
+        return _materialize(run, result)
     finally:
         if started:
             ray.shutdown()
+
+
+def _split_sizes(data, config: RunConfig) -> tuple[int, int]:
+    """The train and val images ``fit`` will use, from the manifest (the driver loads no pixels)."""
+    tc = config.train
+    n_train, n_val = int(data.manifest["splits"].get("train", 0)), int(data.manifest["splits"].get("val", 0))
+    n_train = min(n_train, tc.train_samples) if tc.train_samples else n_train
+    return n_train, min(n_val, tc.eval_samples) if tc.eval_samples else n_val

@@ -1,0 +1,89 @@
+"""The Ray lines of crnn, in one place: start or attach to Ray, build a TorchTrainer, report an
+epoch with its checkpoint, resume from the last one. ``crnn train --workers`` and every Tune trial
+(``tune/trial.py``) use these, so a checkpoint means the same thing in both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from crnn.config import RunConfig
+from crnn.errors import UserError
+
+CHECKPOINT_FILE = "last.pt"  # what a reported checkpoint directory holds: fit's last.pt of that epoch
+
+
+def init_ray(address: str | None, num_cpus: int | None = None, resources: dict | None = None) -> bool:
+    """Attach to ``address`` or start an embedded local Ray; True if we started it (and must stop it)."""
+    import ray  # noqa: PLC0415
+
+    # Train V2 polls its workers every 2 s by default, which delays every report; 0.25 s keeps short
+    # epochs short. Set before Ray starts so that the controller inherits it.
+    env = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")}
+    os.environ.update(env)
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
+    if address:
+        try:
+            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=True)
+        except ConnectionError as exc:
+            raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
+        return True
+    ray.init(num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True)
+    return True
+
+
+def report_epoch(report: Callable, checkpoint_cls, row: dict, last_pt: Path | None, **extra) -> None:
+    """``report`` (ray.train.report or ray.tune.report) this epoch's metrics, with rank 0's checkpoint."""
+    metrics = {**row, **extra}
+    if last_pt is None:
+        report(metrics)  # every rank reports; only rank 0 has a checkpoint
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy2(last_pt, Path(tmp) / CHECKPOINT_FILE)
+        report(metrics, checkpoint=checkpoint_cls.from_directory(tmp))
+
+
+def resume_path(checkpoint, scratch: str | Path) -> Path | None:
+    """The ``last.pt`` of the checkpoint Ray handed back (after a failure or a restart), if any."""
+    if checkpoint is None:
+        return None
+    return Path(checkpoint.to_directory(os.path.join(scratch, "resume"))) / CHECKPOINT_FILE
+
+
+def torch_trainer(
+    worker_fn: Callable[[dict], None], loop_config: dict, *, workers: int, gpus_per_worker: float, name: str,
+    storage_path: str, max_failures: int, callbacks: list | None = None, keep: int = 1, cpus_per_worker: float = 1.0,
+):  # fmt: skip
+    """A TorchTrainer whose run is named ``name`` under ``storage_path`` (never a timestamp: Train V2
+    resumes a run by storage path + name) and that replaces dead workers ``max_failures`` times."""
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
+    from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
+    from ray.train.torch import TorchTrainer  # noqa: PLC0415
+
+    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
+    return TorchTrainer(
+        worker_fn,
+        train_loop_config=loop_config,
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpus_per_worker > 0, resources_per_worker=resources),
+        run_config=RayRunConfig(
+            name=name,
+            storage_path=storage_path,
+            callbacks=callbacks,
+            failure_config=FailureConfig(max_failures=max_failures),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=keep, checkpoint_score_attribute="exact_acc", checkpoint_score_order="max"
+            ),
+            logging_config=LoggingConfig(log_level="WARNING"),  # our per-epoch line, not Ray's per report
+        ),
+    )
+
+
+def loop_config(config: RunConfig, data_dir: str, max_minutes: float = 0.0) -> dict:
+    """What ``train_worker`` receives: plain types only (it crosses process and node boundaries)."""
+    return {"config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes}

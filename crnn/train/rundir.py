@@ -1,0 +1,115 @@
+"""The run folder and its one writer (rank 0 of a run, or the Ray Train driver after it).
+
+    RUN/config.json         the resolved config, the data it saw (no machine paths), device, precision
+    RUN/metrics.jsonl, .csv one row per epoch, rewritten whole and atomically
+    RUN/curves.png          loss and accuracy per epoch
+    RUN/checkpoints/last.pt the latest epoch (what a resume continues from)
+    RUN/checkpoints/best.pt the best epoch by val exact accuracy (what eval/predict/export load)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.config import RunConfig, config_diff
+from crnn.data.store import Dataset
+from crnn.errors import UserError
+from crnn.plots import learning_curves
+from crnn.train.checkpoint import CHECKPOINT_DIR, save_checkpoint
+
+METRIC_KEYS = (
+    "epoch", "train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer",
+    "exact_acc_nocase", "char_acc_nocase", "lr", "images_per_s", "epoch_s", "elapsed_min",
+)  # fmt: skip
+
+# What a resumed run may change: how long it goes on. Everything else changes the math it resumes.
+RESUMABLE_KEYS = ("train.epochs", "train.early_stop_patience")
+
+
+def run_record(
+    config: RunConfig, data: Dataset, n_train: int, n_val: int, *, overfit: int, parameters: int, device: str,
+    precision: str, world_size: int,
+) -> dict:  # fmt: skip
+    """``config.json``: the same contents for a single-process and a Ray Train run."""
+    lo, hi = data.length_range
+    height, width = data.image_size
+    data_info = {
+        "name": data.root.name, "charset": data.charset.chars, "height": height, "width": width, "length": [lo, hi],
+        "train": n_train, "val": n_val, "overfit": overfit, "train_checksum": data.manifest.get("checksums", {}).get("train"),
+    }  # fmt: skip
+    return {
+        **config.to_dict(), "data": data_info, "parameters": parameters, "device": device, "precision": precision,
+        "world_size": world_size,
+    }  # fmt: skip
+
+
+class RunDir:
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+
+    @property
+    def last_pt(self) -> Path:
+        return self.out / CHECKPOINT_DIR / "last.pt"
+
+    @property
+    def best_pt(self) -> Path:
+        return self.out / CHECKPOINT_DIR / "best.pt"
+
+    def saved_config(self) -> dict | None:
+        path = self.out / "config.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def check_resumable(self, config: RunConfig, allowed: tuple[str, ...] = RESUMABLE_KEYS) -> None:
+        """Refuse to continue this run with a config that changes its math, naming the keys."""
+        saved = self.saved_config()
+        if saved is None:
+            return
+        allowed = tuple(k for k in allowed if not (k == "train.epochs" and config.train.schedule == "onecycle"))
+        diff = [d for d in config_diff(saved, config) if d.split(":")[0] not in allowed]
+        if diff:
+            raise UserError(
+                f"{self.out}: holds a run of another configuration ({'; '.join(diff[:3])}); resuming may change only "
+                f"{', '.join(allowed) or 'nothing'}; choose another --out for a new run"
+            )
+
+    def write_config(self, record: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.out / "config.json", record)
+
+    def write_history(self, rows: list[dict], plot: bool = True) -> None:
+        """metrics.jsonl and metrics.csv, rewritten whole and atomically, and the curves."""
+        atomic_write_text(self.out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(METRIC_KEYS), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
+        if plot:
+            learning_curves(rows, self.out / "curves.png", title=self.out.name)
+
+    def save_epoch(self, checkpoint: dict, improved: bool, rows: list[dict], plot: bool) -> None:
+        if improved:
+            save_checkpoint(self.best_pt, checkpoint)
+        save_checkpoint(self.last_pt, checkpoint)  # after best: a resume never starts past an unsaved best
+        self.write_history(rows, plot)
+
+    def install_checkpoint(self, src: Path, best: bool) -> None:
+        """Copy a checkpoint file in atomically (the Ray Train driver, from the reported checkpoints)."""
+        dest = self.best_pt if best else self.last_pt
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.partial{os.getpid()}")
+        shutil.copy2(src, partial)
+        os.replace(partial, dest)
+
+
+def read_metrics(out: str | Path) -> list[dict]:
+    path = Path(out) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

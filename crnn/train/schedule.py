@@ -1,0 +1,64 @@
+"""The learning-rate schedule: linear warmup, then plateau or one-cycle. The only code that sets the LR."""
+
+from __future__ import annotations
+
+import torch
+
+from crnn.config import TrainConfig
+
+
+class LRSchedule:
+    """``after_step()`` after every optimiser step, ``after_epoch(val_loss)`` after every evaluation.
+
+    - ``plateau``: the LR rises linearly over ``warmup_steps`` (step s trains at lr * s / warmup),
+      then ReduceLROnPlateau on the val loss takes over (never during warmup: the first epochs of CTC
+      sit on the blank plateau and would halve the LR before it ever peaked).
+    - ``onecycle``: OneCycleLR over all ``epochs x steps_per_epoch`` steps; its warm-up share is
+      ``warmup_steps`` of the total (at least 5%, at most 50%).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, tc: TrainConfig, steps_per_epoch: int) -> None:
+        self.optimizer, self.tc = optimizer, tc
+        self.total_steps = tc.epochs * steps_per_epoch
+        self.steps = 0
+        if tc.schedule == "onecycle":
+            pct = min(0.5, max(tc.warmup_steps / self.total_steps, 0.05))
+            self.inner = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=tc.lr, total_steps=self.total_steps, pct_start=pct)
+        else:
+            self.inner = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
+            )
+            self._warm()
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @property
+    def warming_up(self) -> bool:
+        return self.tc.schedule == "plateau" and self.steps < self.tc.warmup_steps
+
+    def _warm(self) -> None:
+        if self.warming_up:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.tc.lr * (self.steps + 1) / self.tc.warmup_steps
+
+    def after_step(self) -> None:
+        self.steps += 1
+        if self.tc.schedule == "onecycle":
+            if self.steps < self.total_steps:  # OneCycleLR raises one step past its end
+                self.inner.step()
+        elif self.steps <= self.tc.warmup_steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.tc.lr * min(1.0, (self.steps + 1) / self.tc.warmup_steps)
+
+    def after_epoch(self, val_loss: float) -> None:
+        if self.tc.schedule == "plateau" and not self.warming_up:
+            self.inner.step(val_loss)
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+        self.inner.load_state_dict(state["inner"])
