@@ -24,3 +24,10 @@ def test_git_ignores_what_the_commands_write():
     ignored = (ROOT / ".gitignore").read_text().split()
     for folder in ("/data/", "/runs/", "/demo/", "/experiments/", ".venv/"):
         assert folder in ignored, folder
+
+
+def test_published_results_name_no_machine_path():
+    for path in (ROOT / "results").rglob("*.json"):
+        text = path.read_text()
+        for prefix in ("/work/", "/home/", "/root/", "/tmp/", "/Users/"):
+            assert prefix not in text, f"{path.relative_to(ROOT)} names a path under {prefix}"

@@ -106,7 +106,7 @@ def _setup(opts: TuneOptions, preset: TunePreset, exp: Path) -> tuple[TrialSetup
     check_time_steps(base.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
     workers = opts.workers_per_trial or 1
     batch_key = next((p for p in space if p.key == "train.batch_size"), None)
-    for value in (batch_key.args if batch_key and batch_key.kind == "choice" else (base.train.batch_size,)):
+    for value in batch_key.args if batch_key and batch_key.kind == "choice" else (base.train.batch_size,):
         worker_batch_size(int(value), workers)  # the global batch splits evenly over a trial's workers
     max_epochs = opts.max_epochs or preset.max_epochs
     setup = TrialSetup(

@@ -1,10 +1,10 @@
 """The run folder and its one writer (rank 0 of a run, or the Ray Train driver after it).
 
-    RUN/config.json         the resolved config, the data it saw (no machine paths), device, precision
-    RUN/metrics.jsonl, .csv one row per epoch, rewritten whole and atomically
-    RUN/curves.png          loss and accuracy per epoch
-    RUN/checkpoints/last.pt the latest epoch (what a resume continues from)
-    RUN/checkpoints/best.pt the best epoch by val exact accuracy (what eval/predict/export load)
+RUN/config.json         the resolved config, the data it saw (no machine paths), device, precision
+RUN/metrics.jsonl, .csv one row per epoch, rewritten whole and atomically
+RUN/curves.png          loss and accuracy per epoch
+RUN/checkpoints/last.pt the latest epoch (what a resume continues from)
+RUN/checkpoints/best.pt the best epoch by val exact accuracy (what eval/predict/export load)
 """
 
 from __future__ import annotations
