@@ -97,6 +97,7 @@ def test_a_worker_that_dies_is_replaced_and_finished_epochs_are_not_repeated(loc
     assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["train_state"]["resumed_after"] == [1]
 
 
+@pytest.mark.slow  # ~70 s: two Ray start-ups; the worker-kill test above covers resuming from a reported checkpoint
 def test_the_same_command_resumes_a_killed_run(digits_data, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(out), "--preset", "tiny",
