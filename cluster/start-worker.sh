@@ -5,6 +5,7 @@
 # Copy the head's token file here first (scp; it is a secret). Stop with cluster/stop-local.sh --state DIR.
 # --node-ip-address: the address the other nodes reach this one at (default: Ray's guess);
 # --temp-dir: this node's session files (several nodes on one machine need one each).
+# Anything after -- goes to `ray start` as it is (e.g. ports for several nodes on one host).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: start-worker.sh HEAD_IP:PORT [--token-file FILE] [--num-cpus N] [--num-gpus G] [--state DIR] [--node-ip-address IP] [--temp-dir DIR]" >&2; exit 2; }
 ADDRESS=$1; shift
@@ -18,6 +19,7 @@ while [ $# -gt 0 ]; do
     --state) STATE=$2; shift 2 ;;
     --node-ip-address) EXTRA+=(--node-ip-address="$2"); shift 2 ;;
     --temp-dir) EXTRA+=(--temp-dir="$2"); TEMP_DIR=$2; shift 2 ;;
+    --) shift; EXTRA+=("$@"); break ;;
     *) echo "start-worker.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -5,11 +5,13 @@
 #
 #   cluster/try-multinode.sh up   [--workers 2] [--num-cpus 1] [--port 6379] [--dashboard-port 8265] [--state DIR]
 #   cluster/try-multinode.sh kill I [--state DIR]     # lose worker node I: SIGKILL every process of it
+#   cluster/try-multinode.sh start I [--state DIR]    # worker node I (re)joins, as a replacement machine would
 #   cluster/try-multinode.sh down [--state DIR]       # stop every node, remove the namespaces
 #
 # Isolation: as root with network namespaces (Linux `ip netns`), worker node I runs in its own
 # namespace with address 10.77.K.(10+I) on a veth bridge whose address 10.77.K.1 is the head's; no
-# traffic leaves the machine. Without them (no root), worker nodes bind loopback aliases 127.0.0.(2+I).
+# traffic leaves the machine. Without them (no root, or CRNN_MULTINODE_ISOLATION=loopback), the head
+# binds 127.0.0.10 and worker node I 127.0.0.(10+I), each with ports of its own.
 # Every node sees the same filesystem, so STATE/shared is "a shared mount at the same path on every
 # node": use it for datasets, --storage of experiments and of Ray Train checkpoints.
 set -euo pipefail
@@ -38,25 +40,16 @@ kill_session() {  # SIGKILL every process of session $1 (a session start-*.sh cr
   done
 }
 
-up() {
-  mkdir -p "$STATE/shared"
-  local k=$(( PORT % 200 + 20 )) head_ip mode
-  if [ "$(id -u)" = 0 ] && ip netns add "crnn$k-probe" 2>/dev/null; then
-    ip netns del "crnn$k-probe"
-    mode=netns; head_ip=10.77.$k.1
-    ip link add "crnn${k}br" type bridge
-    ip addr add "$head_ip/24" dev "crnn${k}br"
-    ip link set "crnn${k}br" up
-  else
-    mode=loopback; head_ip=127.0.0.1
-  fi
-  echo "$mode $k" > "$STATE/mode"
-  "$HERE/start-local.sh" --host "$head_ip" --port "$PORT" --dashboard-port "$DPORT" --num-cpus "$NUM_CPUS" \
-    --state "$STATE/head" --temp-dir "/tmp/crnn-mn$k-h" > "$STATE/head.out"
-  for i in $(seq 1 "$WORKERS"); do
-    local ip args=(--token-file "$STATE/head/auth_token" --num-cpus "$NUM_CPUS" --state "$STATE/w$i" --temp-dir "/tmp/crnn-mn$k-w$i")
-    if [ "$mode" = netns ]; then
-      ip=10.77.$k.$((10 + i))
+start_worker() {  # worker node $1 joins the head, in its own namespace (created once) or on its loopback alias
+  local i=$1 mode k ip head_ip
+  read -r mode k < "$STATE/mode"
+  # shellcheck disable=SC1091
+  . "$STATE/cluster.env"
+  head_ip=$(cat "$STATE/head_ip")
+  local args=(--token-file "$STATE/head/auth_token" --num-cpus "$NUM_CPUS" --state "$STATE/w$i" --temp-dir "/tmp/crnn-mn$k-w$i")
+  if [ "$mode" = netns ]; then
+    ip=10.77.$k.$((10 + i))
+    if ! ip netns list | grep -q "^crnn$k-w$i\b"; then
       ip netns add "crnn$k-w$i"
       ip link add "crnn${k}w${i}h" type veth peer name "crnn${k}w${i}n"
       ip link set "crnn${k}w${i}n" netns "crnn$k-w$i"
@@ -64,12 +57,37 @@ up() {
       ip netns exec "crnn$k-w$i" ip addr add "$ip/24" dev "crnn${k}w${i}n"
       ip netns exec "crnn$k-w$i" ip link set "crnn${k}w${i}n" up
       ip netns exec "crnn$k-w$i" ip link set lo up
-      ip netns exec "crnn$k-w$i" "$HERE/start-worker.sh" "$head_ip:$PORT" "${args[@]}" --node-ip-address "$ip" > /dev/null
-    else
-      ip=127.0.0.$((1 + i))
-      "$HERE/start-worker.sh" "$head_ip:$PORT" "${args[@]}" --node-ip-address "$ip" > /dev/null
     fi
-  done
+    ip netns exec "crnn$k-w$i" "$HERE/start-worker.sh" "$head_ip:$PORT" "${args[@]}" --node-ip-address "$ip" > /dev/null
+  else  # one host: every listener of this node on ports of its own
+    ip=127.0.0.$((10 + i))
+    local base=$((PORT + 100 * i))
+    "$HERE/start-worker.sh" "$head_ip:$PORT" "${args[@]}" --node-ip-address "$ip" -- \
+      --node-manager-port=$((base + 1)) --object-manager-port=$((base + 2)) --metrics-export-port=$((base + 3)) \
+      --dashboard-agent-listen-port=$((base + 4)) --dashboard-agent-grpc-port=$((base + 5)) \
+      --runtime-env-agent-port=$((base + 6)) --min-worker-port=$((base + 10)) --max-worker-port=$((base + 60)) > /dev/null
+  fi
+}
+
+up() {
+  mkdir -p "$STATE/shared"
+  local k=$(( PORT % 200 + 20 )) head_ip mode
+  if [ "${CRNN_MULTINODE_ISOLATION:-auto}" != loopback ] && [ "$(id -u)" = 0 ] && ip netns add "crnn$k-probe" 2>/dev/null; then
+    ip netns del "crnn$k-probe"
+    mode=netns; head_ip=10.77.$k.1
+    ip link add "crnn${k}br" type bridge
+    ip addr add "$head_ip/24" dev "crnn${k}br"
+    ip link set "crnn${k}br" up
+  else
+    # not 127.0.0.1 itself: Ray rewrites that to the machine's LAN address when a node joins
+    mode=loopback; head_ip=127.0.0.10
+  fi
+  echo "$mode $k" > "$STATE/mode"
+  printf 'PORT=%s\nNUM_CPUS=%s\n' "$PORT" "$NUM_CPUS" > "$STATE/cluster.env"  # what start I reuses
+  "$HERE/start-local.sh" --host "$head_ip" --port "$PORT" --dashboard-port "$DPORT" --num-cpus "$NUM_CPUS" \
+    --state "$STATE/head" --temp-dir "/tmp/crnn-mn$k-h" > "$STATE/head.out"
+  echo "$head_ip" > "$STATE/head_ip"
+  for i in $(seq 1 "$WORKERS"); do start_worker "$i"; done
   local want=$((WORKERS + 1)) alive=0
   for _ in $(seq 1 120); do
     alive=$(RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE/head/auth_token" python3 - "$head_ip:$PORT" <<'PY' 2>/dev/null || echo 0
@@ -83,7 +101,7 @@ PY
   done
   [ "$alive" -ge "$want" ] || { echo "try-multinode.sh: only $alive of $want nodes joined; see $STATE/w*/head.log" >&2; exit 1; }
   cat <<MSG
-Ray cluster of $want nodes up ($mode): head $head_ip:$PORT, workers $(for i in $(seq 1 "$WORKERS"); do [ "$mode" = netns ] && printf '10.77.%s.%s ' "$k" $((10 + i)) || printf '127.0.0.%s ' $((1 + i)); done)
+Ray cluster of $want nodes up ($mode): head $head_ip:$PORT, workers $(for i in $(seq 1 "$WORKERS"); do [ "$mode" = netns ] && printf '10.77.%s.%s ' "$k" $((10 + i)) || printf '127.0.0.%s ' $((10 + i)); done)
   job API       http://$head_ip:$DPORT
   token file    $STATE/head/auth_token
   shared folder $STATE/shared   (the same path on every node)
@@ -105,20 +123,23 @@ down() {
   for dir in "$STATE"/w*; do
     [ -f "$dir/head.pid" ] || continue
     kill_session "$(cat "$dir/head.pid")"
-    "$HERE/stop-local.sh" --state "$dir" > /dev/null
+    "$HERE/stop-local.sh" --state "$dir" --now > /dev/null
   done
-  "$HERE/stop-local.sh" --state "$STATE/head" > /dev/null
+  "$HERE/stop-local.sh" --state "$STATE/head" --now > /dev/null
   if [ "$mode" = netns ]; then
     for ns in $(ip netns list | awk '{print $1}' | grep "^crnn$k-w" || true); do ip netns del "$ns"; done
     ip link del "crnn${k}br" 2>/dev/null || true
   fi
-  rm -f "$STATE/mode"
+  rm -f "$STATE/mode" "$STATE/cluster.env" "$STATE/head_ip"
   echo "stopped the cluster of $STATE"
 }
 
 case "$ACTION" in
   up) up ;;
   kill) kill_worker ;;
+  start)
+    [ -n "$INDEX" ] && [ -f "$STATE/mode" ] || { echo "try-multinode.sh: start I needs a cluster in $STATE" >&2; exit 2; }
+    rm -f "$STATE/w$INDEX/head.pid"; start_worker "$INDEX"; echo "worker node $INDEX (re)joining" ;;
   down) down ;;
-  *) echo "usage: try-multinode.sh up|kill I|down [options] (see the header of this script)" >&2; exit 2 ;;
+  *) echo "usage: try-multinode.sh up|kill I|start I|down [options] (see the header of this script)" >&2; exit 2 ;;
 esac

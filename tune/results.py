@@ -46,6 +46,8 @@ def print_results(rows: list[dict], fmt: str, top: int | None = None, sort: str 
     extra = ("best_epoch", "last_exact_acc", "error", "node")
     params = [k for k in rows[0] if k not in TABLE_COLUMNS and k not in METRICS and k not in extra]
     columns = [*TABLE_COLUMNS[:2], *params, *TABLE_COLUMNS[2:]]
+    if len({r.get("node") for r in rows if r.get("node")}) > 1:  # a multi-node cluster: which node ran each trial
+        columns.append("node")
     if any(r["error"] for r in rows):
         columns.append("error")
     if fmt == "csv":

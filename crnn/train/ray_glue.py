@@ -17,6 +17,28 @@ from crnn.errors import UserError
 CHECKPOINT_FILE = "last.pt"  # what a reported checkpoint directory holds: fit's last.pt of that epoch
 
 
+def pin_gloo_to_node_ip() -> None:
+    """Every Ray worker process runs this first (``worker_process_setup_hook``).
+
+    Gloo, DDP's CPU backend, listens on whatever the machine's host name resolves to. Where that is
+    a loopback address (Debian's 127.0.1.1, containers, network namespaces) the other nodes cannot
+    connect ("Gloo connectFullMesh failed ... Connection refused"). Pin it to the interface that holds
+    the address Ray uses for this node, unless the user set ``GLOO_SOCKET_IFNAME`` already.
+    """
+    if os.environ.get("GLOO_SOCKET_IFNAME"):
+        return
+    import psutil  # noqa: PLC0415 - a Ray dependency
+    import ray  # noqa: PLC0415
+
+    ip = ray.util.get_node_ip_address()
+    if ip.startswith("127."):
+        return  # a single-node cluster on loopback: the default works
+    for name, addrs in psutil.net_if_addrs().items():
+        if any(a.address == ip for a in addrs):
+            os.environ["GLOO_SOCKET_IFNAME"] = name
+            return
+
+
 def init_ray(address: str | None, num_cpus: int | None = None, resources: dict | None = None) -> bool:
     """Attach to ``address`` or start an embedded local Ray; True if we started it (and must stop it)."""
     import ray  # noqa: PLC0415
@@ -27,14 +49,18 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     os.environ.update(env)
     if ray.is_initialized():
         return False
+    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crnn.train.ray_glue.pin_gloo_to_node_ip"}
     address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
     if address:
         try:
-            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=True)
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
         except ConnectionError as exc:
             raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
         return True
-    ray.init(num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True)
+    ray.init(
+        num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True,
+        runtime_env=runtime_env,
+    )  # fmt: skip
     return True
 
 

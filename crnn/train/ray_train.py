@@ -75,6 +75,11 @@ def train_worker(cfg: dict) -> None:
     device = ray.train.torch.get_device()  # ray
     config = RunConfig.from_dict(cfg["config"])
     data = load_dataset(cfg["data"], splits=("train", "val"))
+    nodes = [ray.util.get_node_ip_address()] * world  # ray: where each rank runs, for config.json
+    if world > 1:
+        torch.distributed.all_gather_object(nodes, nodes[0])
+    if rank == 0:
+        logging.getLogger("crnn.train").info("ranks on nodes: %s", ", ".join(f"{r}={ip}" for r, ip in enumerate(nodes)))
 
     def wrap(model: torch.nn.Module) -> torch.nn.Module:
         if device.type == "cuda" and world > 1 and config.model.norm == "batch":
@@ -82,7 +87,7 @@ def train_worker(cfg: dict) -> None:
         return ray.train.torch.prepare_model(model)  # ray: DDP
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-        report_epoch(ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved)  # ray
+        report_epoch(ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved, nodes=",".join(nodes))  # ray
         _maybe_crash_for_test(rank, row["epoch"])
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -128,6 +133,7 @@ def _materialize(run: RunDir, result) -> dict:
     with best.as_directory() as d:
         run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=True)
     run.write_history(state.history)
+    run.write_config({**(run.saved_config() or {}), "nodes": (result.metrics or {}).get("nodes", "").split(",")})
     return state.best_row
 
 

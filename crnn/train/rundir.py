@@ -45,7 +45,7 @@ def run_record(
     }  # fmt: skip
     return {
         **config.to_dict(), "data": data_info, "parameters": parameters, "device": device, "precision": precision,
-        "world_size": world_size,
+        "world_size": world_size, "nodes": None,  # a Ray Train run: each rank's node address, filled in at the end
     }  # fmt: skip
 
 
