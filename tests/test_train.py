@@ -103,11 +103,34 @@ def test_bf16_on_cpu_trains(digits_data, tmp_path):
     assert best["epoch"] == 1 and math.isfinite(best["val_loss"]) and math.isfinite(best["train_loss"])
 
 
-def test_early_stopping_and_one_cycle(digits_data, tmp_path):
+@pytest.fixture(scope="module")
+def one_char(tmp_path_factory):
+    """1-character labels of '0'/'1': a model with blank bias -5 reads half of them from epoch 1 on."""
+    from tests.conftest import make_dataset
+
+    return load_dataset(make_dataset(tmp_path_factory.mktemp("data") / "01", count=200, charset="01", length=(1, 1)))
+
+
+FROZEN = ["train.epochs=8", "train.lr=1e-12", "train.early_stop_patience=2", "model.norm=group"]  # no BN drift either
+
+
+def test_early_stopping_counts_from_the_end_of_warmup_off_the_plateau(digits_data, one_char, tmp_path):
+    lines: list[str] = []
+    quiet = {"progress": False, "log": lines.append}
+    fit(one_char, tmp_path / "a", resolve_config("tiny", None, [*FROZEN, "model.blank_bias=-5"]), FitOptions(**quiet))
+    assert [r["epoch"] for r in read_metrics(tmp_path / "a")] == [1, 2, 3]  # off the plateau at 1, no better epoch after
+    warm = resolve_config("tiny", None, [*FROZEN, "model.blank_bias=-5", "train.warmup_steps=15"])  # 5 steps/epoch
+    fit(one_char, tmp_path / "b", warm, FitOptions(**quiet))
+    assert [r["epoch"] for r in read_metrics(tmp_path / "b")] == [1, 2, 3, 4]  # counting starts after warmup (epoch 3)
+    assert not any("blank plateau" in line for line in lines)
+    fit(load_dataset(digits_data), tmp_path / "c", resolve_config("tiny", None, FROZEN), FitOptions(**quiet))
+    assert len(read_metrics(tmp_path / "c")) == 8  # never off the plateau: no early stop, and it says so
+    assert any("never left the CTC blank plateau" in line for line in lines)
+    assert load_checkpoint(tmp_path / "c/checkpoints/last.pt")["train_state"]["plateau_exit"] == 0
+
+
+def test_one_cycle_anneals(digits_data, tmp_path):
     data = load_dataset(digits_data)
-    frozen = resolve_config("tiny", None, ["train.epochs=10", "train.lr=1e-12", "train.early_stop_patience=2"])
-    fit(data, tmp_path / "stop", frozen, FitOptions(**QUIET))
-    assert [r["epoch"] for r in read_metrics(tmp_path / "stop")] == [1, 2, 3]  # no better epoch after 1
     cycle = resolve_config("tiny", None, ["train.epochs=2", "train.schedule=onecycle", "train.warmup_steps=3"])
     fit(data, tmp_path / "cycle", cycle, FitOptions(**QUIET))
     lrs = [r["lr"] for r in read_metrics(tmp_path / "cycle")]

@@ -105,7 +105,7 @@ def _broadcast(obj: dict, world_size: int) -> dict:
 
 
 def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
-    if tc.early_stop_patience and not opts.overfit and state.epoch - state.best_epoch >= tc.early_stop_patience:
+    if tc.early_stop_patience and not opts.overfit and state.epochs_without_progress() >= tc.early_stop_patience:
         return f"early stop: no better val exact accuracy for {tc.early_stop_patience} epochs"
     if opts.max_minutes and state.elapsed_s >= opts.max_minutes * 60:
         return f"time limit: stopping after {state.elapsed_s / 60:.1f} minutes of training"
@@ -182,13 +182,13 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         torch.manual_seed(tc.seed * 1000 + epoch * 10 + opts.rank)  # dropout: same per epoch on resume
         aug_gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch * 31 + opts.rank) if tc.augment else None
         bar = tqdm(
-            total=steps_per_epoch, desc=f"epoch {epoch}/{tc.epochs}", unit="step", leave=False,
+            total=steps_per_epoch * per_worker, desc=f"epoch {epoch}/{tc.epochs}", unit="img", leave=False,
             disable=None if (opts.progress and main) else True,
-        )  # fmt: skip
+        )  # fmt: skip  # images of this rank: the rate is images/s, the ETA the epoch's
 
         def on_step(n: int, loss: float, bar: tqdm = bar) -> None:
             schedule.after_step()
-            bar.update()
+            bar.update(n)
             bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
         stats = train_one_epoch(
@@ -213,7 +213,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             "lr": schedule.lr, "images_per_s": stats.images_per_s * opts.world_size,
             "epoch_s": stats.seconds, "elapsed_min": state.elapsed_s / 60,
         }  # fmt: skip
-        improved = state.record(row)
+        improved = state.record(row, schedule.warmed_up)
         stop = _stop_reason(tc, state, opts)
         state.early_stopped = stop.startswith("early stop")
         if main:
@@ -238,4 +238,10 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             if main:
                 opts.log(stop)
             break
+    if main and not state.plateau_exit and state.epoch >= tc.epochs:
+        opts.log(
+            f"warning: the model never left the CTC blank plateau (val char accuracy under 20% in all {state.epoch} "
+            "epochs): this run measures the recipe, not the scheme; try more epochs, train.augment=true, a higher "
+            "train.lr or a more negative model.blank_bias"
+        )
     return state.best_row

@@ -22,8 +22,10 @@ class LRSchedule:
         self.total_steps = tc.epochs * steps_per_epoch
         self.steps = 0
         if tc.schedule == "onecycle":
-            pct = min(0.5, max(tc.warmup_steps / self.total_steps, 0.05))
-            self.inner = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=tc.lr, total_steps=self.total_steps, pct_start=pct)
+            self.pct = min(0.5, max(tc.warmup_steps / self.total_steps, 0.05))
+            self.inner = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=tc.lr, total_steps=self.total_steps, pct_start=self.pct
+            )
         else:
             self.inner = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
@@ -37,6 +39,13 @@ class LRSchedule:
     @property
     def warming_up(self) -> bool:
         return self.tc.schedule == "plateau" and self.steps < self.tc.warmup_steps
+
+    @property
+    def warmed_up(self) -> bool:
+        """Past the rise of the learning rate (the warmup, or one-cycle's climb to its peak)."""
+        if self.tc.schedule == "onecycle":
+            return self.steps >= self.inner.total_steps * self.pct
+        return not self.warming_up
 
     def _warm(self) -> None:
         if self.warming_up:

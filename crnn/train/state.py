@@ -14,15 +14,28 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one metrics row per finished epoch
     early_stopped: bool = False  # it stopped improving: a resume has nothing left to do
     resumed_after: list[int] = field(default_factory=list)  # the epoch each later session started after
+    plateau_exit: int = 0  # the first epoch that read characters (see left_plateau); 0: still on the blank plateau
+    patience_from: int = 0  # the first epoch after warmup and off the plateau: early stopping counts from here
 
-    def record(self, row: dict) -> bool:
+    def record(self, row: dict, warmed_up: bool) -> bool:
         """Append an epoch's metrics; True if its val exact accuracy is the best so far."""
         self.epoch = row["epoch"]
         self.history.append(row)
+        if not self.plateau_exit and left_plateau(row):
+            self.plateau_exit = row["epoch"]
+        if not self.patience_from and self.plateau_exit and warmed_up:
+            self.patience_from = row["epoch"]
         if row["exact_acc"] > self.best:
             self.best, self.best_epoch = row["exact_acc"], row["epoch"]
             return True
         return False
+
+    def epochs_without_progress(self) -> int:
+        """Epochs since the best one, counted only once warmup is over and the model left the plateau:
+        a small dataset of a new scheme can sit on the blank plateau for many epochs and then learn."""
+        if not self.patience_from:
+            return 0
+        return self.epoch - max(self.best_epoch, self.patience_from - 1)
 
     @property
     def best_row(self) -> dict:
@@ -34,3 +47,9 @@ class TrainState:
     @classmethod
     def from_dict(cls, data: dict) -> TrainState:
         return cls(**data)
+
+
+def left_plateau(row: dict) -> bool:
+    """CTC models first learn to emit blanks only (exact and char accuracy ~0): an epoch that reads a
+    fifth of the characters, or any whole label, has left that plateau."""
+    return row["exact_acc"] > 0 or row["char_acc"] >= 0.2
