@@ -15,21 +15,22 @@ from crnn.train.loop import predict_batches
 
 def predict_split(
     loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256
-) -> tuple[list[str], list[str], float]:
-    """(predictions, labels, mean CTC loss) of ``loaded`` on the first ``limit`` samples (0: all), on the CPU."""
+) -> tuple[list[str], list[str], list[float], float]:
+    """(predictions, labels, confidences, mean CTC loss) of ``loaded`` on the first ``limit`` samples
+    (0: all), on the CPU. A confidence is the decoded label's probability (see ``crnn.decode``)."""
     images, labels = split.images, split.labels
     if limit:
         images, labels = images[:limit], labels[:limit]
     batches = Batches(images, labels, loaded.charset, batch_size)
-    preds, _, loss = predict_batches(
+    preds, confs, loss = predict_batches(
         loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam_width
     )
-    return preds, list(labels), loss
+    return preds, list(labels), confs, loss
 
 
 def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256) -> dict:
     """Metrics (see ``crnn.metrics``), the top confusions and a few mistakes, on the CPU."""
-    preds, labels, loss = predict_split(loaded, split, beam_width, limit, batch_size)
+    preds, labels, _, loss = predict_split(loaded, split, beam_width, limit, batch_size)
     report = sequence_metrics(preds, labels)
     report["loss"] = loss
     report["beam_width"] = beam_width

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from crnn import __version__
-from crnn.cli import data_cmds, jobs_cmds, model_cmds, tune_cmds
+from crnn.cli import assess_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
 from crnn.errors import UserError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmds.register(sub)
     model_cmds.register(sub)
     tune_cmds.register(sub)
+    assess_cmds.register(sub)
     jobs_cmds.register(sub)
     return parser
 

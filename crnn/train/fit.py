@@ -33,6 +33,7 @@ from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
 from crnn.train.state import TrainState
+from crnn.train.transfer import summarize, transfer_weights
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 
@@ -51,6 +52,7 @@ class FitOptions:
     rank: int = 0
     world_size: int = 1
     wrap_model: Callable[[nn.Module], nn.Module] | None = None  # e.g. Ray Train's prepare_model (DDP)
+    init_from: dict | None = None  # a state_dict to start from (transfer): tensors of matching name and shape
     on_epoch_end: Callable[[dict, Path | None, bool], None] | None = None  # (row, last.pt on rank 0, improved)
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
@@ -128,6 +130,10 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     model = build_model(config.model, charset.num_classes, height, width, data.length_range[1]).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if opts.init_from is not None and not (opts.resume_from or opts.resume):
+        kept, fresh = transfer_weights(model, opts.init_from)
+        if main:
+            opts.log(f"--init-from: {summarize(kept, fresh)}")
     optimizer = _optimizer(model, tc)
     train_batches = Batches(
         train.images, train.labels, charset, per_worker, shuffle=True, seed=tc.seed,

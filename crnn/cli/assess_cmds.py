@@ -1,0 +1,62 @@
+"""``crnn assess``: how many labels and how much compute break a CAPTCHA scheme."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from crnn.errors import UserError
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    if args.compare:
+        from tune.assess_report import compare  # noqa: PLC0415
+
+        print(compare(args.compare, Path(args.out) if args.out else None), end="")
+        if args.out:
+            print(f"wrote {args.out}/compare.md and compare.png")
+        return 0
+    if not args.data or not args.out:
+        raise UserError("--data and --out are required (or --compare REPORT...)")
+    from tune.assess import AssessOptions, run_assess  # noqa: PLC0415
+    from tune.assess_report import write_report  # noqa: PLC0415
+
+    if args.report_only:
+        a = write_report(Path(args.out))
+    else:
+        opts = AssessOptions(
+            data=args.data, out=args.out, sizes=args.sizes, repeats=args.repeats, minutes_per_run=args.minutes_per_run,
+            preset=args.preset, config=args.config, sets=tuple(args.set), init_from=args.init_from, address=args.address,
+            workers_per_run=args.workers_per_run, gpus_per_worker=args.gpus_per_worker, max_epochs=args.max_epochs,
+            min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent,
+        )  # fmt: skip
+        out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        a = __import__("json").loads((out / "assessment.json").read_text())
+    ltb = ", ".join(f"{float(t):.0%}: {v or 'not reached'}" for t, v in a["labels_to_break"].items())
+    print(f"verdict: {a['verdict']}; labels to break {ltb}; report: {args.out}/report.md")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("assess", help="labels-to-break curve of a CAPTCHA scheme: how many labels break it")
+    p.add_argument("--data", help="the scheme's dataset folder (crnn data synth/import); its test split scores every run")
+    p.add_argument("--out", help="report folder: assessment.json, report.md, curve.png, coverage.png, runs/")
+    p.add_argument("--sizes", default="250,500,1000,2000,4000,8000,16000,32000", help="training-set sizes (nested subsets)")
+    p.add_argument("--repeats", type=int, default=1, help="runs per size, each on its own nested subsets (default 1)")
+    p.add_argument("--minutes-per-run", type=float, default=0.0, help="stop a run after the epoch past this (0: no limit)")
+    p.add_argument("--max-epochs", type=int, default=200, help="epochs per run at most (default 200)")
+    p.add_argument("--min-images", type=int, default=200_000, help="images each run sees at least: epochs = this / size")
+    p.add_argument("--preset", default="cpu-fast", help="the recipe's training preset (default cpu-fast)")
+    p.add_argument("--config", help="a search's best_config.json, or a YAML/JSON config over the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the recipe (repeatable)")
+    p.add_argument("--init-from", help="start every run from this model (run folder or checkpoint): transfer")
+    p.add_argument("--seed", type=int, default=0, help="seed of the nested subsets")
+    p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
+    p.add_argument("--workers-per-run", type=int, default=1, help="Ray Train workers per run (1)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per run")
+    p.add_argument("--max-concurrent", type=int, help="runs at once (default: what the cluster fits)")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs, train nothing")
+    p.add_argument("--compare", nargs="+", metavar="REPORT", help="one table and one plot across assessments")
+    p.set_defaults(func=cmd_assess)

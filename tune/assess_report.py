@@ -1,0 +1,235 @@
+"""The assessment's results, from its files alone: ``assessment.json`` (the contract), ``report.md``,
+``curve.png`` and ``coverage.png``; and ``crnn assess --compare`` across several reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.data.store import load_dataset
+from crnn.errors import UserError
+from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
+
+RUNS, TEST_FILE = "runs", "test.json"
+
+
+def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]]:
+    """Finished runs as curve rows, the checkpoint folder of each, and the names of unfinished ones."""
+    rows, ckpts, unfinished = [], {}, []
+    for trial in sorted(p for p in (out / RUNS).glob("n*-r*") if p.is_dir()):
+        results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()] if (
+            trial / "result.json").is_file() else []  # fmt: skip
+        final = next((r for r in reversed(results) if r.get("final")), None)
+        ckpt = max(trial.glob("checkpoint_*"), default=None)
+        if final is None or ckpt is None or not (ckpt / TEST_FILE).is_file():
+            unfinished.append(trial.name)
+            continue
+        lo, hi = wilson(final["test_correct"], final["test_count"])
+        rows.append({
+            "train_images": final["train_images"], "repeat": final["repeat"], "exact_acc": final["test_exact_acc"],
+            "exact_ci": [lo, hi], "char_acc": final["test_char_acc"], "cer": final["test_cer"],
+            "exact_acc_nocase": final["test_exact_acc_nocase"], "train_minutes": final["train_minutes"],
+            "epochs": final["epochs_run"], "best_epoch": final["best_epoch"], "left_plateau_at": final["plateau_exit"],
+            "device": final["device"], "test_correct": final["test_correct"], "test_count": final["test_count"],
+        })  # fmt: skip
+        ckpts[(final["train_images"], final["repeat"])] = ckpt
+    rows.sort(key=lambda r: (r["train_images"], r["repeat"]))
+    return rows, ckpts, unfinished
+
+
+def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict:
+    """Solve time per CAPTCHA from the exported ONNX model under onnxruntime on the CPU: batch 1
+    (preprocessing + model + decoding) p50/p95 over 200 test images, and images/s at batch 256."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    from crnn.decode import decode  # noqa: PLC0415
+    from crnn.export import export_model  # noqa: PLC0415
+    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+
+    loaded = load_model(model_path)
+    export_model(loaded, "onnx", onnx_out)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # one core per solver: the figure an attacker multiplies by cores
+    session = ort.InferenceSession(str(onnx_out), opts, providers=["CPUExecutionProvider"])
+    images = load_dataset(data_dir, splits=("test",)).split("test").images
+
+    def solve(batch: np.ndarray) -> list[list[int]]:
+        x = (batch.astype(np.float32) / 255.0)[:, None]  # (B, 1, H, W)
+        return decode(torch.from_numpy(session.run(None, {"images": x})[0]), beam)[0]
+
+    for i in range(10):
+        solve(images[i % len(images) : i % len(images) + 1])
+    times = []
+    for i in range(200):
+        start = time.perf_counter()
+        solve(images[i % len(images) : i % len(images) + 1])
+        times.append((time.perf_counter() - start) * 1000)
+    big = np.resize(images, (256, *images.shape[1:]))
+    start = time.perf_counter()
+    for _ in range(3):
+        solve(big)
+    throughput = 3 * 256 / (time.perf_counter() - start)
+    return {
+        "p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)), "batch1_device": "cpu",
+        "threads": 1, "throughput_per_s_batch256": throughput, "beam_width": beam,
+    }  # fmt: skip
+
+
+def build_assessment(out: Path) -> dict:
+    setup_file = json.loads((out / "assess.json").read_text())
+    setup = setup_file["setup"]
+    data = load_dataset(setup["data"], splits=())
+    m = data.manifest
+    rows, ckpts, unfinished = _runs(out)
+    has_cases = any(c.isupper() for c in m["charset"]) and any(c.islower() for c in m["charset"])
+    if not has_cases:
+        for r in rows:
+            r.pop("exact_acc_nocase")
+    assessment: dict = {
+        "scheme": {
+            "dataset": Path(setup["data"]).name, "charset": m["charset"], "classes": len(m["charset"]),
+            "length": m["length"], "width": m["width"], "height": m["height"], "splits": m["splits"],
+            "source": m.get("source", {}),
+        },
+        "recipe": setup["recipe"], "config": setup["config"], "init_from": setup["init_from"],
+        "sizes": setup_file["sizes"], "repeats": setup_file["repeats"], "curve": rows,
+        "labels_to_break": labels_to_break(rows), "unfinished": unfinished, "commands": setup["commands"],
+    }  # fmt: skip
+    broken = assessment["labels_to_break"]["0.01"] is not None
+    assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
+    stuck = [f"{r['train_images']}/r{r['repeat']}" for r in rows if not r["left_plateau_at"]]
+    assessment["warnings"] = [
+        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme "
+        "(more images per run, train.augment=true, a higher train.lr or a more negative model.blank_bias may)"
+    ] if stuck else []  # fmt: skip
+    if unfinished:
+        assessment["warnings"].append(f"unfinished runs: {', '.join(unfinished)}; run the same command to finish them")
+    if rows:
+        top = max(r["train_images"] for r in rows)
+        best = [r for r in rows if r["train_images"] == top]
+        p = sum(r["test_correct"] for r in best) / sum(r["test_count"] for r in best)
+        assessment["best"] = {"train_images": top, "exact_acc": p, "exact_ci": list(wilson(
+            sum(r["test_correct"] for r in best), sum(r["test_count"] for r in best)))}  # fmt: skip
+        assessment["attempts_per_success"] = 1 / p if p > 0 else None
+        ckpt = ckpts[(top, best[0]["repeat"])]
+        test = json.loads((ckpt / TEST_FILE).read_text())
+        assessment["coverage"] = precision_coverage(test["confidence"], test["correct"])
+        assessment["precision_thresholds"] = {
+            f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
+        }
+        beam = int(setup["config"]["train"]["beam_width"])
+        assessment["solve_latency_ms"] = _latency(ckpt / "best.pt", setup["data"], out / "model.onnx", beam)
+    else:
+        assessment.update(best=None, attempts_per_success=None, coverage=[], precision_thresholds={}, solve_latency_ms=None)
+    return assessment
+
+
+def write_report(out: Path) -> dict:
+    out = Path(out)
+    if not (out / "assess.json").is_file():
+        raise UserError(f"{out}: not an assessment (no assess.json); run `crnn assess --data DIR --out {out}` first")
+    a = build_assessment(out)
+    atomic_write_json(out / "assessment.json", a)
+    if a["curve"]:
+        from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
+
+        curve_plot({out.name: a}, out / "curve.png")
+        coverage_plot(a, out / "coverage.png")
+    atomic_write_text(out / "report.md", _markdown(a, out))
+    return a
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _markdown(a: dict, out: Path) -> str:
+    s = a["scheme"]
+    lines = [
+        f"# How strong is `{s['dataset']}`?",
+        "",
+        f"Scheme: {s['width']}x{s['height']} images, {s['length'][0]}-{s['length'][1]} characters of {s['classes']} "
+        f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
+        f"Recipe: {a['recipe']}" + (f", initialised from `{a['init_from']}`" if a["init_from"] else "") + ".",
+        f"Each run trains on a nested subset of the training split (each size holds the smaller ones), stops early "
+        f"on the val split, and is scored on the whole test split ({s['splits']['test']} images).",
+        "",
+        f"**Verdict: {a['verdict']}.** Labels to break (smallest training set whose exact accuracy's lower 95% "
+        "bound reaches the solve rate; Bursztein et al. call 1% broken):",
+        "",
+        "| solve rate | " + " | ".join(f"{float(t):.0%}" for t in a["labels_to_break"]) + " |",
+        "|---|" + "---|" * len(a["labels_to_break"]),
+        "| labelled images | " + " | ".join(str(v) if v else "not reached" for v in a["labels_to_break"].values()) + " |",
+        "",
+        "## The curve",
+        "",
+        "![labels-to-break curve](curve.png)",
+        "",
+        "| train images | repeat | exact (95% CI) | char | CER | epochs | minutes | device |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in a["curve"]:
+        lo, hi = r["exact_ci"]
+        lines.append(
+            f"| {r['train_images']} | {r['repeat']} | {_pct(r['exact_acc'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(r['char_acc'])} "
+            f"| {r['cer']:.3f} | {r['epochs']} | {r['train_minutes']:.1f} | {r['device']} |"
+        )
+    lines += [f"\n**Warning:** {w}." for w in a["warnings"]]
+    if a["best"]:
+        lat = a["solve_latency_ms"]
+        lines += [
+            "",
+            "## The attacker at the largest size",
+            "",
+            f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
+            + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
+            f"Solve time (ONNX, onnxruntime, 1 CPU thread, batch 1, preprocessing + model + decoding): p50 "
+            f"{lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms; {lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256.",
+            "",
+            "Answering only when confident (and refreshing the CAPTCHA otherwise):",
+            "",
+            "![precision-coverage](coverage.png)",
+            "",
+            "| coverage | confidence threshold | precision |",
+            "|---|---|---|",
+            *(f"| {c['coverage']:.0%} | {c['threshold']:.4f} | {_pct(c['precision'])} |" for c in a["coverage"]),
+        ]
+        for t, v in a["precision_thresholds"].items():
+            lines.append(
+                f"\nFor {float(t):.0%} precision: "
+                + (f"confidence >= {v['threshold']:.4f}, answering {v['coverage']:.1%}." if v else "no threshold reaches it.")
+            )
+    lines += ["", "## Reproduce", "", "```bash", *a["commands"], "```", ""]
+    return "\n".join(lines)
+
+
+def compare(reports: list[str], out: Path | None) -> str:
+    """One table across schemes (and one PNG of their curves); returns the table as markdown."""
+    loaded = {}
+    for r in reports:
+        path = Path(r) / "assessment.json"
+        if not path.is_file():
+            raise UserError(f"--compare {r}: no assessment.json there (run `crnn assess` into it first)")
+        loaded[Path(r).name] = json.loads(path.read_text())
+    head = ["scheme", "classes", "size", *(f"labels to {float(t):.0%}" for t in (f"{t:.2f}" for t in THRESHOLDS)),
+            "best exact", "at labels", "p50 solve ms", "verdict"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, a in loaded.items():
+        s, best, lat = a["scheme"], a.get("best") or {}, a.get("solve_latency_ms") or {}
+        cells = [name, s["classes"], f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
+                 *(str(v) if v else "-" for v in a["labels_to_break"].values()), _pct(best.get("exact_acc")),
+                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"]]  # fmt: skip
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    table = "\n".join(lines) + "\n"
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "compare.md", table)
+        from tune.assess_plots import curve_plot  # noqa: PLC0415
+
+        curve_plot(loaded, out / "compare.png")
+    return table
