@@ -94,6 +94,7 @@ def _trial_nodes(exp: Path) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
+@pytest.mark.slow  # ~90 s with the cluster's start: beyond the default suite's budget, like the rest of this file
 def test_multinode_tune_results_retrain_eval(cluster):
     shared = cluster.shared
     tune = cluster.submit("tune", "--data", shared / "data", "--name", "flows", "--preset", "tiny", "--samples", "4",

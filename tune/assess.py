@@ -131,7 +131,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
 class AssessOptions:
     data: str
     out: str
-    sizes: str = "250,500,1000,2000,4000,8000,16000,32000"
+    sizes: str | None = None  # default: 250, 500, 1000, ... doubling, and the whole training split
     repeats: int = 1
     minutes_per_run: float = 0.0
     preset: str = "cpu-fast"
@@ -147,7 +147,13 @@ class AssessOptions:
     max_concurrent: int | None = None
 
 
-def parse_sizes(text: str, n_train: int) -> list[int]:
+def parse_sizes(text: str | None, n_train: int) -> list[int]:
+    if text is None:
+        sizes, size = [], 250
+        while size < n_train:
+            sizes.append(size)
+            size *= 2
+        return [*sizes, n_train]
     try:
         sizes = sorted({int(s) for s in text.split(",") if s.strip()})
     except ValueError:

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assess", help="labels-to-break curve of a CAPTCHA scheme: how many labels break it")
     p.add_argument("--data", help="the scheme's dataset folder (crnn data synth/import); its test split scores every run")
     p.add_argument("--out", help="report folder: assessment.json, report.md, curve.png, coverage.png, runs/")
-    p.add_argument("--sizes", default="250,500,1000,2000,4000,8000,16000,32000", help="training-set sizes (nested subsets)")
+    p.add_argument("--sizes", help="training-set sizes, nested (default: 250, 500, 1000, ... and the whole training split)")
     p.add_argument("--repeats", type=int, default=1, help="runs per size, each on its own nested subsets (default 1)")
     p.add_argument("--minutes-per-run", type=float, default=0.0, help="stop a run after the epoch past this (0: no limit)")
     p.add_argument("--max-epochs", type=int, default=200, help="epochs per run at most (default 200)")

@@ -1,0 +1,140 @@
+"""crnn assess: a real (tiny) labels-to-break assessment on a local Ray, resumed after a kill,
+compared, refused on bad flags; and the whole flow on a scheme that is not the `captcha` package's."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from crnn.config import resolve_config
+from crnn.model import build_model
+from crnn.train.transfer import transfer_weights
+from tests.conftest import kill_session, make_dataset, wait_for
+from tests.other_scheme import write_scheme
+
+pytestmark = pytest.mark.ray
+KEYS = {"scheme", "curve", "labels_to_break", "verdict", "attempts_per_success", "solve_latency_ms", "coverage"}
+
+
+@pytest.fixture(scope="module")
+def scheme(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data") / "d400", count=400)  # 360 train, 20 val, 20 test
+
+
+@pytest.fixture(scope="module")
+def report(scheme, tmp_path_factory):
+    out = tmp_path_factory.mktemp("assess") / "r"
+    proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64,256",
+                           "--preset", "tiny", "--max-epochs", "2"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "verdict: " in proc.stdout
+    return out
+
+
+def test_a_tiny_assessment_writes_the_contract(report):
+    a = json.loads((report / "assessment.json").read_text())
+    assert set(a) >= KEYS
+    assert a["scheme"]["classes"] == 10 and a["scheme"]["length"] == [5, 5] and a["scheme"]["splits"]["test"] == 20
+    assert [(r["train_images"], r["repeat"]) for r in a["curve"]] == [(64, 0), (256, 0)]  # sorted
+    for r in a["curve"]:
+        lo, hi = r["exact_ci"]
+        assert lo <= r["exact_acc"] <= hi and lo >= 0 and hi <= 1
+        assert r["test_count"] == 20 and r["epochs"] <= 2 and r["device"] == "cpu"
+        assert {"char_acc", "cer", "train_minutes"} <= set(r) and "exact_acc_nocase" not in r  # digits: no case
+    values = [v for v in a["labels_to_break"].values() if v is not None]
+    assert list(a["labels_to_break"]) == ["0.01", "0.10", "0.50", "0.90"] and values == sorted(values)
+    assert a["verdict"] in ("broken", "resistant at the sizes tried")
+    lat = a["solve_latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] and lat["batch1_device"] == "cpu" and lat["throughput_per_s_batch256"] > 0
+    assert [c["coverage"] for c in a["coverage"]] == [1.0, 0.9, 0.75, 0.5, 0.25]
+    for name in ("report.md", "curve.png", "coverage.png", "model.onnx"):
+        assert (report / name).is_file(), name
+    text = (report / "report.md").read_text()
+    assert "crnn assess --data" in text and "95%" in text and "curve.png" in text
+
+
+def test_compare_two_reports(report, tmp_path, cli):
+    other = tmp_path / "other"
+    shutil.copytree(report, other, ignore=shutil.ignore_patterns("runs"))
+    code, out, err = cli("assess", "--compare", report, other, "--out", tmp_path / "cmp")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "scheme" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == [report.name, "other"]
+    assert (tmp_path / "cmp/compare.md").is_file() and (tmp_path / "cmp/compare.png").is_file()
+    code, _, err = cli("assess", "--compare", tmp_path / "nothing")
+    assert code == 2 and "no assessment.json" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--sizes", "0,64"], "--sizes '0,64': expected positive numbers"),
+        (["--sizes", "a,b"], "--sizes 'a,b': expected comma-separated numbers"),
+        (["--sizes", "64,100000"], "the training split holds 360 images"),
+        (["--repeats", "0"], "--repeats 0: must be at least 1"),
+        (["--init-from", "/nonexistent/run"], "--init-from /nonexistent/run: no such run folder"),
+        (["--set", "train.lr=fast"], "train.lr: expected a number"),
+    ],
+)
+def test_bad_flags_are_refused_before_ray_starts(scheme, tmp_path, cli, flags, message):
+    code, _, err = cli("assess", "--data", scheme, "--out", tmp_path / "r", *flags)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    code, _, err = cli("assess", "--out", tmp_path / "r")
+    assert code == 2 and "--data and --out are required" in err
+
+
+@pytest.mark.slow  # ~45 s: two assessments
+def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_path):
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "32,64,128",
+           "--preset", "tiny", "--max-epochs", "2", "--max-concurrent", "1"]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def finished() -> list[Path]:
+        return [p for p in out.glob("runs/n*/result.json") if '"final": true' in p.read_text()]
+
+    wait_for(lambda: len(finished()) >= 1, 300, "the first run's final report")
+    done = finished()[0]
+    before = done.read_text()
+    kill_session(first.pid)
+    first.wait()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming assessment" in again.stdout
+    after = done.read_text()
+    extra = [json.loads(line) for line in after[len(before) :].splitlines()]
+    assert after.startswith(before) and all(r.get("final") for r in extra)  # kept: no epoch trained again
+    a = json.loads((out / "assessment.json").read_text())
+    assert [r["train_images"] for r in a["curve"]] == [32, 64, 128] and a["unfinished"] == []
+
+
+def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
+    cfg = resolve_config("tiny").model
+    source = build_model(cfg, 11, 40, 150, 5).state_dict()  # 10 digits + blank, 40 px high
+    target = build_model(cfg, 37, 64, 192, 4)  # 36 classes, 64 px high
+    kept, fresh = transfer_weights(target, source)
+    assert all(k.startswith("cnn.") for k in kept if not k.startswith("rnn.")) and "cnn.0.weight" in kept
+    assert {"head.weight", "head.bias", "rnn.weight_ih_l0", "rnn.weight_ih_l0_reverse"} <= set(fresh)
+    assert "rnn.weight_hh_l0" in kept  # the recurrence does not depend on the image height
+    assert torch.equal(target.state_dict()["cnn.0.weight"], source["cnn.0.weight"])
+
+
+def test_another_generators_scheme_imports_and_assesses_with_init_from(report, tmp_path, cli):
+    """Colour 200x75 images of 4-6 characters from a PIL renderer (not `captcha`), imported from files."""
+    write_scheme(tmp_path / "pngs", 160)
+    code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split", "70/15/15")
+    assert code == 0, err
+    assert "200x75" in out
+    model = report / "runs"
+    best = next(model.glob("n256-r0/checkpoint_*")) / "best.pt"
+    code, out, err = cli("assess", "--data", tmp_path / "data", "--out", tmp_path / "r", "--sizes", "40,112", "--preset", "tiny",
+                         "--max-epochs", "2", "--init-from", best)  # fmt: skip
+    assert code == 0, err
+    a = json.loads((tmp_path / "r/assessment.json").read_text())
+    assert a["scheme"]["width"] == 200 and a["scheme"]["length"] == [4, 6] and a["init_from"] == str(best)
+    assert [r["train_images"] for r in a["curve"]] == [40, 112]
