@@ -71,7 +71,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     from crnn.metrics import sequence_metrics  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
     from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.train.ray_glue import resume_path  # noqa: PLC0415
+    from crnn.train.ray_glue import report_epoch, resume_path  # noqa: PLC0415
 
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -95,12 +95,8 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             shutil.copy2(last.parent / "best.pt", run / "checkpoints" / "best.pt")
 
         def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-            with tempfile.TemporaryDirectory() as tmp:
-                shutil.copy2(last_pt, Path(tmp) / "last.pt")
-                shutil.copy2(last_pt.parent / "best.pt", Path(tmp) / "best.pt")  # the model a resume must score
-                ray.tune.report(
-                    {**row, "train_images": size, "repeat": repeat}, checkpoint=ray.tune.Checkpoint.from_directory(tmp)
-                )
+            best = (last_pt.parent / "best.pt",)  # the model a resumed run must score
+            report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=size, repeat=repeat)
 
         opts = FitOptions(
             device=device, on_epoch_end=report, progress=False, log=lambda line: None, resume_from=last,

@@ -14,8 +14,7 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
-
-RUNS, TEST_FILE = "runs", "test.json"
+from tune.assess import RUNS, TEST_FILE
 
 
 def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent,
         )  # fmt: skip
         out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-        a = __import__("json").loads((out / "assessment.json").read_text())
+        a = json.loads((out / "assessment.json").read_text())
     ltb = ", ".join(f"{float(t):.0%}: {v or 'not reached'}" for t, v in a["labels_to_break"].items())
     print(f"verdict: {a['verdict']}; labels to break {ltb}; report: {args.out}/report.md")
     return 0

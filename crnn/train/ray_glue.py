@@ -64,14 +64,19 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     return True
 
 
-def report_epoch(report: Callable, checkpoint_cls, row: dict, last_pt: Path | None, **extra) -> None:
-    """``report`` (ray.train.report or ray.tune.report) this epoch's metrics, with rank 0's checkpoint."""
+def report_epoch(
+    report: Callable, checkpoint_cls, row: dict, last_pt: Path | None, files: tuple[Path, ...] = (), **extra
+) -> None:
+    """``report`` (ray.train.report or ray.tune.report) this epoch's metrics, with rank 0's checkpoint
+    (its ``last.pt``, and ``files`` beside it, e.g. the best epoch's model)."""
     metrics = {**row, **extra}
     if last_pt is None:
         report(metrics)  # every rank reports; only rank 0 has a checkpoint
         return
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy2(last_pt, Path(tmp) / CHECKPOINT_FILE)
+        for extra_file in files:
+            shutil.copy2(extra_file, Path(tmp) / extra_file.name)
         report(metrics, checkpoint=checkpoint_cls.from_directory(tmp))
 
 
