@@ -15,6 +15,7 @@ import yaml
 
 from crnn.errors import UserError
 
+AUGMENT_OPS = ("affine", "rotate", "perspective", "elastic", "lines", "contrast", "noise")  # crnn.data.augment
 POOLS = {"2x2": (2, 2), "2x1": (2, 1), "1x1": (1, 1)}  # (height, width) of each block's max-pool
 
 
@@ -65,7 +66,11 @@ class TrainConfig:
     amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: off) | off | fp16 | bf16
     early_stop_patience: int = 8  # epochs without a better val exact accuracy before stopping; 0 = never
     beam_width: int = 5  # decoding at evaluation; 1 = greedy. The reference's k = 5
-    augment: bool = False  # small random shifts of the training images
+    augment: bool = False  # random views of each training batch, made of augment_ops
+    augment_ops: tuple[str, ...] = ("affine",)  # what augment applies; crnn.data.augment.OPS lists them
+    epoch_images: int = 0  # >0: an epoch is this many images, streamed through reshuffled passes of a large train split
+    synth_per_epoch: int = 0  # >0: render this many fresh training images every epoch (synthesized datasets)
+    synth_workers: int = 1  # processes rendering the fresh images; 0 = in the training process
     eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
     train_samples: int = 0  # train on the first N training images only; 0 = all (quick searches use a subset)
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
@@ -90,6 +95,15 @@ class TrainConfig:
             raise ValueError("train.warmup_steps, train.plateau_patience and train.early_stop_patience cannot be negative")
         if self.grad_clip < 0 or self.eval_samples < 0 or self.train_samples < 0:
             raise ValueError("train.grad_clip, train.eval_samples and train.train_samples cannot be negative")
+        if self.synth_per_epoch < 0 or self.synth_workers < 0 or self.epoch_images < 0:
+            raise ValueError("train.synth_per_epoch, train.synth_workers and train.epoch_images cannot be negative")
+        if self.synth_per_epoch and self.epoch_images:
+            raise ValueError("train.synth_per_epoch and train.epoch_images: set one; fresh images make their own epochs")
+        if self.synth_per_epoch and self.train_samples:
+            raise ValueError("train.synth_per_epoch and train.train_samples: set one; fresh images replace the train split")
+        bad = [op for op in self.augment_ops if op not in AUGMENT_OPS]
+        if bad or not self.augment_ops:
+            raise ValueError(f"train.augment_ops: {bad[0] if bad else '[]'!r} is not an op; accepted: {', '.join(AUGMENT_OPS)}")
 
 
 @dataclass(frozen=True)

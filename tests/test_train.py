@@ -138,7 +138,7 @@ def test_one_cycle_anneals(digits_data, tmp_path):
 
 
 def test_augmentation_is_seeded_and_keeps_shape():
-    from crnn.data.batches import augment
+    from crnn.data.augment import augment
 
     x = torch.rand(4, 1, 40, 150)
     a = augment(x, torch.Generator().manual_seed(1))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from crnn.charset import Charset
 
@@ -48,6 +47,7 @@ class Batches:
         rank: int = 0,
         world_size: int = 1,
         drop_last: bool = False,
+        epoch_images: int = 0,
     ) -> None:
         self.images = torch.from_numpy(images)  # (N, H, W) uint8, shares memory with the array
         self.targets, self.lengths = encode_labels(labels, charset)
@@ -57,15 +57,30 @@ class Batches:
         self.rank = rank
         self.world_size = world_size
         self.drop_last = drop_last
+        self.epoch_images = epoch_images  # >0: an epoch is this many images of an endless stream of shuffled passes
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffling depends on (seed, epoch) only, so a resumed run sees the same order."""
         self.epoch = epoch
 
+    def _stream(self) -> torch.Tensor:
+        """Epoch e's ``epoch_images`` positions of the stream: pass p is a fresh permutation seeded by p."""
+        n, size = len(self.images), self.epoch_images
+        pos = torch.arange((self.epoch - 1) * size, self.epoch * size)  # epochs count from 1
+        out = torch.empty(size, dtype=torch.long)
+        for p in pos.div(n, rounding_mode="floor").unique().tolist():
+            here = pos.div(n, rounding_mode="floor") == p
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + 7 * p + 1))
+            out[here] = perm[pos[here] % n]
+        return out
+
     def _indices(self) -> torch.Tensor:
         n = len(self.images)
-        if self.shuffle:
+        if self.epoch_images:
+            order = self._stream()
+            n = len(order)
+        elif self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
             order = torch.randperm(n, generator=g)
         else:
@@ -77,7 +92,9 @@ class Batches:
         return order
 
     def __len__(self) -> int:
-        n = len(self._indices()) if self.world_size > 1 else len(self.images)
+        n = self.epoch_images or len(self.images)
+        if self.world_size > 1:
+            n = -(-n // self.world_size)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
@@ -89,23 +106,3 @@ class Batches:
             lengths = self.lengths[idx]
             targets = self.targets[idx, : int(lengths.max())]  # (B, Lmax of the batch)
             yield Batch(images, targets, lengths, idx)
-
-
-def augment(images: torch.Tensor, generator: torch.Generator | None = None, strength: float = 1.0) -> torch.Tensor:
-    """Small random affine per image: shift, scale and shear. (B, 1, H, W) -> same shape.
-
-    The generator already rotates and warps every glyph; what it never varies is where the text
-    sits and how wide it is, so those are what a fresh view needs.
-    """
-    b = images.shape[0]
-    r = torch.rand(b, 4, generator=generator, device="cpu").to(images.device) * 2 - 1  # (B, 4) in [-1, 1]
-    scale = 1 + 0.08 * strength * r[:, 0]
-    theta = torch.zeros(b, 2, 3, device=images.device, dtype=images.dtype)
-    theta[:, 0, 0] = scale
-    theta[:, 0, 1] = 0.15 * strength * r[:, 1]  # shear
-    theta[:, 1, 1] = scale
-    theta[:, 0, 2] = 0.05 * strength * r[:, 2]  # horizontal shift, in half-widths
-    theta[:, 1, 2] = 0.10 * strength * r[:, 3]
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    # pad with white: the background of every generated CAPTCHA is near 1.0
-    return 1 - F.grid_sample(1 - images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

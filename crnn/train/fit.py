@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
+from crnn.data.fresh import FreshBatches, spec_from_manifest
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
@@ -57,6 +58,9 @@ class FitOptions:
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
 
+METRIC_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase")
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,6 +81,16 @@ def worker_batch_size(batch_size: int, world_size: int) -> int:
 
 def _subsets(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split]:
     train, val = data.split("train"), data.split("val")
+    if tc.synth_per_epoch and overfit:
+        raise UserError("--overfit memorises the stored train split; set train.synth_per_epoch=0 for it")
+    if tc.synth_per_epoch:
+        spec_from_manifest(data.manifest, str(data.root))  # refuses imported data before anything runs
+        train = Split(train.images[:0], [])  # fresh images replace it
+        if tc.eval_samples:
+            val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
+        if len(val) == 0:
+            raise UserError(f"{data.root}: training needs a non-empty val split")
+        return train, val
     if overfit:
         train = Split(train.images[:overfit], train.labels[:overfit])
         val = train
@@ -114,6 +128,20 @@ def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
     return ""
 
 
+def _train_batches(data: Dataset, train: Split, tc: TrainConfig, per_worker: int, opts: FitOptions) -> Batches | FreshBatches:
+    if tc.synth_per_epoch:
+        spec, stored = spec_from_manifest(data.manifest, str(data.root))
+        return FreshBatches(
+            spec, tc.synth_per_epoch, data.charset, per_worker, offset=stored, rank=opts.rank,
+            world_size=opts.world_size, workers=tc.synth_workers,
+        )  # fmt: skip
+    return Batches(
+        train.images, train.labels, charset=data.charset, batch_size=per_worker, shuffle=True, seed=tc.seed,
+        rank=opts.rank, world_size=opts.world_size, drop_last=(tc.epoch_images or len(train)) >= 2 * tc.batch_size,
+        epoch_images=tc.epoch_images,
+    )  # fmt: skip
+
+
 def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
     """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics."""
     opts = opts or FitOptions()
@@ -135,10 +163,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if main:
             opts.log(f"--init-from: {summarize(kept, fresh)}")
     optimizer = _optimizer(model, tc)
-    train_batches = Batches(
-        train.images, train.labels, charset, per_worker, shuffle=True, seed=tc.seed,
-        rank=opts.rank, world_size=opts.world_size, drop_last=len(train) >= 2 * tc.batch_size,
-    )  # fmt: skip
+    train_batches = _train_batches(data, train, tc, per_worker, opts)
     val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256))
     steps_per_epoch = len(train_batches)
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
@@ -168,14 +193,17 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         raise UserError(f"{run.out}: already holds a run; pass --resume to continue it or choose another --out")
 
     net = opts.wrap_model(model) if opts.wrap_model else model
+    n_train = tc.synth_per_epoch or len(train)
+    what_train = f"{n_train} fresh images per epoch" if tc.synth_per_epoch else f"{n_train} images"
+    what_train += f" in epochs of {tc.epoch_images}" if tc.epoch_images else ""
     if main:
         run.write_config(run_record(
-            config, data, len(train), len(val), overfit=opts.overfit, parameters=count_parameters(model),
+            config, data, n_train, len(val), overfit=opts.overfit, parameters=count_parameters(model),
             device=device.type, precision=precision.mode, world_size=opts.world_size,
         ))  # fmt: skip
         if state.epoch == 0:
             opts.log(
-                f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(train)} images "
+                f"training {count_parameters(model) / 1e6:.2f}M parameters on {what_train} "
                 f"({steps_per_epoch} steps/epoch of {tc.batch_size} = {opts.world_size} worker(s) x {per_worker}), "
                 f"device {device}, precision {precision.mode}"
             )
@@ -183,67 +211,71 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     first = tc.epochs + 1 if state.early_stopped else state.epoch + 1  # it had stopped improving: nothing left
     last_epoch = tc.epochs if not opts.max_epochs else min(tc.epochs, state.epoch + opts.max_epochs)
     session_start, elapsed_before = time.perf_counter(), state.elapsed_s
-    for epoch in range(first, last_epoch + 1):
-        train_batches.set_epoch(epoch)
-        torch.manual_seed(tc.seed * 1000 + epoch * 10 + opts.rank)  # dropout: same per epoch on resume
-        aug_gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch * 31 + opts.rank) if tc.augment else None
-        bar = tqdm(
-            total=steps_per_epoch * per_worker, desc=f"epoch {epoch}/{tc.epochs}", unit="img", leave=False,
-            disable=None if (opts.progress and main) else True,
-        )  # fmt: skip  # images of this rank: the rate is images/s, the ETA the epoch's
+    try:
+        for epoch in range(first, last_epoch + 1):
+            train_batches.set_epoch(epoch)
+            torch.manual_seed(tc.seed * 1000 + epoch * 10 + opts.rank)  # dropout: same per epoch on resume
+            aug_gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch * 31 + opts.rank) if tc.augment else None
+            bar = tqdm(
+                total=steps_per_epoch * per_worker, desc=f"epoch {epoch}/{tc.epochs}", unit="img", leave=False,
+                disable=None if (opts.progress and main) else True,
+            )  # fmt: skip  # images of this rank: the rate is images/s, the ETA the epoch's
 
-        def on_step(n: int, loss: float, bar: tqdm = bar) -> None:
-            schedule.after_step()
-            bar.update(n)
-            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            def on_step(n: int, loss: float, bar: tqdm = bar) -> None:
+                schedule.after_step()
+                bar.update(n)
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
-        stats = train_one_epoch(
-            net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
-            on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last,
-        )  # fmt: skip
-        bar.close()
-        if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
-            raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise train.grad_clip")
-        metrics = {}
-        if main:
-            metrics, _ = evaluate(
-                model, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
-            )
-        metrics = _broadcast(metrics, opts.world_size)
-        if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
-            schedule.after_epoch(metrics["loss"])
-        state.elapsed_s = elapsed_before + time.perf_counter() - session_start
-        row = {
-            "epoch": epoch, "train_loss": stats.loss, "val_loss": metrics["loss"],
-            **{k: metrics[k] for k in ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase")},
-            "lr": schedule.lr, "images_per_s": stats.images_per_s * opts.world_size,
-            "epoch_s": stats.seconds, "elapsed_min": state.elapsed_s / 60,
-        }  # fmt: skip
-        improved = state.record(row, schedule.warmed_up)
-        stop = _stop_reason(tc, state, opts)
-        state.early_stopped = stop.startswith("early stop")
-        if main:
-            checkpoint = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
-                "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
-                "min_label_len": data.length_range[0], "metrics": row,
-            }  # fmt: skip
-            plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
-            run.save_epoch(checkpoint, improved, state.history, plot)
-            eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)
-            opts.log(
-                f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
-                f"exact {row['exact_acc']:.2%} char {row['char_acc']:.2%} nocase {row['exact_acc_nocase']:.2%} "
-                f"ed {row['edit_distance']:.3f} | {row['images_per_s']:.0f} img/s lr {row['lr']:.2e} "
-                f"{state.elapsed_s / 60:.1f} min, eta {eta / 60:.1f} min"
-            )
-        if opts.on_epoch_end is not None:
-            opts.on_epoch_end(row, run.last_pt if main else None, improved)
-        if stop:
+            stats = train_one_epoch(
+                net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
+                on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last, augment_ops=tc.augment_ops,
+            )  # fmt: skip
+            bar.close()
+            if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
+                raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise grad_clip")
+            metrics = {}
             if main:
-                opts.log(stop)
-            break
+                metrics, _ = evaluate(
+                    model, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
+                )
+            metrics = _broadcast(metrics, opts.world_size)
+            if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
+                schedule.after_epoch(metrics["loss"])
+            state.elapsed_s = elapsed_before + time.perf_counter() - session_start
+            row = {
+                "epoch": epoch, "train_loss": stats.loss, "val_loss": metrics["loss"],
+                **{k: metrics[k] for k in METRIC_KEYS},
+                "lr": schedule.lr, "images_per_s": stats.images_per_s * opts.world_size,
+                "epoch_s": stats.seconds, "elapsed_min": state.elapsed_s / 60,
+            }  # fmt: skip
+            improved = state.record(row, schedule.warmed_up)
+            stop = _stop_reason(tc, state, opts)
+            state.early_stopped = stop.startswith("early stop")
+            if main:
+                checkpoint = {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
+                    "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
+                    "min_label_len": data.length_range[0], "metrics": row,
+                }  # fmt: skip
+                plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
+                run.save_epoch(checkpoint, improved, state.history, plot)
+                eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)
+                opts.log(
+                    f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
+                    f"exact {row['exact_acc']:.2%} char {row['char_acc']:.2%} nocase {row['exact_acc_nocase']:.2%} "
+                    f"ed {row['edit_distance']:.3f} | {row['images_per_s']:.0f} img/s lr {row['lr']:.2e} "
+                    f"{state.elapsed_s / 60:.1f} min, eta {eta / 60:.1f} min"
+                )
+            if opts.on_epoch_end is not None:
+                opts.on_epoch_end(row, run.last_pt if main else None, improved)
+            if stop:
+                if main:
+                    opts.log(stop)
+                break
+    finally:
+        if isinstance(train_batches, FreshBatches):
+            train_batches.close()
     if main and not state.plateau_exit and state.epoch >= tc.epochs:
         opts.log(
             f"warning: the model never left the CTC blank plateau (val char accuracy under 20% in all {state.epoch} "

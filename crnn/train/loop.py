@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from crnn.charset import Charset
-from crnn.data.batches import Batch, augment
+from crnn.data.augment import augment
+from crnn.data.batches import Batch
 from crnn.decode import decode
 from crnn.metrics import sequence_metrics
 
@@ -57,6 +58,7 @@ def train_one_epoch(
     on_step: Callable[[int, float], None] | None = None,
     augment_gen: torch.Generator | None = None,
     channels_last: bool = False,
+    augment_ops: tuple[str, ...] = ("affine",),
 ) -> EpochStats:
     """One pass over ``batches``. ``on_step(images, loss)`` runs after every step (progress, warmup, one-cycle)."""
     model.train()
@@ -64,7 +66,10 @@ def train_one_epoch(
     start = time.perf_counter()
     for cpu_batch in batches:
         batch = _to(cpu_batch, device, channels_last)
-        images = augment(batch.images, augment_gen) if augment_gen is not None else batch.images
+        images = batch.images
+        if augment_gen is not None:
+            images = augment(images, augment_gen, augment_ops)
+            images = images.contiguous(memory_format=torch.channels_last) if channels_last else images
         with autocast():
             log_probs = model(images)  # (T, B, K)
         loss = ctc_loss(log_probs, batch)

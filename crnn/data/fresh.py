@@ -1,0 +1,129 @@
+"""Fresh training images for every epoch, rendered while the model trains.
+
+A dataset made by ``crnn data synth`` records its generator settings. With ``train.synth_per_epoch``
+set, training draws that many new images per epoch from the same generator instead of reusing the
+stored train split; val and test stay the stored, fixed splits.
+
+Sample ``k`` of the fresh stream is a pure function of (dataset seed, k): its label comes from
+``random.Random("fresh:SEED:k")`` and its pixels from the renderer's per-index seed, with ``k``
+counted from past the stored samples so no stored image is ever drawn again. Epoch ``e`` takes
+indices ``[(e - 1) * N, e * N)`` of the stream and rank ``r`` of ``W`` the ``r``-th contiguous
+share. The same seed therefore gives the same images whatever the number of render processes,
+and ``--resume`` after epoch ``e`` continues with exactly the images epoch ``e + 1`` would have had.
+
+Rendering runs in ``workers`` spawned processes, a few batches ahead of the training step, so on
+a GPU box generation overlaps the step; with ``workers=0`` it renders in the training process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from crnn.charset import Charset
+from crnn.data.batches import Batch, encode_labels
+from crnn.data.synth import SynthSpec, generator_info, render
+from crnn.errors import UserError
+
+
+def fresh_label(spec: SynthSpec, index: int) -> str:
+    rng = random.Random(f"fresh:{spec.seed}:{index}")
+    lo, hi = spec.length
+    return "".join(rng.choices(spec.charset, k=rng.randint(lo, hi)))
+
+
+def render_fresh(args: tuple[SynthSpec, int, int, int]) -> tuple[np.ndarray, list[str]]:
+    """Samples ``[start, start + n)`` of the fresh stream: uint8 (n, H, W) and their labels."""
+    spec, offset, start, n = args
+    labels = [fresh_label(spec, start + i) for i in range(n)]
+    images = np.stack([render(spec, label, offset + start + i) for i, label in enumerate(labels)])  # (n, H, W)
+    return images, labels
+
+
+def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
+    """The generator settings a synthesized dataset was made with, and how many samples it stored."""
+    source = manifest.get("source", {})
+    if source.get("generator") != generator_info()["generator"]:
+        raise UserError(
+            f"train.synth_per_epoch: {where} was not made by `crnn data synth` (source {source.get('generator', 'import')!r}); "
+            "fresh images need the generator's settings, so set train.synth_per_epoch=0 for imported data"
+        )
+    spec = SynthSpec(
+        charset=manifest["charset"], length=tuple(manifest["length"]), width=int(manifest["width"]),
+        height=int(manifest["height"]), seed=int(source["seed"]),
+    )  # fmt: skip
+    return spec, int(source["count"])
+
+
+class FreshBatches:
+    """An iterable of ``Batch`` of never-seen images; the same interface as ``Batches`` for training."""
+
+    def __init__(
+        self,
+        spec: SynthSpec,
+        per_epoch: int,
+        charset: Charset,
+        batch_size: int,
+        offset: int,
+        rank: int = 0,
+        world_size: int = 1,
+        workers: int = 1,
+    ) -> None:
+        if per_epoch < batch_size * world_size:
+            raise UserError(
+                f"train.synth_per_epoch {per_epoch}: needs at least one global batch ({batch_size * world_size}) per epoch"
+            )
+        self.spec, self.charset = spec, charset
+        self.batch_size = batch_size
+        self.share = per_epoch // world_size // batch_size * batch_size  # this rank's images per epoch, whole batches
+        self.per_epoch, self.offset, self.rank = per_epoch, offset, rank
+        self.workers = workers
+        self.epoch = 1
+        self._pool = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.share // self.batch_size
+
+    def _jobs(self) -> list[tuple[SynthSpec, int, int, int]]:
+        first = (self.epoch - 1) * self.per_epoch + self.rank * self.share
+        return [(self.spec, self.offset, first + s, self.batch_size) for s in range(0, self.share, self.batch_size)]
+
+    def _results(self) -> Iterator[tuple[np.ndarray, list[str]]]:
+        jobs = self._jobs()
+        if self.workers <= 0:
+            yield from map(render_fresh, jobs)
+            return
+        if self._pool is None:
+            self._pool = mp.get_context("spawn").Pool(self.workers)
+        ahead: deque = deque()  # a bounded read-ahead: memory stays a few batches whatever the epoch size
+        todo = iter(jobs)
+        for job in todo:
+            ahead.append(self._pool.apply_async(render_fresh, (job,)))
+            if len(ahead) >= 2 * self.workers + 2:
+                break
+        while ahead:
+            result = ahead.popleft().get()
+            job = next(todo, None)
+            if job is not None:
+                ahead.append(self._pool.apply_async(render_fresh, (job,)))
+            yield result
+
+    def __iter__(self) -> Iterator[Batch]:
+        for images, labels in self._results():
+            targets, lengths = encode_labels(labels, self.charset)
+            batch_images = torch.from_numpy(images).unsqueeze(1).float().div_(255.0)  # (B, 1, H, W)
+            yield Batch(batch_images, targets, lengths, torch.arange(len(labels)))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None

@@ -1,0 +1,132 @@
+"""Fresh synthetic training images every epoch, and the augmentation ops."""
+
+import numpy as np
+import pytest
+import torch
+
+from crnn.charset import Charset
+from crnn.config import AUGMENT_OPS, resolve_config
+from crnn.data.augment import augment
+from crnn.data.fresh import FreshBatches, render_fresh, spec_from_manifest
+from crnn.data.store import load_dataset
+from crnn.errors import UserError
+from crnn.train.fit import FitOptions, fit, read_metrics
+from tests.other_scheme import write_scheme
+
+QUIET = {"progress": False, "log": lambda line: None}
+FRESH = ["train.synth_per_epoch=64", "train.batch_size=16", "train.synth_workers=0"]
+
+
+def _stream(data, per_epoch=64, batch=16, rank=0, world=1, workers=0):
+    spec, stored = spec_from_manifest(data.manifest, "d")
+    return FreshBatches(spec, per_epoch, data.charset, batch, offset=stored, rank=rank, world_size=world, workers=workers)
+
+
+def test_fresh_batches_are_new_each_epoch_and_a_function_of_the_seed_only(digits_data):
+    data = load_dataset(digits_data)
+    one = _stream(data)
+    epoch1 = [b.images for b in one]
+    one.set_epoch(2)
+    epoch2 = [b.images for b in one]
+    assert len(epoch1) == len(one) == 4 and epoch1[0].shape == (16, 1, 40, 150)
+    assert not torch.equal(epoch1[0], epoch2[0])  # another epoch, other images
+    one.set_epoch(1)
+    pooled = _stream(data, workers=2)  # rendered in two processes: the same pixels and labels
+    try:
+        assert all(
+            torch.equal(a.images, b.images) and torch.equal(a.targets, b.targets) for a, b in zip(one, pooled, strict=True)
+        )
+    finally:
+        pooled.close()
+    stored = {bytes(img) for img in data.split("train").images}
+    assert not any(bytes((img[0] * 255).round().byte().numpy()) in stored for b in epoch1 for img in b)
+
+
+def test_fresh_ranks_take_disjoint_shares(digits_data):
+    data = load_dataset(digits_data)
+    a, b = _stream(data, rank=0, world=2, batch=8), _stream(data, rank=1, world=2, batch=8)
+    whole = _stream(data, batch=8)
+    assert len(a) == len(b) == 4
+    labels = lambda s: [t.tolist() for batch in s for t in batch.targets]  # noqa: E731
+    assert labels(a) + labels(b) == labels(whole)  # rank 0 the first half of the epoch, rank 1 the second
+
+
+def test_fresh_labels_follow_the_dataset_spec():
+    spec, _ = spec_from_manifest(
+        {"charset": "AB", "length": [2, 4], "width": 64, "height": 32,
+         "source": {"generator": "captcha.image.ImageCaptcha", "seed": 3, "count": 10}}, "d"
+    )  # fmt: skip
+    images, labels = render_fresh((spec, 10, 0, 40))
+    assert images.shape == (40, 32, 64) and images.dtype == np.uint8
+    assert all(set(s) <= {"A", "B"} and 2 <= len(s) <= 4 for s in labels) and len({len(s) for s in labels}) == 3
+
+
+def test_fresh_training_is_seeded_and_resumes_exactly(digits_data, tmp_path):
+    data = load_dataset(digits_data)
+    cfg = resolve_config("tiny", None, ["train.epochs=3", *FRESH])
+    fit(data, tmp_path / "a", cfg, FitOptions(**QUIET))
+    fit(data, tmp_path / "b", cfg, FitOptions(max_epochs=1, **QUIET))
+    fit(data, tmp_path / "b", cfg, FitOptions(resume=True, **QUIET))
+    a, b = read_metrics(tmp_path / "a"), read_metrics(tmp_path / "b")
+    assert [r["train_loss"] for r in a] == [r["train_loss"] for r in b]  # two runs, and a resumed one: the same losses
+    plain = read_metrics(tmp_path / "a")[0]["train_loss"]
+    fit(data, tmp_path / "c", resolve_config("tiny", None, ["train.epochs=1", "train.batch_size=16"]), FitOptions(**QUIET))
+    assert read_metrics(tmp_path / "c")[0]["train_loss"] != plain  # it did not train on the stored split
+
+
+def test_fresh_training_refuses_imported_data(tmp_path, cli):
+    write_scheme(tmp_path / "pngs", 40, seed=1)
+    assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "d")[0] == 0
+    code, _, err = cli("train", "--data", tmp_path / "d", "--out", tmp_path / "r", "--preset", "tiny",
+                       "--set", "train.synth_per_epoch=64")  # fmt: skip
+    assert code == 2 and "train.synth_per_epoch" in err and "was not made by `crnn data synth`" in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_fresh_needs_one_global_batch(digits_data):
+    with pytest.raises(UserError, match=r"train\.synth_per_epoch 8: needs at least one global batch"):
+        _stream(load_dataset(digits_data), per_epoch=8, batch=16)
+
+
+@pytest.mark.parametrize("op", AUGMENT_OPS)
+def test_each_augmentation_op_changes_the_image_and_keeps_it_in_range(op):
+    x = torch.rand(6, 1, 40, 150) * 0.5 + 0.5
+    x[:, :, 15:25, 40:110] = 0.0  # dark "text" on a light background
+    a = augment(x, torch.Generator().manual_seed(1), (op,))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert torch.equal(a, augment(x, torch.Generator().manual_seed(1), (op,)))  # seeded
+    assert not torch.equal(a, x) and a.min() >= 0 and a.max() <= 1
+    if op not in ("contrast", "noise"):  # geometry and strokes keep the text where it was, near enough
+        assert (a[:, :, 15:25, 45:105] < 0.5).float().mean() > 0.6
+
+
+def test_all_ops_together_and_a_bad_op_is_refused(digits_data, tmp_path):
+    cfg = resolve_config("tiny", None, ["train.epochs=1", "train.augment=true", f"train.augment_ops=[{','.join(AUGMENT_OPS)}]"])
+    best = fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))
+    assert np.isfinite(best["val_loss"])
+    with pytest.raises(UserError, match=r"train\.augment_ops: 'blur' is not an op; accepted: affine, rotate"):
+        resolve_config("tiny", None, ["train.augment_ops=[affine,blur]"])
+
+
+def test_charset_of_fresh_stream_encodes(digits_data):
+    data = load_dataset(digits_data)
+    batch = next(iter(_stream(data)))
+    assert batch.targets.shape == (16, 5) and int(batch.target_lengths.min()) == 5
+    assert Charset(data.manifest["charset"]).num_classes == 11
+
+
+def test_epochs_of_a_stream_cover_the_split_before_repeating():
+    from crnn.data.batches import Batches
+
+    images = np.zeros((10, 4, 4), dtype=np.uint8)
+    labels = [str(i) for i in range(10)]
+    b = Batches(images, labels, Charset("0123456789"), batch_size=2, shuffle=True, seed=3, epoch_images=4, drop_last=True)
+    seen = []
+    for epoch in (1, 2, 3, 4, 5):
+        b.set_epoch(epoch)
+        assert len(b) == 2
+        seen += [int(i) for batch in b for i in batch.index]
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:20]) == list(range(10))  # each pass a permutation
+    assert seen[:10] != seen[10:20]  # reshuffled per pass
+    b.set_epoch(2)
+    assert [int(i) for batch in b for i in batch.index] == seen[4:8]  # an epoch is a function of its number: resume is exact
