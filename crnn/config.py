@@ -30,6 +30,8 @@ class ModelConfig:
     dropout: float = 0.0  # between LSTM layers and before the head
     norm: str = "batch"  # batch (the reference's) | group: GroupNorm, the same for any per-worker batch size
     blank_bias: float = 0.0  # initial bias of the blank logit; negative fights the all-blank plateau
+    in_channels: int = 1  # 1: greyscale input (colour datasets are converted); 3: RGB, needs a colour dataset
+    normalize: bool = False  # subtract the training images' mean and divide by their std, stored in the model
 
     def __post_init__(self) -> None:
         if not self.channels or any(c < 1 for c in self.channels):
@@ -45,6 +47,8 @@ class ModelConfig:
             raise ValueError("model.hidden and model.lstm_layers must be at least 1")
         if self.norm not in ("batch", "group"):
             raise ValueError(f"model.norm {self.norm!r}: accepted: batch, group")
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"model.in_channels {self.in_channels}: accepted: 1 (greyscale), 3 (RGB)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout {self.dropout}: must be in [0, 1)")
 
@@ -136,7 +140,9 @@ PRESETS: dict[str, RunConfig] = {
     ),
     # The best recipe found for 2 CPU cores (README: "Training on a CPU").
     "cpu-fast": RunConfig(
-        model=ModelConfig(channels=(16, 32, 64), pools=("2x2", "2x2", "2x2"), hidden=96, lstm_layers=2, blank_bias=0.0),
+        model=ModelConfig(
+            channels=(16, 32, 64), pools=("2x2", "2x2", "2x2"), hidden=96, lstm_layers=2, blank_bias=0.0, normalize=True
+        ),
         train=TrainConfig(
             epochs=40,
             batch_size=64,
@@ -268,9 +274,12 @@ def resolve_config(preset: str = "cpu-fast", config_file: str | Path | None = No
 def config_diff(saved: dict, config: RunConfig) -> list[str]:
     """``section.key: X there, Y now`` for every model/train key where a saved config.json differs."""
     now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, like the saved file
+    # a key the saved file lacks was added since: its default is what that run did
+    default = json.loads(json.dumps(RunConfig().to_dict()))
+    then = {s: {**default[s], **saved.get(s, {})} for s in ("model", "train")}
     return [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} there, {value!r} now"
+        f"{section}.{key}: {then[section].get(key)!r} there, {value!r} now"
         for section in ("model", "train")
         for key, value in now[section].items()
-        if saved.get(section, {}).get(key) != value
+        if then[section].get(key) != value
     ]

@@ -21,7 +21,7 @@ def predict_split(
     images, labels = split.images, split.labels
     if limit:
         images, labels = images[:limit], labels[:limit]
-    batches = Batches(images, labels, loaded.charset, batch_size)
+    batches = Batches(images, labels, loaded.charset, batch_size, channels=loaded.channels)
     preds, confs, loss = predict_batches(
         loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam_width
     )

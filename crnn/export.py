@@ -1,4 +1,4 @@
-"""Export a trained model to ONNX or TorchScript. Both take (B, 1, H, W) in [0, 1] and return
+"""Export a trained model to ONNX or TorchScript. Both take (B, C, H, W) in [0, 1] and return
 log-probs (T, B, K); decoding (greedy or beam) stays outside the graph, as in PyTorch."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = loaded.model.eval()
-    example = torch.rand(2, 1, loaded.height, loaded.width)  # (B, 1, H, W)
+    example = torch.rand(2, loaded.channels, loaded.height, loaded.width)  # (B, C, H, W)
     tmp = out.with_name(f".{out.name}.partial")
     if fmt == "onnx":
         with warnings.catch_warnings():

@@ -1,4 +1,9 @@
-"""The CRNN: images (B, 1, H, W) in [0, 1] -> CTC log-probs (T, B, K). Pure: no device, loss or AMP."""
+"""The CRNN: images (B, C, H, W) in [0, 1] -> CTC log-probs (T, B, K). Pure: no device, loss or AMP.
+
+The input's per-channel mean and std are buffers of the model (identity until ``fit`` measures the
+training images when ``model.normalize`` is on), so eval, predict and the exported ONNX graph all
+normalise exactly as training did.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +46,9 @@ class CRNN(nn.Module):
     def __init__(self, cfg: ModelConfig, num_classes: int, height: int, width: int) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
-        in_ch = 1
+        in_ch = cfg.in_channels
+        self.register_buffer("in_mean", torch.zeros(in_ch))  # (C,)
+        self.register_buffer("in_std", torch.ones(in_ch))  # (C,)
         for ch, pool in zip(cfg.channels, cfg.pools, strict=True):
             blocks += [
                 nn.Conv2d(in_ch, ch, kernel_size=3, padding=1, bias=False),
@@ -66,12 +73,26 @@ class CRNN(nn.Module):
             self.head.bias[0] = cfg.blank_bias  # class 0 is the CTC blank
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = self.cnn(images)  # (B, C, H', T)
+        x = (images - self.in_mean.view(1, -1, 1, 1)) / self.in_std.view(1, -1, 1, 1)  # (B, C, H, W)
+        f = self.cnn(x)  # (B, C', H', T)
         b, c, h, t = f.shape
-        f = f.reshape(b, c * h, t).permute(2, 0, 1)  # (T, B, C*H')
+        f = f.reshape(b, c * h, t).permute(2, 0, 1)  # (T, B, C'*H')
         f, _ = self.rnn(f)  # (T, B, 2*hidden)
         logits = self.head(self.drop(f))  # (T, B, K)
         return logits.float().log_softmax(-1)  # (T, B, K), fp32 even under autocast: CTC needs it
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Checkpoints written before input normalisation existed have no mean/std: identity, as they trained."""
+        state_dict = dict(state_dict)
+        for key in ("in_mean", "in_std"):
+            state_dict.setdefault(key, getattr(self, key))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    @torch.no_grad()
+    def set_input_stats(self, images: torch.Tensor) -> None:
+        """Normalise by these images' per-channel mean and std: (N, C, H, W) in [0, 1]."""
+        self.in_mean.copy_(images.mean(dim=(0, 2, 3)))
+        self.in_std.copy_(images.std(dim=(0, 2, 3)).clamp_min(1e-3))
 
 
 def build_model(cfg: ModelConfig, num_classes: int, height: int, width: int, max_label_len: int) -> CRNN:

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from crnn.data.batches import to_input
 from crnn.decode import decode
 from crnn.errors import UserError
 from crnn.train.checkpoint import LoadedModel
 
 
-def read_images(paths: list[str], height: int, width: int, resize: bool = False) -> np.ndarray:
-    """Greyscale uint8 (N, H, W); a file of another size is refused unless ``resize``."""
+def read_images(paths: list[str], height: int, width: int, resize: bool = False, channels: int = 1) -> np.ndarray:
+    """uint8 (N, H, W) greyscale, or (N, H, W, 3) RGB for ``channels=3``; another size is refused unless ``resize``."""
     out = []
     for p in paths:
         path = Path(p)
@@ -22,7 +23,7 @@ def read_images(paths: list[str], height: int, width: int, resize: bool = False)
             raise UserError(f"{path}: no such image file")
         try:
             with Image.open(path) as im:
-                grey = im.convert("L")
+                grey = im.convert("RGB" if channels == 3 else "L")
                 if grey.size != (width, height):
                     if not resize:
                         raise UserError(
@@ -33,7 +34,7 @@ def read_images(paths: list[str], height: int, width: int, resize: bool = False)
                 out.append(np.asarray(grey, dtype=np.uint8))
         except (UnidentifiedImageError, OSError) as exc:
             raise UserError(f"{path}: unreadable or corrupt image ({type(exc).__name__})") from None
-    return np.stack(out) if out else np.zeros((0, height, width), dtype=np.uint8)
+    return np.stack(out) if out else np.zeros((0, height, width, *((3,) if channels == 3 else ())), dtype=np.uint8)
 
 
 @torch.no_grad()
@@ -43,7 +44,7 @@ def predict_arrays(
     preds: list[str] = []
     confs: list[float] = []
     for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(images[start : start + batch_size]).unsqueeze(1).float().div_(255.0)  # (B, 1, H, W)
+        x = to_input(images[start : start + batch_size], loaded.channels)  # (B, C, H, W)
         ids, conf = decode(loaded.model(x), beam_width)
         preds += [loaded.charset.decode(i) for i in ids]
         confs += conf

@@ -78,6 +78,7 @@ def test_compare_two_reports(report, tmp_path, cli):
         (["--repeats", "0"], "--repeats 0: must be at least 1"),
         (["--init-from", "/nonexistent/run"], "--init-from /nonexistent/run: no such run folder"),
         (["--set", "train.lr=fast"], "train.lr: expected a number"),
+        (["--set", "train.synth_per_epoch=1000"], "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess"),
     ],
 )
 def test_bad_flags_are_refused_before_ray_starts(scheme, tmp_path, cli, flags, message):

@@ -198,6 +198,11 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
     if opts.init_from and not Path(opts.init_from).exists():
         raise UserError(f"--init-from {opts.init_from}: no such run folder or checkpoint")
     config, recipe = _recipe(opts)
+    if config.train.synth_per_epoch or config.train.epoch_images:
+        raise UserError(
+            "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess: each run's budget of labels is "
+            "the point (a fresh or streamed epoch would train on other images)"
+        )
     check_time_steps(config.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
     setup = AssessSetup(
         data=str(Path(opts.data).resolve()), config=config.to_dict(), recipe=recipe, seed=opts.seed,

@@ -46,6 +46,7 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
     (preprocessing + model + decoding) p50/p95 over 200 test images, and images/s at batch 256."""
     import onnxruntime as ort  # noqa: PLC0415
 
+    from crnn.data.batches import to_input  # noqa: PLC0415
     from crnn.decode import decode  # noqa: PLC0415
     from crnn.export import export_model  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
@@ -58,7 +59,7 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
     images = load_dataset(data_dir, splits=("test",)).split("test").images
 
     def solve(batch: np.ndarray) -> list[list[int]]:
-        x = (batch.astype(np.float32) / 255.0)[:, None]  # (B, 1, H, W)
+        x = to_input(batch, loaded.channels).numpy()  # (B, C, H, W)
         return decode(torch.from_numpy(session.run(None, {"images": x})[0]), beam)[0]
 
     for i in range(10):

@@ -38,14 +38,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     spec = SynthSpec(
         charset=resolve_charset(args.charset), length=parse_length(args.length),
-        width=args.width, height=args.height, seed=args.seed,
+        width=args.width, height=args.height, seed=args.seed, colour=args.colour,
     )  # fmt: skip
     workers = args.workers or max(1, os.cpu_count() or 1)
     manifest = synthesize(
         Path(args.out), spec, args.count, parse_fractions(args.split), workers=workers, overwrite=args.overwrite
     )
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
-    print(f"wrote {args.out}: {splits} ({spec.width}x{spec.height}, {len(spec.charset)} classes, seed {spec.seed})")
+    kind = "RGB" if spec.colour else "greyscale"
+    print(f"wrote {args.out}: {splits} ({spec.width}x{spec.height} {kind}, {len(spec.charset)} classes, seed {spec.seed})")
     return 0
 
 
@@ -55,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     manifest = import_images(
         Path(args.src), Path(args.out), charset_spec=args.charset, length_spec=args.length,
         resize=parse_size(args.resize) if args.resize else None, fractions=parse_fractions(args.split),
-        seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite,
+        seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite, colour=args.colour,
     )  # fmt: skip
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
     skipped = manifest["source"]["skipped"]
@@ -86,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, default=150, help="image width (default 150)")
     p.add_argument("--height", type=int, default=40, help="image height (default 40)")
     p.add_argument("--split", default="90/5/5", help="train/val/test proportions (default 90/5/5)")
+    p.add_argument("--colour", action="store_true", help="keep the generator's RGB images (default: greyscale)")
     p.add_argument("--workers", type=int, default=0, help="rendering processes (default: one per CPU)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_synth)
@@ -102,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", metavar="WxH", help="resize every image to WxH; without it all images must share one size")
     p.add_argument("--split", default="90/5/5", help="train/val/test proportions for rows without a split column")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
+    p.add_argument("--colour", action="store_true", help="keep RGB (default: convert to greyscale)")
     p.add_argument("--skip-invalid", action="store_true", help="import the valid images, list the rest in import_report.json")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_import)

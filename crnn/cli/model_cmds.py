@@ -13,11 +13,16 @@ from crnn.errors import UserError
 def cmd_train(args: argparse.Namespace) -> int:
     from crnn.config import resolve_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
+    from crnn.train.checkpoint import load_model  # noqa: PLC0415
     from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
 
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
     config = resolve_config(args.preset, args.config, args.set)
+    init_from = None
+    if args.init_from:
+        load_model(args.init_from)  # a clear error for a bad path before anything starts
+        init_from = str(Path(args.init_from).resolve())
     if args.workers is not None:
         from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
@@ -27,13 +32,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
             storage=args.storage, max_failures=args.max_failures,
         )  # fmt: skip
-        best = train_distributed(args.data, args.out, config, cluster, max_minutes=args.max_minutes)
+        best = train_distributed(args.data, args.out, config, cluster, max_minutes=args.max_minutes, init_from=init_from)
     else:
         for flag in ("address", "storage"):
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
         data = load_dataset(args.data, splits=("train", "val"))
-        opts = FitOptions(resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes)
+        opts = FitOptions(
+            resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
+            init_from=load_model(init_from).state["model"] if init_from else None,
+        )  # fmt: skip
         best = fit(data, Path(args.out), config, opts)
     if best:
         print(
@@ -76,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     beam = args.beam_width if args.beam_width is not None else loaded.beam_width
     if beam < 1:
         raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
-    images = read_images(args.images, loaded.height, loaded.width, resize=args.resize)
+    images = read_images(args.images, loaded.height, loaded.width, resize=args.resize, channels=loaded.channels)
     preds, confs = predict_arrays(loaded, images, beam)
     for path, pred, conf in zip(args.images, preds, confs, strict=True):
         print(f"{path}\t{pred}\t{conf:.4f}")
@@ -105,6 +113,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
+    p.add_argument(
+        "--init-from", metavar="MODEL",
+        help="start from this model's weights (run folder or checkpoint): tensors of matching name and shape are copied",
+    )  # fmt: skip
     ray = p.add_argument_group("Ray Train (data parallel across workers; the same command again resumes the run)")
     ray.add_argument("--workers", type=int, help="number of Ray Train workers (DDP); without it, one process and no Ray")
     ray.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per worker (0: CPU workers, gloo)")

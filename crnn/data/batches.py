@@ -15,10 +15,29 @@ import torch
 
 from crnn.charset import Charset
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, what PIL's convert("L") uses
+
+
+def to_input(images: torch.Tensor | np.ndarray, channels: int = 1) -> torch.Tensor:
+    """uint8 (B, H, W) greyscale or (B, H, W, 3) RGB -> float (B, channels, H, W) in [0, 1].
+
+    The one place pixels become model input: training, evaluation, ``crnn predict`` and the ONNX
+    latency check all call it, so a colour dataset read by a greyscale model is converted the same way.
+    """
+    if isinstance(images, np.ndarray) and not images.flags.writeable:
+        images = images.copy()  # torch will not wrap a read-only array (an image PIL handed over)
+    x = torch.as_tensor(images).float().div_(255.0)
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # (B, C, H, W)
+    if x.shape[1] == 3 and channels == 1:
+        x = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    elif x.shape[1] == 1 and channels == 3:
+        x = x.expand(-1, 3, -1, -1)
+    return x.contiguous()
+
 
 @dataclass
 class Batch:
-    images: torch.Tensor  # (B, 1, H, W) float in [0, 1]
+    images: torch.Tensor  # (B, C, H, W) float in [0, 1]
     targets: torch.Tensor  # (B, Lmax) long, 0-padded
     target_lengths: torch.Tensor  # (B,) long
     index: torch.Tensor  # (B,) positions in the split
@@ -48,8 +67,10 @@ class Batches:
         world_size: int = 1,
         drop_last: bool = False,
         epoch_images: int = 0,
+        channels: int = 1,
     ) -> None:
-        self.images = torch.from_numpy(images)  # (N, H, W) uint8, shares memory with the array
+        self.images = torch.from_numpy(images)  # (N, H, W) or (N, H, W, 3) uint8, shares memory with the array
+        self.channels = channels  # the model's input channels
         self.targets, self.lengths = encode_labels(labels, charset)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -102,7 +123,7 @@ class Batches:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             idx = order[start : start + self.batch_size]
-            images = self.images[idx].unsqueeze(1).float().div_(255.0)  # (B, 1, H, W)
+            images = to_input(self.images[idx], self.channels)  # (B, C, H, W)
             lengths = self.lengths[idx]
             targets = self.targets[idx, : int(lengths.max())]  # (B, Lmax of the batch)
             yield Batch(images, targets, lengths, idx)

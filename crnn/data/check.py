@@ -29,6 +29,7 @@ def check_dataset(root: str | Path) -> dict:
         "path": str(data.root),
         "splits": {name: len(split) for name, split in data.splits.items()},
         "image_size": f"{width}x{height}",
+        "colour": "RGB" if data.channels == 3 else "greyscale",
         "charset": charset.chars,
         "classes": len(charset.chars),
         "length_histogram": dict(sorted(lengths.items())),
@@ -47,7 +48,7 @@ def format_summary(s: dict) -> str:
     lines = [
         f"dataset     {s['path']}  (ok: checksums, labels and lengths verified)",
         "splits      " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) + f"  (total {total})",
-        f"image size  {s['image_size']} greyscale",
+        f"image size  {s['image_size']} {s['colour']}",
         f"charset     {s['classes']} classes: {s['charset']}",
         "lengths     " + ", ".join(f"{k}: {v}" for k, v in s["length_histogram"].items()),
         f"most common {top}",

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from crnn.charset import Charset
-from crnn.data.batches import Batch, encode_labels
+from crnn.data.batches import Batch, encode_labels, to_input
 from crnn.data.synth import SynthSpec, generator_info, render
 from crnn.errors import UserError
 
@@ -55,7 +55,7 @@ def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
         )
     spec = SynthSpec(
         charset=manifest["charset"], length=tuple(manifest["length"]), width=int(manifest["width"]),
-        height=int(manifest["height"]), seed=int(source["seed"]),
+        height=int(manifest["height"]), seed=int(source["seed"]), colour=int(manifest.get("channels", 1)) == 3,
     )  # fmt: skip
     return spec, int(source["count"])
 
@@ -73,6 +73,7 @@ class FreshBatches:
         rank: int = 0,
         world_size: int = 1,
         workers: int = 1,
+        channels: int = 1,
     ) -> None:
         if per_epoch < batch_size * world_size:
             raise UserError(
@@ -83,6 +84,7 @@ class FreshBatches:
         self.share = per_epoch // world_size // batch_size * batch_size  # this rank's images per epoch, whole batches
         self.per_epoch, self.offset, self.rank = per_epoch, offset, rank
         self.workers = workers
+        self.channels = channels
         self.epoch = 1
         self._pool = None
 
@@ -119,7 +121,7 @@ class FreshBatches:
     def __iter__(self) -> Iterator[Batch]:
         for images, labels in self._results():
             targets, lengths = encode_labels(labels, self.charset)
-            batch_images = torch.from_numpy(images).unsqueeze(1).float().div_(255.0)  # (B, 1, H, W)
+            batch_images = to_input(images, self.channels)  # (B, C, H, W)
             yield Batch(batch_images, targets, lengths, torch.arange(len(labels)))
 
     def close(self) -> None:

@@ -63,10 +63,10 @@ def entries_from_csv(src: Path) -> list[Entry]:
     return out
 
 
-def _read_grey(path: Path) -> np.ndarray:
+def _read(path: Path, colour: bool) -> np.ndarray:
     with Image.open(path) as im:
         im.load()
-        return np.asarray(im.convert("L"), dtype=np.uint8)  # (H, W)
+        return np.asarray(im.convert("RGB" if colour else "L"), dtype=np.uint8)  # (H, W) or (H, W, 3)
 
 
 def _assign_splits(entries: list[Entry], fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
@@ -92,6 +92,7 @@ def import_images(
     skip_invalid: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    colour: bool = False,
 ) -> dict:
     """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``."""
     if not src.exists():
@@ -131,11 +132,11 @@ def import_images(
             problems.append((entry.path, "file not found"))
             continue
         try:
-            image = _read_grey(entry.path)
+            image = _read(entry.path, colour)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             problems.append((entry.path, f"unreadable or corrupt image ({type(exc).__name__})"))
             continue
-        if resize is not None and image.shape != (resize[1], resize[0]):
+        if resize is not None and image.shape[:2] != (resize[1], resize[0]):
             with Image.fromarray(image) as im:
                 image = np.asarray(im.resize(resize, Image.Resampling.BILINEAR), dtype=np.uint8)
         good.append((entry, image))
@@ -163,7 +164,7 @@ def import_images(
         raise UserError(f"{src}: no valid images to import")
 
     kept_entries = [e for e, _ in good]
-    images = np.stack([img for _, img in good])  # (N, H, W)
+    images = np.stack([img for _, img in good])  # (N, H, W) or (N, H, W, 3)
     index = _assign_splits(kept_entries, fractions, seed)
     splits = {s: (images[ix], [kept_entries[i].label for i in ix]) for s, ix in index.items()}
     source = {

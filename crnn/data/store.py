@@ -1,7 +1,7 @@
 """The on-disk dataset format: one uint8 array and one label file per split, plus a manifest.
 
     DIR/manifest.json    charset, image size, label lengths, split counts, source settings, checksums
-    DIR/train.npy        uint8 (N, H, W), greyscale, 0 = black
+    DIR/train.npy        uint8 (N, H, W) greyscale, or (N, H, W, 3) RGB for a colour dataset; 0 = black
     DIR/train.txt        N labels, one per line, in the same order
     DIR/val.npy, val.txt, test.npy, test.txt
 
@@ -32,7 +32,7 @@ SPLITS = ("train", "val", "test")
 class Split:
     """One split held in memory."""
 
-    images: np.ndarray  # (N, H, W) uint8
+    images: np.ndarray  # (N, H, W) or (N, H, W, 3) uint8
     labels: list[str]
 
     def __post_init__(self) -> None:
@@ -58,6 +58,11 @@ class Dataset:
     def image_size(self) -> tuple[int, int]:
         """(height, width)"""
         return int(self.manifest["height"]), int(self.manifest["width"])
+
+    @property
+    def channels(self) -> int:
+        """1 (greyscale) or 3 (RGB); datasets written before colour support are greyscale."""
+        return int(self.manifest.get("channels", 1))
 
     @property
     def length_range(self) -> tuple[int, int]:
@@ -127,10 +132,9 @@ def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
             raise UserError(f"{img_path}: unreadable image array ({exc})") from None
         labels = txt_path.read_text().splitlines()
         expected = int(manifest["splits"][name])
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != data.image_size:
-            raise UserError(
-                f"{img_path}: expected uint8 (N, {data.image_size[0]}, {data.image_size[1]}), found {images.dtype} {images.shape}"
-            )
+        want = data.image_size if data.channels == 1 else (*data.image_size, 3)
+        if images.dtype != np.uint8 or images.shape[1:] != want:
+            raise UserError(f"{img_path}: expected uint8 (N, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
         if len(images) != expected or len(labels) != expected:
             raise UserError(
                 f"{root}: split {name!r} should hold {expected} samples, found {len(images)} images and {len(labels)} labels"
@@ -154,6 +158,8 @@ def write_dataset(
     heights = {imgs.shape[1] for imgs, _ in splits.values() if len(imgs)}
     widths = {imgs.shape[2] for imgs, _ in splits.values() if len(imgs)}
     assert len(heights) == 1 and len(widths) == 1, "all splits must share one image size"
+    channels = {3 if imgs.ndim == 4 else 1 for imgs, _ in splits.values()}
+    assert len(channels) == 1, "all splits must be greyscale or all RGB"
     checksums = {}
     for name, (images, labels) in splits.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(images, dtype=np.uint8), allow_pickle=False)
@@ -165,6 +171,7 @@ def write_dataset(
         "charset": charset,
         "height": heights.pop(),
         "width": widths.pop(),
+        "channels": channels.pop(),
         "length": list(length),
         "splits": {name: len(labels) for name, (_, labels) in splits.items()},
         "source": source,

@@ -51,6 +51,7 @@ class SynthSpec:
     width: int = 150
     height: int = 40
     seed: int = 0
+    colour: bool = False  # keep the RGB image (H, W, 3); greyscale (H, W) otherwise
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -68,7 +69,7 @@ _GENERATORS: dict[tuple[int, int], ImageCaptcha] = {}
 
 
 def render(spec: SynthSpec, label: str, index: int) -> np.ndarray:
-    """Render sample ``index`` of the stream as greyscale uint8 (H, W)."""
+    """Render sample ``index`` of the stream as uint8 (H, W) greyscale or (H, W, 3) RGB."""
     key = (spec.width, spec.height)
     if key not in _GENERATORS:  # fonts are loaded once per process
         _GENERATORS[key] = ImageCaptcha(width=spec.width, height=spec.height)
@@ -78,12 +79,12 @@ def render(spec: SynthSpec, label: str, index: int) -> np.ndarray:
         image = _GENERATORS[key].generate_image(label)
     finally:
         captcha.image.secrets = saved
-    return np.asarray(image.convert("L"), dtype=np.uint8)  # (H, W)
+    return np.asarray(image.convert("RGB" if spec.colour else "L"), dtype=np.uint8)  # (H, W) or (H, W, 3)
 
 
 def _render_chunk(args: tuple[SynthSpec, int, list[str]]) -> np.ndarray:
     spec, start, labels = args
-    return np.stack([render(spec, label, start + i) for i, label in enumerate(labels)])  # (n, H, W)
+    return np.stack([render(spec, label, start + i) for i, label in enumerate(labels)])  # (n, H, W[, 3])
 
 
 def render_many(
@@ -93,8 +94,8 @@ def render_many(
     on_progress: Callable[[int], None] | None = None,
     chunk: int = 256,
 ) -> np.ndarray:
-    """Render ``labels`` in ``workers`` processes; returns uint8 (N, H, W) in label order."""
-    out = np.empty((len(labels), spec.height, spec.width), dtype=np.uint8)
+    """Render ``labels`` in ``workers`` processes; returns uint8 (N, H, W[, 3]) in label order."""
+    out = np.empty((len(labels), spec.height, spec.width, *((3,) if spec.colour else ())), dtype=np.uint8)
     jobs = [(spec, s, labels[s : s + chunk]) for s in range(0, len(labels), chunk)]
     if workers <= 1:
         results = map(_render_chunk, jobs)
@@ -151,7 +152,7 @@ def synthesize(
         }
         source = {
             **generator_info(), "seed": spec.seed, "count": count, "fractions": list(fractions),
-            "reproducible_pixels": True,
+            "reproducible_pixels": True, "colour": spec.colour,
         }  # fmt: skip
         manifest = write_dataset(tmp, splits, spec.charset, spec.length, source)
     return manifest

@@ -62,6 +62,11 @@ class LoadedModel:
     def beam_width(self) -> int:
         return self.config.train.beam_width
 
+    @property
+    def channels(self) -> int:
+        """The model's input channels: 1 (greyscale) or 3 (RGB)."""
+        return self.config.model.in_channels
+
 
 def load_model(model: str | Path) -> LoadedModel:
     """A model ready for inference (eval mode, on the CPU) from a run folder or checkpoint."""

@@ -23,13 +23,14 @@ from torch import nn
 from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
-from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, spec_from_manifest
-from crnn.data.store import Dataset, Split
+from crnn.data.batches import Batches, to_input
+from crnn.data.fresh import FreshBatches
+from crnn.data.store import Dataset
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint
+from crnn.train.inputs import train_batches_for, training_splits
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
@@ -79,31 +80,6 @@ def worker_batch_size(batch_size: int, world_size: int) -> int:
     return batch_size // world_size
 
 
-def _subsets(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split]:
-    train, val = data.split("train"), data.split("val")
-    if tc.synth_per_epoch and overfit:
-        raise UserError("--overfit memorises the stored train split; set train.synth_per_epoch=0 for it")
-    if tc.synth_per_epoch:
-        spec_from_manifest(data.manifest, str(data.root))  # refuses imported data before anything runs
-        train = Split(train.images[:0], [])  # fresh images replace it
-        if tc.eval_samples:
-            val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
-        if len(val) == 0:
-            raise UserError(f"{data.root}: training needs a non-empty val split")
-        return train, val
-    if overfit:
-        train = Split(train.images[:overfit], train.labels[:overfit])
-        val = train
-    else:
-        if tc.train_samples:
-            train = Split(train.images[: tc.train_samples], train.labels[: tc.train_samples])
-        if tc.eval_samples:
-            val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
-    if len(train) == 0 or len(val) == 0:
-        raise UserError(f"{data.root}: training needs non-empty train and val splits")
-    return train, val
-
-
 def _optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     if tc.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay)
@@ -128,20 +104,6 @@ def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
     return ""
 
 
-def _train_batches(data: Dataset, train: Split, tc: TrainConfig, per_worker: int, opts: FitOptions) -> Batches | FreshBatches:
-    if tc.synth_per_epoch:
-        spec, stored = spec_from_manifest(data.manifest, str(data.root))
-        return FreshBatches(
-            spec, tc.synth_per_epoch, data.charset, per_worker, offset=stored, rank=opts.rank,
-            world_size=opts.world_size, workers=tc.synth_workers,
-        )  # fmt: skip
-    return Batches(
-        train.images, train.labels, charset=data.charset, batch_size=per_worker, shuffle=True, seed=tc.seed,
-        rank=opts.rank, world_size=opts.world_size, drop_last=(tc.epoch_images or len(train)) >= 2 * tc.batch_size,
-        epoch_images=tc.epoch_images,
-    )  # fmt: skip
-
-
 def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
     """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics."""
     opts = opts or FitOptions()
@@ -151,20 +113,32 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     precision = choose_precision(tc.amp, device)
     height, width = data.image_size
     charset = data.charset
-    train, val = _subsets(data, tc, opts.overfit)
+    train, val = training_splits(data, tc, opts.overfit)
     per_worker = worker_batch_size(tc.batch_size, opts.world_size)
 
+    channels = config.model.in_channels
+    if channels == 3 and data.channels == 1:
+        raise UserError(
+            f"model.in_channels 3: {data.root} is greyscale; make it with --colour (crnn data synth/import) "
+            "or train with model.in_channels=1"
+        )
     torch.manual_seed(tc.seed + opts.rank)
     model = build_model(config.model, charset.num_classes, height, width, data.length_range[1]).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if config.model.normalize:  # fresh images come from the same generator as val: its statistics stand in
+        sample = train if len(train) else val
+        model.set_input_stats(to_input(sample.images[:2048], channels))
     if opts.init_from is not None and not (opts.resume_from or opts.resume):
-        kept, fresh = transfer_weights(model, opts.init_from)
+        init = opts.init_from
+        if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
+            init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
+        kept, fresh = transfer_weights(model, init)
         if main:
             opts.log(f"--init-from: {summarize(kept, fresh)}")
     optimizer = _optimizer(model, tc)
-    train_batches = _train_batches(data, train, tc, per_worker, opts)
-    val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256))
+    train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
+    val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
     steps_per_epoch = len(train_batches)
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()

@@ -115,6 +115,6 @@ def torch_trainer(
     )
 
 
-def loop_config(config: RunConfig, data_dir: str, max_minutes: float = 0.0) -> dict:
+def loop_config(config: RunConfig, data_dir: str, max_minutes: float = 0.0, init_from: str | None = None) -> dict:
     """What ``train_worker`` receives: plain types only (it crosses process and node boundaries)."""
-    return {"config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes}
+    return {"config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes, "init_from": init_from}

@@ -25,7 +25,7 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.model import build_model, check_time_steps, count_parameters
 from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import load_checkpoint
+from crnn.train.checkpoint import load_checkpoint, load_model
 from crnn.train.fit import FitOptions, fit, worker_batch_size
 from crnn.train.ray_glue import CHECKPOINT_FILE, init_ray, loop_config, report_epoch, resume_path, torch_trainer
 from crnn.train.rundir import RunDir, run_record
@@ -95,6 +95,7 @@ def train_worker(cfg: dict) -> None:
             rank=rank, world_size=world, device=str(device), wrap_model=wrap, on_epoch_end=report,
             resume_from=resume_path(ray.train.get_checkpoint(), scratch),  # ray: the latest reported, after a failure
             progress=False, max_minutes=cfg["max_minutes"],
+            init_from=load_model(cfg["init_from"]).state["model"] if cfg.get("init_from") else None,
             log=logging.getLogger("crnn.train").info,  # Ray routes worker logging to the driver once
         )  # fmt: skip
         fit(data, Path(scratch) / "run", config, opts)
@@ -137,7 +138,9 @@ def _materialize(run: RunDir, result) -> dict:
     return state.best_row
 
 
-def train_distributed(data_dir: str, out: str | Path, config: RunConfig, cluster: Cluster, max_minutes: float = 0.0) -> dict:
+def train_distributed(
+    data_dir: str, out: str | Path, config: RunConfig, cluster: Cluster, max_minutes: float = 0.0, init_from: str | None = None
+) -> dict:
     """Run ``fit`` on ``cluster.workers`` Ray Train workers; returns the best epoch's metrics."""
     out = Path(out).resolve()
     data_dir = str(Path(data_dir).resolve())
@@ -163,7 +166,7 @@ def train_distributed(data_dir: str, out: str | Path, config: RunConfig, cluster
             precision=choose_precision(config.train.amp, torch.device(device)).mode, world_size=cluster.workers,
         ))  # fmt: skip
         trainer = torch_trainer(
-            train_worker, loop_config(config, data_dir, max_minutes), workers=cluster.workers,
+            train_worker, loop_config(config, data_dir, max_minutes, init_from), workers=cluster.workers,
             gpus_per_worker=cluster.gpus_per_worker, cpus_per_worker=cluster.cpus_per_worker, name=name,
             storage_path=storage_path, max_failures=cluster.max_failures, keep=3,
         )  # fmt: skip

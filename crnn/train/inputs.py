@@ -1,0 +1,46 @@
+"""What a run trains and validates on: the splits it uses and this rank's training batches."""
+
+from __future__ import annotations
+
+from crnn.config import RunConfig, TrainConfig
+from crnn.data.batches import Batches
+from crnn.data.fresh import FreshBatches, spec_from_manifest
+from crnn.data.store import Dataset, Split
+from crnn.errors import UserError
+
+
+def training_splits(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split, Split]:
+    """The train and val splits a run uses: ``--overfit``, ``train.train_samples`` and ``eval_samples`` applied."""
+    train, val = data.split("train"), data.split("val")
+    if tc.synth_per_epoch:
+        if overfit:
+            raise UserError("--overfit memorises the stored train split; set train.synth_per_epoch=0 for it")
+        spec_from_manifest(data.manifest, str(data.root))  # refuses imported data before anything runs
+        train = Split(train.images[:0], [])  # fresh images replace it
+    elif overfit:
+        train = val = Split(train.images[:overfit], train.labels[:overfit])
+    elif tc.train_samples:
+        train = Split(train.images[: tc.train_samples], train.labels[: tc.train_samples])
+    if tc.eval_samples and not overfit:
+        val = Split(val.images[: tc.eval_samples], val.labels[: tc.eval_samples])
+    if len(val) == 0 or (len(train) == 0 and not tc.synth_per_epoch):
+        raise UserError(f"{data.root}: training needs non-empty train and val splits")
+    return train, val
+
+
+def train_batches_for(
+    data: Dataset, train: Split, config: RunConfig, per_worker: int, rank: int, world_size: int
+) -> Batches | FreshBatches:
+    """This rank's training batches: fresh images, a stream through the split, or the split's epochs."""
+    tc = config.train
+    if tc.synth_per_epoch:
+        spec, stored = spec_from_manifest(data.manifest, str(data.root))
+        return FreshBatches(
+            spec, tc.synth_per_epoch, data.charset, per_worker, offset=stored, rank=rank,
+            world_size=world_size, workers=tc.synth_workers, channels=config.model.in_channels,
+        )  # fmt: skip
+    return Batches(
+        train.images, train.labels, charset=data.charset, batch_size=per_worker, shuffle=True, seed=tc.seed,
+        rank=rank, world_size=world_size, drop_last=(tc.epoch_images or len(train)) >= 2 * tc.batch_size,
+        epoch_images=tc.epoch_images, channels=config.model.in_channels,
+    )  # fmt: skip
