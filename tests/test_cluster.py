@@ -174,6 +174,17 @@ def test_submit_refuses_a_working_dir_over_rays_limit(tmp_path, cli):
     assert code == 2 and "cannot reach the Ray job API at http://127.0.0.1:9" in err
 
 
+def test_submit_refuses_a_relative_path_the_job_cannot_see(tmp_path, cli):
+    (tmp_path / "results/tuned").mkdir(parents=True)
+    (tmp_path / "results/tuned/best_config.json").write_text("{}")
+    args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
+    code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", "results/tuned/best_config.json")
+    assert code == 2 and "results/tuned/best_config.json: is under a folder that is not shipped" in err, err
+    absolute = tmp_path / "results/tuned/best_config.json"
+    code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", absolute)
+    assert code == 2 and "cannot reach the Ray job API" in err  # absolute: the job reads it where it is
+
+
 @pytest.mark.parametrize("secret", [".env", "my_token.txt", "conf/server.pem", "keys/id_rsa", ".netrc"])
 def test_submit_refuses_to_ship_what_looks_like_a_secret(tmp_path, cli, secret):
     (tmp_path / "space.yaml").write_text("params: {}\n")

@@ -22,7 +22,7 @@ from crnn.errors import UserError
 EXCLUDES = [".git", ".venv", "data", "experiments", "runs", "demo", "results", "**/__pycache__", ".pytest_cache", ".ruff_cache"]
 MAX_WORKING_DIR = 100 * 1024 * 1024  # Ray refuses a bigger working_dir, with an opaque error
 SECRET_PATTERNS = (".env", ".env.*", "*token*", "*.pem", "*.key", "*.p12", "id_rsa*", "id_ed25519*", ".netrc", "*credentials*")
-JOB_COMMANDS = ("tune", "results", "retrain", "train", "eval", "predict", "export", "data")
+JOB_COMMANDS = ("tune", "results", "retrain", "train", "assess", "eval", "predict", "export", "data")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_HELP = (
     "set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to the token file (cluster/start-local.sh prints it), or pass --token-file"
@@ -145,6 +145,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     excludes = EXCLUDES + list(args.exclude)
     shipment = scan_working_dir(root, excludes)
     _check_shipment(shipment)
+    _check_paths_are_shipped(command, root, excludes)
     client = _client(args.address, args.token_file)
     entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
     runtime_env = {"working_dir": str(root), "excludes": excludes}
@@ -155,6 +156,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"follow it: crnn jobs logs {job_id} --follow --address {args.address}")
         return 0
     return _follow(client, job_id)
+
+
+def _check_paths_are_shipped(command: list[str], root: Path, excludes: list[str]) -> None:
+    """A relative path into a folder that is not shipped exists here but not in the job's working folder."""
+    for arg in command:
+        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+        if not value or value.startswith("-") or Path(value).is_absolute() or not (root / value).exists():
+            continue
+        rel = Path(value)
+        if any(_excluded(Path(*rel.parts[: i + 1]), excludes) for i in range(len(rel.parts))):
+            raise UserError(
+                f"{value}: is under a folder that is not shipped to the job ({', '.join(excludes)}), so the job cannot "
+                f"read it; give its absolute path on storage every node can read (e.g. {(root / value).resolve()} on a "
+                "single machine), or --working-dir a folder that holds it"
+            )
 
 
 def _submit_when_ready(client, address: str, entrypoint: str, runtime_env: dict, job_id: str | None, wait_s: float = 90.0) -> str:
