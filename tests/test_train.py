@@ -190,3 +190,15 @@ def test_augmentation_runs_inside_training(digits_data, tmp_path):
     assert losses[1] == losses[2]  # seeded: the same augmented views each run
     assert losses[0] != losses[1]  # and they are not the plain images
     assert all(math.isfinite(x) for x in losses)
+
+
+def test_train_init_from_starts_from_a_trained_model(digits_data, tmp_path, cli):
+    base = ("train", "--data", digits_data, "--preset", "tiny", "--set", "train.epochs=2")
+    assert cli(*base, "--out", tmp_path / "src")[0] == 0
+    code, out, err = cli(*base, "--out", tmp_path / "warm", "--init-from", tmp_path / "src")
+    assert code == 0, err
+    assert "--init-from: kept" in out and "re-initialised: nothing" in out
+    scratch, warm = read_metrics(tmp_path / "src"), read_metrics(tmp_path / "warm")
+    assert warm[0]["train_loss"] < scratch[0]["train_loss"]  # it started where the source model ended
+    code, _, err = cli(*base, "--out", tmp_path / "bad", "--init-from", tmp_path / "nothing")
+    assert code == 2 and "nothing" in err and not (tmp_path / "bad").exists()
