@@ -139,3 +139,11 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from(report, t
     a = json.loads((tmp_path / "r/assessment.json").read_text())
     assert a["scheme"]["width"] == 200 and a["scheme"]["length"] == [4, 6] and a["init_from"] == str(best)
     assert [r["train_images"] for r in a["curve"]] == [40, 112]
+
+
+def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
+    from tune.assess import AssessSetup
+
+    setup = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", min_images=100_000, max_epochs=200)
+    assert [setup.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 125, 128]  # >= 16 steps an epoch
+    assert [setup.epochs_for(n) for n in (300, 2000, 90_000)] == [200, 50, 2]

@@ -50,6 +50,13 @@ class AssessSetup:
         """The budget: at least ``min_images`` images seen, at least 2 epochs, at most ``max_epochs``."""
         return int(min(self.max_epochs, max(2, math.ceil(self.min_images / size))))
 
+    def batch_for(self, size: int) -> int:
+        """The recipe's batch, made smaller for a small subset so that an epoch is at least 16 optimiser
+        steps: CTC leaves its blank plateau after a number of steps, not of images, and 300 images in
+        batches of 128 would give it 2 steps an epoch."""
+        batch = int(self.config["train"]["batch_size"])
+        return max(8, min(batch, size // 16))
+
 
 def nested_subset(n_train: int, size: int, seed: int, repeat: int) -> np.ndarray:
     """The first ``size`` of one seeded permutation per repeat: each size holds every smaller one."""
@@ -78,7 +85,8 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     size, repeat = int(params["size"]), int(params["repeat"])
     data = load_dataset(setup.data)
     sub = _subset_data(data, nested_subset(len(data.split("train")), size, setup.seed, repeat))
-    config = apply_overrides(RunConfig.from_dict(setup.config), {"train": {"epochs": setup.epochs_for(size)}})
+    budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
+    config = apply_overrides(RunConfig.from_dict(setup.config), {"train": budget})
     init = None
     if setup.init_from:
         init = load_model(setup.init_from).state["model"]
@@ -111,6 +119,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
             "final": True, "train_images": size, "repeat": repeat, "epoch": state["epoch"] + 1,
+            "batch_size": config.train.batch_size,
             "test_correct": sum(correct), "test_count": len(correct), "test_exact_acc": metrics["exact_acc"],
             "test_char_acc": metrics["char_acc"], "test_cer": metrics["cer"],
             "test_exact_acc_nocase": metrics["exact_acc_nocase"], "epochs_run": state["epoch"],

@@ -35,6 +35,7 @@ def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]
             "exact_acc_nocase": final["test_exact_acc_nocase"], "train_minutes": final["train_minutes"],
             "epochs": final["epochs_run"], "best_epoch": final["best_epoch"], "left_plateau_at": final["plateau_exit"],
             "device": final["device"], "test_correct": final["test_correct"], "test_count": final["test_count"],
+            "batch_size": final.get("batch_size"),
         })  # fmt: skip
         ckpts[(final["train_images"], final["repeat"])] = ckpt
     rows.sort(key=lambda r: (r["train_images"], r["repeat"]))
@@ -170,14 +171,14 @@ def _markdown(a: dict, out: Path) -> str:
         "",
         "![labels-to-break curve](curve.png)",
         "",
-        "| train images | repeat | exact (95% CI) | char | CER | epochs | minutes | device |",
-        "|---|---|---|---|---|---|---|---|",
+        "| train images | repeat | exact (95% CI) | char | CER | batch | epochs | minutes | device |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in a["curve"]:
         lo, hi = r["exact_ci"]
         lines.append(
             f"| {r['train_images']} | {r['repeat']} | {_pct(r['exact_acc'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(r['char_acc'])} "
-            f"| {r['cer']:.3f} | {r['epochs']} | {r['train_minutes']:.1f} | {r['device']} |"
+            f"| {r['cer']:.3f} | {r['batch_size']} | {r['epochs']} | {r['train_minutes']:.1f} | {r['device']} |"
         )
     lines += [f"\n**Warning:** {w}." for w in a["warnings"]]
     if a["best"]:
