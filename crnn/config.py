@@ -71,7 +71,7 @@ class TrainConfig:
     early_stop_patience: int = 8  # epochs without a better val exact accuracy before stopping; 0 = never
     beam_width: int = 5  # decoding at evaluation; 1 = greedy. The reference's k = 5
     augment: bool = False  # random views of each training batch, made of augment_ops
-    augment_ops: tuple[str, ...] = ("affine",)  # what augment applies; crnn.data.augment.OPS lists them
+    augment_ops: tuple[str, ...] = ("perspective",)  # what augment applies (crnn.data.augment); the best alone in results/
     epoch_images: int = 0  # >0: an epoch is this many images, streamed through reshuffled passes of a large train split
     synth_per_epoch: int = 0  # >0: render this many fresh training images every epoch (synthesized datasets)
     synth_workers: int = 1  # processes rendering the fresh images; 0 = in the training process

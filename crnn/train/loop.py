@@ -58,7 +58,7 @@ def train_one_epoch(
     on_step: Callable[[int, float], None] | None = None,
     augment_gen: torch.Generator | None = None,
     channels_last: bool = False,
-    augment_ops: tuple[str, ...] = ("affine",),
+    augment_ops: tuple[str, ...] = ("perspective",),
 ) -> EpochStats:
     """One pass over ``batches``. ``on_step(images, loss)`` runs after every step (progress, warmup, one-cycle)."""
     model.train()
