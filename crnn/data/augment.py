@@ -81,7 +81,9 @@ def _lines(images: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
     return out
 
 
-def augment(images: torch.Tensor, generator: torch.Generator | None = None, ops: tuple[str, ...] = ("perspective",)) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, generator: torch.Generator | None = None, ops: tuple[str, ...] = ("perspective",)
+) -> torch.Tensor:
     """A random view of each image in ``images`` (B, C, H, W) in [0, 1], made of ``ops``."""
     b, _, h, w = images.shape
     out = images
