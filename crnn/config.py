@@ -271,6 +271,17 @@ def resolve_config(preset: str = "cpu-fast", config_file: str | Path | None = No
     return config
 
 
+def resumed_config(saved: dict, config_file: str | Path | None = None, sets: list[str] | None = None) -> RunConfig:
+    """A run's own config (its ``config.json``) with this invocation's ``--config``/``--set`` on top: a
+    resume continues the run as it was configured, even after a new version changed a preset."""
+    config = RunConfig.from_dict({k: saved[k] for k in ("model", "train") if k in saved})
+    if config_file is not None:
+        config = apply_overrides(config, load_config_file(config_file))
+    if sets:
+        config = apply_overrides(config, parse_set(sets))
+    return config
+
+
 def config_diff(saved: dict, config: RunConfig) -> list[str]:
     """``section.key: X there, Y now`` for every model/train key where a saved config.json differs."""
     now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, like the saved file

@@ -202,3 +202,15 @@ def test_train_init_from_starts_from_a_trained_model(digits_data, tmp_path, cli)
     assert warm[0]["train_loss"] < scratch[0]["train_loss"]  # it started where the source model ended
     code, _, err = cli(*base, "--out", tmp_path / "bad", "--init-from", tmp_path / "nothing")
     assert code == 2 and "nothing" in err and not (tmp_path / "bad").exists()
+
+
+def test_resume_continues_the_run_as_configured_after_a_preset_changed(digits_data, tmp_path, cli):
+    run = tmp_path / "r"
+    assert cli("train", "--data", digits_data, "--out", run, "--preset", "tiny", "--set", "train.epochs=1")[0] == 0
+    saved = json.loads((run / "config.json").read_text())
+    saved["train"]["augment_ops"] = ["affine"]  # what an older version's default wrote; the default has changed since
+    (run / "config.json").write_text(json.dumps(saved))
+    code, out, err = cli("train", "--data", digits_data, "--out", run, "--preset", "tiny", "--resume", "--set", "train.epochs=2")
+    assert code == 0 and "resuming" in out, err
+    after = json.loads((run / "config.json").read_text())
+    assert after["train"]["augment_ops"] == ["affine"] and after["train"]["epochs"] == 2

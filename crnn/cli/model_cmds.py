@@ -11,14 +11,18 @@ from crnn.errors import UserError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from crnn.config import resolve_config  # noqa: PLC0415 - keep `crnn --help` fast
+    from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
     from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
+    from crnn.train.rundir import RunDir  # noqa: PLC0415
 
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
     config = resolve_config(args.preset, args.config, args.set)
+    saved = RunDir(args.out).saved_config() if args.resume else None
+    if saved is not None:  # continue the run as configured, not as the preset reads today
+        config = resumed_config(saved, args.config, args.set)
     init_from = None
     if args.init_from:
         load_model(args.init_from)  # a clear error for a bad path before anything starts
