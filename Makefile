@@ -31,6 +31,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_fresh.py
+	$(BIN)/python benchmarks/bench_flops.py
 	$(BIN)/python benchmarks/bench_ray_train.py
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/bench_multinode.py
 
