@@ -119,7 +119,8 @@ def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
     source = build_model(cfg, 11, 40, 150, 5).state_dict()  # 10 digits + blank, 40 px high
     target = build_model(cfg, 37, 64, 192, 4)  # 36 classes, 64 px high
     kept, fresh = transfer_weights(target, source)
-    assert all(k.startswith("cnn.") for k in kept if not k.startswith("rnn.")) and "cnn.0.weight" in kept
+    assert all(k.startswith(("cnn.", "in_")) for k in kept if not k.startswith("rnn.")) and "cnn.0.weight" in kept
+    assert {"in_mean", "in_std"} <= set(kept)  # the input statistics travel with the weights they fit
     assert {"head.weight", "head.bias", "rnn.weight_ih_l0", "rnn.weight_ih_l0_reverse"} <= set(fresh)
     assert "rnn.weight_hh_l0" in kept  # the recurrence does not depend on the image height
     assert torch.equal(target.state_dict()["cnn.0.weight"], source["cnn.0.weight"])
