@@ -180,6 +180,8 @@ def test_submit_refuses_a_relative_path_the_job_cannot_see(tmp_path, cli):
     args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
     code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", "results/tuned/best_config.json")
     assert code == 2 and "results/tuned/best_config.json: is under a folder that is not shipped" in err, err
+    code, _, err = cli(*args, "--", "results", "x")  # the subcommand `results` is not the folder results/
+    assert code == 2 and "cannot reach the Ray job API" in err, err
     absolute = tmp_path / "results/tuned/best_config.json"
     code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", absolute)
     assert code == 2 and "cannot reach the Ray job API" in err  # absolute: the job reads it where it is

@@ -160,7 +160,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def _check_paths_are_shipped(command: list[str], root: Path, excludes: list[str]) -> None:
     """A relative path into a folder that is not shipped exists here but not in the job's working folder."""
-    for arg in command:
+    for arg in command[1:]:  # command[0] is the crnn subcommand: `results` or `data` is a word, not a folder
         value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
         if not value or value.startswith("-") or Path(value).is_absolute() or not (root / value).exists():
             continue
