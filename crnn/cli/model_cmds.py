@@ -23,10 +23,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     saved = RunDir(args.out).saved_config() if args.resume else None
     if saved is not None:  # continue the run as configured, not as the preset reads today
         config = resumed_config(saved, args.config, args.set)
-    init_from = None
+    init_from, init_state = None, None
     if args.init_from:
-        load_model(args.init_from)  # a clear error for a bad path before anything starts
-        init_from = str(Path(args.init_from).resolve())
+        init_state = load_model(args.init_from).state["model"]  # also a clear error for a bad path, before anything starts
+        init_from = str(Path(args.init_from).resolve())  # Ray Train workers load it themselves
     if args.workers is not None:
         from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load_dataset(args.data, splits=("train", "val"))
         opts = FitOptions(
             resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
-            init_from=load_model(init_from).state["model"] if init_from else None,
+            init_from=init_state,
         )  # fmt: skip
         best = fit(data, Path(args.out), config, opts)
     if best:

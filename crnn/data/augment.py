@@ -21,10 +21,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from crnn.config import AUGMENT_OPS
-
-OPS = AUGMENT_OPS
-
 
 def _uniform(gen: torch.Generator | None, *shape: int) -> torch.Tensor:
     return torch.rand(*shape, generator=gen) * 2 - 1  # in [-1, 1], on the CPU
@@ -67,11 +63,11 @@ def _grid(ops: tuple[str, ...], b: int, h: int, w: int, gen: torch.Generator | N
 def _lines(images: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
     b, _, h, w = images.shape
     out = images
+    ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
     for k in range(2):
         r = torch.rand(b, 6, generator=gen)  # end points, thickness, whether to draw
         keep = r[:, 5] < 0.5 if k == 1 else torch.ones(b, dtype=torch.bool)  # a second line half the time
         x0, y0, x1, y1 = r[:, 0] * 0.3 * w, r[:, 1] * h, (0.7 + r[:, 2] * 0.3) * w, r[:, 3] * h  # left to right
-        ys, xs = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
         dx, dy = (x1 - x0)[:, None, None], (y1 - y0)[:, None, None]
         dist = (dx * (y0[:, None, None] - ys[None, :, None]) - dy * (x0[:, None, None] - xs[None, None, :])).abs()
         dist = dist / (dx**2 + dy**2).sqrt().clamp_min(1e-6)  # (B, H, W): pixel distance to the line

@@ -89,9 +89,10 @@ class Batches:
         """Epoch e's ``epoch_images`` positions of the stream: pass p is a fresh permutation seeded by p."""
         n, size = len(self.images), self.epoch_images
         pos = torch.arange((self.epoch - 1) * size, self.epoch * size)  # epochs count from 1
+        passes = pos.div(n, rounding_mode="floor")
         out = torch.empty(size, dtype=torch.long)
-        for p in pos.div(n, rounding_mode="floor").unique().tolist():
-            here = pos.div(n, rounding_mode="floor") == p
+        for p in passes.unique().tolist():
+            here = passes == p
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + 7 * p + 1))
             out[here] = perm[pos[here] % n]
         return out
@@ -117,6 +118,9 @@ class Batches:
         if self.world_size > 1:
             n = -(-n // self.world_size)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def close(self) -> None:
+        """Nothing to release (``FreshBatches`` has render processes): training calls it on either."""
 
     def __iter__(self) -> Iterator[Batch]:
         order = self._indices()

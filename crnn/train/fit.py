@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches, to_input
-from crnn.data.fresh import FreshBatches
 from crnn.data.store import Dataset
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
@@ -248,8 +247,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     opts.log(stop)
                 break
     finally:
-        if isinstance(train_batches, FreshBatches):
-            train_batches.close()
+        train_batches.close()
     if main and not state.plateau_exit and state.epoch >= tc.epochs:
         opts.log(
             f"warning: the model never left the CTC blank plateau (val char accuracy under 20% in all {state.epoch} "

@@ -15,8 +15,7 @@ def training_splits(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split
     if tc.synth_per_epoch:
         if overfit:
             raise UserError("--overfit memorises the stored train split; set train.synth_per_epoch=0 for it")
-        spec_from_manifest(data.manifest, str(data.root))  # refuses imported data before anything runs
-        train = Split(train.images[:0], [])  # fresh images replace it
+        train = Split(train.images[:0], [])  # fresh images replace it (train_batches_for refuses imported data)
     elif overfit:
         train = val = Split(train.images[:overfit], train.labels[:overfit])
     elif tc.train_samples:
