@@ -114,6 +114,27 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
     assert [r["train_images"] for r in a["curve"]] == [32, 64, 128] and a["unfinished"] == []
 
 
+def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
+    out = tmp_path / "r"
+    proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64",
+                           "--preset", "tiny", "--max-epochs", "2", "--workers-per-run", "2"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = json.loads((out / "assessment.json").read_text())
+    assert [(r["train_images"], r["workers"], r["test_count"]) for r in a["curve"]] == [(64, 2, 20)]
+    epochs = [json.loads(line) for line in (out / "runs/n64-r0/result.json").read_text().splitlines()]
+    assert [r["train_images"] for r in epochs if not r.get("final")] == [64, 64]  # the workers trained on the subset
+    assert [p.name for p in (out / "train_runs").iterdir()]  # the Train run, kept for a resume
+
+
+def test_resuming_with_other_workers_per_run_is_refused(report, scheme, tmp_path, cli):
+    other = tmp_path / "r"
+    shutil.copytree(report, other)
+    code, _, err = cli("assess", "--data", scheme, "--out", other, "--sizes", "64,256", "--preset", "tiny", "--max-epochs", "2",
+                       "--workers-per-run", "2")  # fmt: skip
+    assert code == 2 and "--workers-per-run 2: the assessment in" in err and "runs with 1" in err
+
+
 def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
     cfg = resolve_config("tiny").model
     source = build_model(cfg, 11, 40, 150, 5).state_dict()  # 10 digits + blank, 40 px high
@@ -148,3 +169,5 @@ def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
     setup = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", min_images=100_000, max_epochs=200)
     assert [setup.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 125, 128]  # >= 16 steps an epoch
     assert [setup.epochs_for(n) for n in (300, 2000, 90_000)] == [200, 50, 2]
+    two = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", workers_per_run=2)
+    assert [two.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 124, 128]  # splits evenly over 2 workers

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from crnn.config import RunConfig, apply_overrides, load_config_file, parse_set, resolve_config
-from crnn.data.store import Dataset, Split, load_dataset, read_manifest
+from crnn.data.store import Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
 
 RUNS = "runs"
+TRAIN_RUNS = "train_runs"  # the Ray Train runs of multi-worker runs (--workers-per-run > 1)
 TEST_FILE = "test.json"  # in a trial's final checkpoint: per-sample confidence and correctness on the test split
 
 
@@ -44,6 +45,8 @@ class AssessSetup:
     minutes_per_run: float = 0.0
     init_from: str | None = None
     gpus_per_worker: float = 0.0
+    workers_per_run: int = 1  # >1: each run is a Ray Train run of this many DDP workers
+    train_storage: str = ""  # where those Train runs keep their checkpoints (REPORT/train_runs)
     commands: list[str] = field(default_factory=list)
 
     def epochs_for(self, size: int) -> int:
@@ -54,20 +57,14 @@ class AssessSetup:
         """The recipe's batch, made smaller for a small subset so that an epoch is at least 16 optimiser
         steps: CTC leaves its blank plateau after a number of steps, not of images, and 300 images in
         batches of 128 would give it 2 steps an epoch."""
-        batch = int(self.config["train"]["batch_size"])
-        return max(8, min(batch, size // 16))
+        batch = max(8, min(int(self.config["train"]["batch_size"]), size // 16))
+        return max(self.workers_per_run, batch - batch % self.workers_per_run)  # the global batch splits over the workers
 
 
 def nested_subset(n_train: int, size: int, seed: int, repeat: int) -> np.ndarray:
     """The first ``size`` of one seeded permutation per repeat: each size holds every smaller one."""
     order = np.random.default_rng([seed, repeat]).permutation(n_train)
     return np.sort(order[:size])
-
-
-def _subset_data(data: Dataset, idx: np.ndarray) -> Dataset:
-    train = data.split("train")
-    splits = {"train": Split(train.images[idx], [train.labels[i] for i in idx]), "val": data.split("val")}
-    return Dataset(root=data.root, manifest=data.manifest, splits=splits)
 
 
 def assess_trial(params: dict, setup: AssessSetup) -> None:
@@ -77,59 +74,98 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     from crnn.evaluate import predict_split  # noqa: PLC0415
     from crnn.metrics import sequence_metrics  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
-    from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.train.ray_glue import report_epoch, resume_path  # noqa: PLC0415
+    from crnn.train.ray_glue import resume_path  # noqa: PLC0415
 
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
     size, repeat = int(params["size"]), int(params["repeat"])
     data = load_dataset(setup.data)
-    sub = _subset_data(data, nested_subset(len(data.split("train")), size, setup.seed, repeat))
+    idx = nested_subset(len(data.split("train")), size, setup.seed, repeat)
     budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
     config = apply_overrides(RunConfig.from_dict(setup.config), {"train": budget})
-    init = None
-    if setup.init_from:
-        init = load_model(setup.init_from).state["model"]
-    device = "cuda" if setup.gpus_per_worker > 0 else "cpu"
 
     with tempfile.TemporaryDirectory() as scratch:
-        run = Path(scratch) / "run"
         last = resume_path(ray.tune.get_checkpoint(), scratch)  # ray: set when the trial resumes
         if last is not None and (last.parent / TEST_FILE).is_file():  # killed just after scoring: say it again
             ray.tune.report(json.loads((last.parent / TEST_FILE).read_text())["final"])
             return
-        if last is not None and (last.parent / "best.pt").is_file():
-            (run / "checkpoints").mkdir(parents=True)
-            shutil.copy2(last.parent / "best.pt", run / "checkpoints" / "best.pt")
-
-        def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-            best = (last_pt.parent / "best.pt",)  # the model a resumed run must score
-            report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=size, repeat=repeat)
-
-        opts = FitOptions(
-            device=device, on_epoch_end=report, progress=False, log=lambda line: None, resume_from=last,
-            max_minutes=setup.minutes_per_run, init_from=init,
-        )  # fmt: skip
-        fit(sub, run, config, opts)
-        state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["train_state"]
-        loaded = load_model(run / "checkpoints" / "best.pt")
+        if setup.workers_per_run > 1:
+            best_pt, state = _train_on_workers(config, setup, idx, Path(scratch))
+        else:
+            best_pt, state = _train_here(data.with_train_subset(idx), config, setup, last, Path(scratch), size, repeat)
         test = data.split("test")
-        preds, labels, confs, _ = predict_split(loaded, test, config.train.beam_width)
+        preds, labels, confs, _ = predict_split(load_model(best_pt), test, config.train.beam_width)
         metrics = sequence_metrics(preds, labels)
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
             "final": True, "train_images": size, "repeat": repeat, "epoch": state["epoch"] + 1,
-            "batch_size": config.train.batch_size,
+            "batch_size": config.train.batch_size, "workers": setup.workers_per_run,
             "test_correct": sum(correct), "test_count": len(correct), "test_exact_acc": metrics["exact_acc"],
             "test_char_acc": metrics["char_acc"], "test_cer": metrics["cer"],
             "test_exact_acc_nocase": metrics["exact_acc_nocase"], "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"], "plateau_exit": state["plateau_exit"],
-            "train_minutes": state["elapsed_s"] / 60, "device": device,
+            "train_minutes": state["elapsed_s"] / 60, "device": "cuda" if setup.gpus_per_worker > 0 else "cpu",
         }  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy2(run / "checkpoints" / "best.pt", Path(tmp) / "best.pt")
+            shutil.copy2(best_pt, Path(tmp) / "best.pt")
             (Path(tmp) / TEST_FILE).write_text(json.dumps({"final": final, "confidence": confs, "correct": correct}))
             ray.tune.report(final, checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
+
+
+def _train_here(
+    data: Dataset, config: RunConfig, setup: AssessSetup, last: Path | None, scratch: Path, size: int, repeat: int
+) -> tuple[Path, dict]:  # fmt: skip
+    """Train in the trial's own process (one worker); returns the best epoch's model and the final state."""
+    import ray.tune  # noqa: PLC0415
+
+    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
+    from crnn.train.ray_glue import report_epoch  # noqa: PLC0415
+
+    run = scratch / "run"
+    if last is not None and (last.parent / "best.pt").is_file():
+        (run / "checkpoints").mkdir(parents=True)
+        shutil.copy2(last.parent / "best.pt", run / "checkpoints" / "best.pt")
+
+    def report(row: dict, last_pt: Path | None, improved: bool) -> None:
+        best = (last_pt.parent / "best.pt",)  # the model a resumed run must score
+        report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=size, repeat=repeat)
+
+    opts = FitOptions(
+        device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
+        resume_from=last, max_minutes=setup.minutes_per_run,
+        init_from=load_model(setup.init_from).state["model"] if setup.init_from else None,
+    )  # fmt: skip
+    fit(data, run, config, opts)
+    state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["train_state"]
+    return run / "checkpoints" / "best.pt", state
+
+
+def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, scratch: Path) -> tuple[Path, dict]:
+    """Train on ``setup.workers_per_run`` Ray Train workers (DDP). The Train run is named after the trial,
+    so a resumed trial continues it. Returns the best epoch's model and the final state."""
+    import ray.tune  # noqa: PLC0415
+    from ray.train import TrainingFailedError  # noqa: PLC0415
+    from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
+
+    from crnn.train.ray_glue import CHECKPOINT_FILE, loop_config, torch_trainer  # noqa: PLC0415
+    from crnn.train.ray_train import last_and_best, train_worker  # noqa: PLC0415
+
+    trainer = torch_trainer(
+        train_worker, loop_config(config, setup.data, setup.minutes_per_run, setup.init_from, train_indices=idx.tolist()),
+        workers=setup.workers_per_run, gpus_per_worker=setup.gpus_per_worker, name=ray.tune.get_context().get_trial_id(),
+        storage_path=setup.train_storage, max_failures=1, callbacks=[TuneReportCallback()], keep=3,
+    )  # fmt: skip
+    try:
+        result = trainer.fit()
+    except TrainingFailedError as exc:
+        lines = str(exc).strip().splitlines()
+        raise RuntimeError(f"training failed on the Ray workers: {lines[-1] if lines else type(exc).__name__}") from None
+    _last, best, state = last_and_best(result, setup.train_storage)
+    best_pt = scratch / "best.pt"
+    with best.as_directory() as d:
+        shutil.copy2(Path(d) / CHECKPOINT_FILE, best_pt)
+    return best_pt, state.to_dict()
 
 
 @dataclass(frozen=True)
@@ -202,8 +238,6 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
             raise UserError(f"{flag} {value}: must be at least 1")
     if opts.minutes_per_run < 0 or opts.gpus_per_worker < 0:
         raise UserError("--minutes-per-run and --gpus-per-worker cannot be negative")
-    if opts.workers_per_run > 1:
-        raise UserError("--workers-per-run: runs are small; use one worker per run and let Ray spread the runs (1)")
     if opts.init_from and not Path(opts.init_from).exists():
         raise UserError(f"--init-from {opts.init_from}: no such run folder or checkpoint")
     config, recipe = _recipe(opts)
@@ -217,6 +251,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
         data=str(Path(opts.data).resolve()), config=config.to_dict(), recipe=recipe, seed=opts.seed,
         min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
         init_from=str(Path(opts.init_from).resolve()) if opts.init_from else None, gpus_per_worker=opts.gpus_per_worker,
+        workers_per_run=opts.workers_per_run, train_storage=str(Path(opts.out).resolve() / TRAIN_RUNS),
     )  # fmt: skip
     return setup, sizes
 
@@ -234,6 +269,12 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
             or saved["setup"]["config"] != json.loads(json.dumps(setup.config))
         ):
             raise UserError(f"--out {out}: holds an assessment of other sizes, repeats or recipe; choose another --out")
+        for key, flag in (("workers_per_run", "--workers-per-run"), ("gpus_per_worker", "--gpus-per-worker")):
+            if saved["setup"].get(key, getattr(setup, key)) != getattr(setup, key):
+                raise UserError(
+                    f"{flag} {getattr(setup, key):g}: the assessment in {out} runs with {saved['setup'][key]:g}; "
+                    "resume it with that, or choose another --out"
+                )
         setup = AssessSetup(**{**saved["setup"], "commands": [*saved["setup"]["commands"], command]})
     else:
         setup = AssessSetup(**{**asdict(setup), "commands": [command]})
@@ -248,9 +289,17 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
 
     from crnn.train.ray_glue import init_ray  # noqa: PLC0415
 
-    started = init_ray(opts.address, num_cpus=None if opts.address else max(1, os.cpu_count() or 1))
+    attach = opts.address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
+    slots = None if attach else max(1, os.cpu_count() or 1)
+    started = init_ray(opts.address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
     try:
-        trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), {"cpu": 1, "gpu": setup.gpus_per_worker})
+        cpus, gpus = ray.cluster_resources().get("CPU", 1.0), ray.cluster_resources().get("GPU", 0.0)
+        if setup.gpus_per_worker and gpus < setup.gpus_per_worker * setup.workers_per_run:
+            raise UserError(f"--gpus-per-worker {setup.gpus_per_worker:g}: the cluster has {gpus:g} GPUs")
+        if cpus < setup.workers_per_run:
+            raise UserError(f"--workers-per-run {setup.workers_per_run}: the cluster has {cpus:g} CPUs, one per worker needed")
+        concurrent = opts.max_concurrent or (max(1, int(cpus // setup.workers_per_run)) if setup.workers_per_run > 1 else None)
+        trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), _trial_resources(setup, bool(slots)))
         if tune.Tuner.can_restore(str(out / RUNS)):
             print(f"resuming assessment {out}: finished runs are kept", flush=True)
             tuner = tune.Tuner.restore(str(out / RUNS), trainable=trainable, resume_unfinished=True, resume_errored=True)
@@ -259,7 +308,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
                 trainable,
                 param_space={"size": tune.grid_search(sizes), "repeat": tune.grid_search(list(range(opts.repeats)))},
                 tune_config=tune.TuneConfig(
-                    max_concurrent_trials=opts.max_concurrent,
+                    max_concurrent_trials=concurrent,
                     trial_dirname_creator=lambda t: f"n{t.config['size']}-r{t.config['repeat']}",
                 ),
                 run_config=tune.RunConfig(
@@ -280,6 +329,14 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
 
     write_report(out)
     return out
+
+
+def _trial_resources(setup: AssessSetup, local: bool) -> dict:
+    if setup.workers_per_run == 1:
+        return {"cpu": 1, "gpu": setup.gpus_per_worker}
+    # The trial only drives its Train workers: on an embedded Ray it holds a slot of a custom resource,
+    # not a CPU, or 2 cores could never hold a trial and its 2 workers (RAY-NOTES: the CPU deadlock).
+    return {"trial_slot": 1} if local else {"cpu": 0.01}
 
 
 def _lines():

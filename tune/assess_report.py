@@ -35,7 +35,7 @@ def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]
             "exact_acc_nocase": final["test_exact_acc_nocase"], "train_minutes": final["train_minutes"],
             "epochs": final["epochs_run"], "best_epoch": final["best_epoch"], "left_plateau_at": final["plateau_exit"],
             "device": final["device"], "test_correct": final["test_correct"], "test_count": final["test_count"],
-            "batch_size": final.get("batch_size"),
+            "batch_size": final.get("batch_size"), "workers": final.get("workers", 1),
         })  # fmt: skip
         ckpts[(final["train_images"], final["repeat"])] = ckpt
     rows.sort(key=lambda r: (r["train_images"], r["repeat"]))

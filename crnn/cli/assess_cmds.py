@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", help="start every run from this model (run folder or checkpoint): transfer")
     p.add_argument("--seed", type=int, default=0, help="seed of the nested subsets")
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
-    p.add_argument("--workers-per-run", type=int, default=1, help="Ray Train workers per run (1)")
+    p.add_argument(
+        "--workers-per-run",
+        type=int,
+        default=1,
+        help="Ray Train (DDP) workers per run; >1: each run is a Train run under REPORT/train_runs (1)",
+    )
     p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per run")
     p.add_argument("--max-concurrent", type=int, help="runs at once (default: what the cluster fits)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs, train nothing")

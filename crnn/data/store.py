@@ -79,6 +79,13 @@ class Dataset:
             raise UserError(f"{self.root}: has no split {name!r} (available: {available})")
         return self.splits[name]
 
+    def with_train_subset(self, idx: np.ndarray | list[int]) -> Dataset:
+        """The same dataset training on the images ``idx`` of its train split only (val and test kept)."""
+        train = self.split("train")
+        idx = np.asarray(idx, dtype=np.int64)
+        subset = Split(train.images[idx], [train.labels[i] for i in idx])
+        return Dataset(root=self.root, manifest=self.manifest, splits={**self.splits, "train": subset})
+
 
 def split_checksum(images: np.ndarray, labels: list[str]) -> str:
     digest = hashlib.sha256()

@@ -115,6 +115,13 @@ def torch_trainer(
     )
 
 
-def loop_config(config: RunConfig, data_dir: str, max_minutes: float = 0.0, init_from: str | None = None) -> dict:
-    """What ``train_worker`` receives: plain types only (it crosses process and node boundaries)."""
-    return {"config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes, "init_from": init_from}
+def loop_config(
+    config: RunConfig, data_dir: str, max_minutes: float = 0.0, init_from: str | None = None,
+    train_indices: list[int] | None = None,
+) -> dict:  # fmt: skip
+    """What ``train_worker`` receives: plain types only (it crosses process and node boundaries).
+    ``train_indices``: train on these images of the train split only (``crnn assess``'s label budgets)."""
+    return {
+        "config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes, "init_from": init_from,
+        "train_indices": train_indices,
+    }  # fmt: skip

@@ -17,6 +17,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -75,6 +76,10 @@ def train_worker(cfg: dict) -> None:
     device = ray.train.torch.get_device()  # ray
     config = RunConfig.from_dict(cfg["config"])
     data = load_dataset(cfg["data"], splits=("train", "val"))
+    subset = {}
+    if cfg.get("train_indices") is not None:
+        data = data.with_train_subset(cfg["train_indices"])
+        subset = {"train_images": len(cfg["train_indices"])}  # what crnn assess's epoch lines and tests read
     nodes = [ray.util.get_node_ip_address()] * world  # ray: where each rank runs, for config.json
     if world > 1:
         torch.distributed.all_gather_object(nodes, nodes[0])
@@ -87,7 +92,9 @@ def train_worker(cfg: dict) -> None:
         return ray.train.torch.prepare_model(model)  # ray: DDP
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-        report_epoch(ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved, nodes=",".join(nodes))  # ray
+        report_epoch(
+            ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved, nodes=",".join(nodes), **subset
+        )  # ray
         _maybe_crash_for_test(rank, row["epoch"])
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -121,16 +128,23 @@ def _check_multi_node(storage: str | None) -> None:
         )
 
 
-def _materialize(run: RunDir, result) -> dict:
-    """RUN/checkpoints/{last,best}.pt, metrics and curves from the checkpoints the workers reported."""
+def last_and_best(result, where: str | Path) -> tuple[Any, Any, TrainState]:
+    """The last and the best reported checkpoints of a finished Train run, and the run's state."""
     if result.checkpoint is None:
-        raise UserError(f"{run.out}: the run reported no checkpoint ({result.error})")
+        raise UserError(f"{where}: the run reported no checkpoint ({result.error})")
     with result.checkpoint.as_directory() as d:
         state = TrainState.from_dict(load_checkpoint(Path(d) / CHECKPOINT_FILE)["train_state"])
-        run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=False)
     # Ray kept the best few by val exact accuracy: take the one of the epoch fit calls best (the first of a tie)
     kept = {m.get("epoch"): c for c, m in (result.best_checkpoints or [])}
     best = kept.get(state.best_epoch) or result.get_best_checkpoint(metric="exact_acc", mode="max") or result.checkpoint
+    return result.checkpoint, best, state
+
+
+def _materialize(run: RunDir, result) -> dict:
+    """RUN/checkpoints/{last,best}.pt, metrics and curves from the checkpoints the workers reported."""
+    last, best, state = last_and_best(result, run.out)
+    with last.as_directory() as d:
+        run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=False)
     with best.as_directory() as d:
         run.install_checkpoint(Path(d) / CHECKPOINT_FILE, best=True)
     run.write_history(state.history)
