@@ -129,6 +129,18 @@ def test_early_stopping_counts_from_the_end_of_warmup_off_the_plateau(digits_dat
     assert load_checkpoint(tmp_path / "c/checkpoints/last.pt")["train_state"]["plateau_exit"] == 0
 
 
+def test_the_plateau_schedule_keeps_its_rate_while_on_the_blank_plateau(digits_data, one_char, tmp_path):
+    """A frozen model's val loss never improves: off the blank plateau that halves the rate (patience 0);
+    on it, the rate stays, or a small new dataset would reach ~0 before it could learn."""
+    # 1e-7: still frozen for the val loss (ReduceLROnPlateau needs a relative gain of 1e-4), and large
+    # enough for it to change the rate at all (it skips changes under 1e-8)
+    frozen = [*FROZEN, "train.lr=1e-7", "train.plateau_patience=0", "train.early_stop_patience=0", "train.epochs=4"]
+    fit(load_dataset(digits_data), tmp_path / "on", resolve_config("tiny", None, frozen), FitOptions(**QUIET))
+    assert [r["lr"] for r in read_metrics(tmp_path / "on")] == pytest.approx([1e-7] * 4)
+    fit(one_char, tmp_path / "off", resolve_config("tiny", None, [*frozen, "model.blank_bias=-5"]), FitOptions(**QUIET))
+    assert [r["lr"] for r in read_metrics(tmp_path / "off")] == pytest.approx([1e-7, 5e-8, 2.5e-8, 1.25e-8])
+
+
 def test_one_cycle_anneals(digits_data, tmp_path):
     data = load_dataset(digits_data)
     cycle = resolve_config("tiny", None, ["train.epochs=2", "train.schedule=onecycle", "train.warmup_steps=3"])

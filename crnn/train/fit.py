@@ -33,7 +33,7 @@ from crnn.train.inputs import train_batches_for, training_splits
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
-from crnn.train.state import TrainState
+from crnn.train.state import TrainState, left_plateau
 from crnn.train.transfer import summarize, transfer_weights
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
@@ -213,7 +213,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 )
             metrics = _broadcast(metrics, opts.world_size)
             if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
-                schedule.after_epoch(metrics["loss"])
+                schedule.after_epoch(metrics["loss"], off_blank_plateau=bool(state.plateau_exit) or left_plateau(metrics))
             state.elapsed_s = elapsed_before + time.perf_counter() - session_start
             row = {
                 "epoch": epoch, "train_loss": stats.loss, "val_loss": metrics["loss"],

@@ -11,8 +11,10 @@ class LRSchedule:
     """``after_step()`` after every optimiser step, ``after_epoch(val_loss)`` after every evaluation.
 
     - ``plateau``: the LR rises linearly over ``warmup_steps`` (step s trains at lr * s / warmup),
-      then ReduceLROnPlateau on the val loss takes over (never during warmup: the first epochs of CTC
-      sit on the blank plateau and would halve the LR before it ever peaked).
+      then ReduceLROnPlateau on the val loss takes over, but only once the model has left the CTC
+      blank plateau: while it emits blanks only, the val loss stalls, and a few hundred labels of a new
+      scheme can sit there for a hundred epochs; halving the LR every few of them would leave it
+      ~0 by the time the model could learn.
     - ``onecycle``: OneCycleLR over all ``epochs x steps_per_epoch`` steps; its warm-up share is
       ``warmup_steps`` of the total (at least 5%, at most 50%).
     """
@@ -61,8 +63,8 @@ class LRSchedule:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.tc.lr * min(1.0, (self.steps + 1) / self.tc.warmup_steps)
 
-    def after_epoch(self, val_loss: float) -> None:
-        if self.tc.schedule == "plateau" and not self.warming_up:
+    def after_epoch(self, val_loss: float, off_blank_plateau: bool = True) -> None:
+        if self.tc.schedule == "plateau" and not self.warming_up and off_blank_plateau:
             self.inner.step(val_loss)
 
     def state_dict(self) -> dict:
