@@ -64,6 +64,7 @@ def test_compare_two_reports(report, tmp_path, cli):
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("| ") and "scheme" not in line]
     assert [r.split("|")[1].strip() for r in rows] == [report.name, "other"]
+    assert all(r.split("|")[-3].strip() == "scratch" and "preset tiny" in r for r in rows)  # recipe and start shown
     assert (tmp_path / "cmp/compare.md").is_file() and (tmp_path / "cmp/compare.png").is_file()
     code, _, err = cli("assess", "--compare", tmp_path / "nothing")
     assert code == 2 and "no assessment.json" in err

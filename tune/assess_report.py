@@ -218,13 +218,15 @@ def compare(reports: list[str], out: Path | None) -> str:
             raise UserError(f"--compare {r}: no assessment.json there (run `crnn assess` into it first)")
         loaded[Path(r).name] = json.loads(path.read_text())
     head = ["scheme", "classes", "size", *(f"labels to {float(t):.0%}" for t in (f"{t:.2f}" for t in THRESHOLDS)),
-            "best exact", "at labels", "p50 solve ms", "verdict"]  # fmt: skip
+            "best exact", "at labels", "p50 solve ms", "verdict", "recipe", "start", "longest run, min"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, a in loaded.items():
         s, best, lat = a["scheme"], a.get("best") or {}, a.get("solve_latency_ms") or {}
         cells = [name, s["classes"], f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
                  *(str(v) if v else "-" for v in a["labels_to_break"].values()), _pct(best.get("exact_acc")),
-                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"]]  # fmt: skip
+                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"], a.get("recipe", "-"),
+                 "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
+                 f"{max((r['train_minutes'] for r in a['curve']), default=0):.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     table = "\n".join(lines) + "\n"
     if out is not None:
