@@ -226,3 +226,11 @@ def test_resume_continues_the_run_as_configured_after_a_preset_changed(digits_da
     assert code == 0 and "resuming" in out, err
     after = json.loads((run / "config.json").read_text())
     assert after["train"]["augment_ops"] == ["affine"] and after["train"]["epochs"] == 2
+
+
+def test_plateau_advice_leaves_out_what_the_run_already_used():
+    from crnn.train.state import plateau_advice
+
+    assert plateau_advice("more epochs", False, False).startswith("more epochs, train.augment=true, --init-from")
+    used = plateau_advice("more epochs", True, True)
+    assert "augment" not in used and "--init-from" not in used and used.endswith("or a more negative model.blank_bias")

@@ -14,6 +14,7 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
+from crnn.train.state import plateau_advice
 from tune.assess import RUNS, TEST_FILE
 
 
@@ -104,9 +105,10 @@ def build_assessment(out: Path) -> dict:
     broken = assessment["labels_to_break"]["0.01"] is not None
     assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
     stuck = [f"{r['train_images']}/r{r['repeat']}" for r in rows if not r["left_plateau_at"]]
+    augment = setup["config"]["train"].get("augment", False)
+    advice = plateau_advice("more minutes or images per run", augment, bool(setup["init_from"]))
     assessment["warnings"] = [
-        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme "
-        "(more images per run, train.augment=true, a higher train.lr or a more negative model.blank_bias may)"
+        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
     ] if stuck else []  # fmt: skip
     if unfinished:
         assessment["warnings"].append(f"unfinished runs: {', '.join(unfinished)}; run the same command to finish them")

@@ -33,7 +33,7 @@ from crnn.train.inputs import train_batches_for, training_splits
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
-from crnn.train.state import TrainState, left_plateau
+from crnn.train.state import TrainState, left_plateau, plateau_advice
 from crnn.train.transfer import summarize, transfer_weights
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
@@ -249,9 +249,9 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     finally:
         train_batches.close()
     if main and not state.plateau_exit and state.epoch >= tc.epochs:
+        advice = plateau_advice("more epochs", tc.augment, opts.init_from is not None)
         opts.log(
             f"warning: the model never left the CTC blank plateau (val char accuracy under 20% in all {state.epoch} "
-            "epochs): this run measures the recipe, not the scheme; try more epochs, train.augment=true, a higher "
-            "train.lr or a more negative model.blank_bias"
+            f"epochs): this run measures the recipe, not the scheme; try {advice}"
         )
     return state.best_row

@@ -53,3 +53,10 @@ def left_plateau(row: dict) -> bool:
     """CTC models first learn to emit blanks only (exact and char accuracy ~0): an epoch that reads a
     fifth of the characters, or any whole label, has left that plateau."""
     return row["exact_acc"] > 0 or row["char_acc"] >= 0.2
+
+
+def plateau_advice(more: str, augment: bool, transfer: bool) -> str:
+    """What may get a run that never left the blank plateau off it, leaving out what it already used."""
+    tips = [more, *([] if augment else ["train.augment=true"])]
+    tips += [*([] if transfer else ["--init-from a model trained on a similar scheme"]), "a more negative model.blank_bias"]
+    return ", ".join(tips[:-1]) + " or " + tips[-1]
