@@ -234,3 +234,17 @@ def test_plateau_advice_leaves_out_what_the_run_already_used():
     assert plateau_advice("more epochs", False, False).startswith("more epochs, train.augment=true, --init-from")
     used = plateau_advice("more epochs", True, True)
     assert "augment" not in used and "--init-from" not in used and used.endswith("or a more negative model.blank_bias")
+
+
+def test_more_characters_read_at_zero_exact_accuracy_is_progress():
+    """A hard scheme (transfer to wheezy at 1,000 labels) read 20% -> more characters with exact 0%
+    for many epochs; counting only exact accuracy, early stopping ended it 6 epochs off the plateau."""
+    from crnn.train.state import TrainState
+
+    state = TrainState()
+    rows = [{"epoch": e, "exact_acc": 0.0, "char_acc": c} for e, c in enumerate([0.21, 0.25, 0.3, 0.3], start=1)]
+    assert [state.record(r, warmed_up=True) for r in rows] == [True, True, True, False]
+    assert state.best_epoch == 3 and state.epochs_without_progress() == 1
+    assert state.record({"epoch": 5, "exact_acc": 0.01, "char_acc": 0.1}, warmed_up=True)  # exact first
+    old = {k: v for k, v in state.to_dict().items() if k != "best_char"}  # a checkpoint from before best_char
+    assert TrainState.from_dict(old).best_char == -1.0

@@ -10,6 +10,7 @@ class TrainState:
     epoch: int = 0  # the last finished epoch
     best: float = -1.0  # best val exact accuracy so far
     best_epoch: int = 0
+    best_char: float = -1.0  # the best epoch's val char accuracy: it breaks ties of exact accuracy
     elapsed_s: float = 0.0  # training time over every session of the run
     history: list[dict] = field(default_factory=list)  # one metrics row per finished epoch
     early_stopped: bool = False  # it stopped improving: a resume has nothing left to do
@@ -18,15 +19,17 @@ class TrainState:
     patience_from: int = 0  # the first epoch after warmup and off the plateau: early stopping counts from here
 
     def record(self, row: dict, warmed_up: bool) -> bool:
-        """Append an epoch's metrics; True if its val exact accuracy is the best so far."""
+        """Append an epoch's metrics; True if it is the best so far: the highest val exact accuracy, and
+        of equal ones the highest char accuracy (a hard scheme can read ever more characters for many
+        epochs while no whole label is right yet: that is progress, and early stopping must see it)."""
         self.epoch = row["epoch"]
         self.history.append(row)
         if not self.plateau_exit and left_plateau(row):
             self.plateau_exit = row["epoch"]
         if not self.patience_from and self.plateau_exit and warmed_up:
             self.patience_from = row["epoch"]
-        if row["exact_acc"] > self.best:
-            self.best, self.best_epoch = row["exact_acc"], row["epoch"]
+        if (row["exact_acc"], row["char_acc"]) > (self.best, self.best_char):
+            self.best, self.best_char, self.best_epoch = row["exact_acc"], row["char_acc"], row["epoch"]
             return True
         return False
 
