@@ -57,6 +57,17 @@ def test_a_tiny_assessment_writes_the_contract(report):
     assert "crnn assess --data" in text and "95%" in text and "curve.png" in text
 
 
+def test_report_only_rewrites_a_report_from_its_folder_alone(report, tmp_path, cli):
+    copy = tmp_path / "r"
+    shutil.copytree(report, copy)
+    (copy / "report.md").unlink()
+    code, out, err = cli("assess", "--out", copy, "--report-only")  # no --data: the folder knows its dataset
+    assert code == 0, err
+    assert "verdict: " in out and (copy / "report.md").is_file()
+    code, _, err = cli("assess", "--out", tmp_path / "empty", "--report-only")
+    assert code == 2 and "not an assessment (no assess.json)" in err
+
+
 def test_compare_two_reports(report, tmp_path, cli):
     other = tmp_path / "other"
     shutil.copytree(report, other, ignore=shutil.ignore_patterns("runs"))

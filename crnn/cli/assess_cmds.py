@@ -19,8 +19,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {args.out}/compare.md and compare.png")
         return 0
-    if not args.data or not args.out:
-        raise UserError("--data and --out are required (or --compare REPORT...)")
+    if args.report_only and not args.out:
+        raise UserError("--report-only needs --out REPORT, the assessment folder to rewrite the report of")
+    if not args.report_only and (not args.data or not args.out):
+        raise UserError("--data and --out are required (or --compare REPORT..., or --out REPORT --report-only)")
     from tune.assess import AssessOptions, run_assess  # noqa: PLC0415
     from tune.assess_report import write_report  # noqa: PLC0415
 
