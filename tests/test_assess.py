@@ -139,6 +139,12 @@ def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
     assert [p.name for p in (out / "train_runs").iterdir()]  # the Train run, kept for a resume
 
 
+def test_more_workers_per_run_than_the_cluster_has_cpus_is_refused(scheme, tmp_path, cli):
+    code, _, err = cli("assess", "--data", scheme, "--out", tmp_path / "r", "--sizes", "64", "--preset", "tiny",
+                       "--workers-per-run", "64")  # fmt: skip
+    assert code == 2 and "--workers-per-run 64: the cluster has" in err and "CPUs, one per worker needed" in err
+
+
 def test_resuming_with_other_workers_per_run_is_refused(report, scheme, tmp_path, cli):
     other = tmp_path / "r"
     shutil.copytree(report, other)

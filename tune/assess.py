@@ -79,8 +79,9 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
     size, repeat = int(params["size"]), int(params["repeat"])
-    data = load_dataset(setup.data)
-    idx = nested_subset(len(data.split("train")), size, setup.seed, repeat)
+    # Ray Train workers load the train and val splits themselves: the trial then needs only the test split
+    data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"))
+    idx = nested_subset(int(data.manifest["splits"]["train"]), size, setup.seed, repeat)
     budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
     config = apply_overrides(RunConfig.from_dict(setup.config), {"train": budget})
 
@@ -148,7 +149,7 @@ def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, sc
     from ray.train import TrainingFailedError  # noqa: PLC0415
     from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
 
-    from crnn.train.ray_glue import CHECKPOINT_FILE, loop_config, torch_trainer  # noqa: PLC0415
+    from crnn.train.ray_glue import CHECKPOINT_FILE, failure_line, loop_config, torch_trainer  # noqa: PLC0415
     from crnn.train.ray_train import last_and_best, train_worker  # noqa: PLC0415
 
     trainer = torch_trainer(
@@ -159,8 +160,7 @@ def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, sc
     try:
         result = trainer.fit()
     except TrainingFailedError as exc:
-        lines = str(exc).strip().splitlines()
-        raise RuntimeError(f"training failed on the Ray workers: {lines[-1] if lines else type(exc).__name__}") from None
+        raise RuntimeError(f"training failed on the Ray workers: {failure_line(exc)}") from None
     _last, best, state = last_and_best(result, setup.train_storage)
     best_pt = scratch / "best.pt"
     with best.as_directory() as d:
@@ -287,19 +287,14 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     import ray  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_glue import init_ray  # noqa: PLC0415
+    from crnn.train.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
 
-    attach = opts.address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
-    slots = None if attach else max(1, os.cpu_count() or 1)
-    started = init_ray(opts.address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
+    started, embedded = init_ray_for_trials(opts.address)
     try:
-        cpus, gpus = ray.cluster_resources().get("CPU", 1.0), ray.cluster_resources().get("GPU", 0.0)
-        if setup.gpus_per_worker and gpus < setup.gpus_per_worker * setup.workers_per_run:
-            raise UserError(f"--gpus-per-worker {setup.gpus_per_worker:g}: the cluster has {gpus:g} GPUs")
-        if cpus < setup.workers_per_run:
-            raise UserError(f"--workers-per-run {setup.workers_per_run}: the cluster has {cpus:g} CPUs, one per worker needed")
-        concurrent = opts.max_concurrent or (max(1, int(cpus // setup.workers_per_run)) if setup.workers_per_run > 1 else None)
-        trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), _trial_resources(setup, bool(slots)))
+        resources, concurrent = trial_layout(
+            setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers-per-run"
+        )
+        trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
         if tune.Tuner.can_restore(str(out / RUNS)):
             print(f"resuming assessment {out}: finished runs are kept", flush=True)
             tuner = tune.Tuner.restore(str(out / RUNS), trainable=trainable, resume_unfinished=True, resume_errored=True)
@@ -329,14 +324,6 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
 
     write_report(out)
     return out
-
-
-def _trial_resources(setup: AssessSetup, local: bool) -> dict:
-    if setup.workers_per_run == 1:
-        return {"cpu": 1, "gpu": setup.gpus_per_worker}
-    # The trial only drives its Train workers: on an embedded Ray it holds a slot of a custom resource,
-    # not a CPU, or 2 cores could never hold a trial and its 2 workers (RAY-NOTES: the CPU deadlock).
-    return {"trial_slot": 1} if local else {"cpu": 0.01}
 
 
 def _lines():

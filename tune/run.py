@@ -150,15 +150,6 @@ def check_same_search(opts: TuneOptions, meta: dict) -> None:
         )
 
 
-def _concurrency(opts: TuneOptions, setup: TrialSetup, cpus: float, gpus: float) -> int:
-    """As many trials as the cluster runs at once without one waiting on another's workers."""
-    if opts.max_concurrent:
-        return opts.max_concurrent
-    by_cpu = int(cpus // setup.workers)
-    by_gpu = int(gpus // (setup.workers * setup.gpus_per_worker)) if setup.gpus_per_worker else by_cpu
-    return max(1, min(by_cpu, by_gpu))
-
-
 def run_tune(opts: TuneOptions) -> Path:
     """Start or resume experiment ``opts.name``; returns its folder."""
     preset = _validate(opts)
@@ -182,22 +173,19 @@ def run_tune(opts: TuneOptions) -> Path:
     import ray  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_glue import init_ray  # noqa: PLC0415
+    from crnn.train.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
 
-    attach = opts.address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
-    slots = None if attach else max(1, (os.cpu_count() or 1))
-    started = init_ray(opts.address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
+    started, embedded = init_ray_for_trials(opts.address)
     try:
-        cpus = ray.cluster_resources().get("CPU", 1.0)
-        gpus = ray.cluster_resources().get("GPU", 0.0)
-        if setup.gpus_per_worker and gpus < setup.gpus_per_worker * setup.workers:
-            raise UserError(f"--gpus-per-worker {setup.gpus_per_worker:g}: the cluster has {gpus:g} GPUs")
-        max_concurrent = meta.get("max_concurrent_resolved") or _concurrency(opts, setup, cpus, gpus)
+        resources, max_concurrent = trial_layout(
+            setup.workers, setup.gpus_per_worker, embedded, meta.get("max_concurrent_resolved") or opts.max_concurrent,
+            "--workers-per-trial",
+        )  # fmt: skip
         meta["max_concurrent_resolved"] = max_concurrent
         exp.mkdir(parents=True, exist_ok=True)
         atomic_write_json(exp / EXPERIMENT_FILE, meta)
         trainable = tune.with_parameters(run_trial, setup=setup)
-        trainable = tune.with_resources(trainable, _trial_resources(setup, bool(slots)))
+        trainable = tune.with_resources(trainable, resources)
         if resuming and tune.Tuner.can_restore(str(exp)):
             print(f"resuming experiment {exp}: finished trials are kept, unfinished ones continue", flush=True)
             tuner = tune.Tuner.restore(str(exp), trainable=trainable, resume_unfinished=True, resume_errored=False)
@@ -213,14 +201,6 @@ def run_tune(opts: TuneOptions) -> Path:
         if started:
             ray.shutdown()
     return exp
-
-
-def _trial_resources(setup: TrialSetup, local: bool) -> dict:
-    if setup.workers == 1:
-        return {"cpu": 1, "gpu": setup.gpus_per_worker}
-    # The trial's own driver needs no CPU: on an embedded Ray it takes a slot of a custom resource
-    # instead, or 2 cores could never hold a trial and its 2 workers (it would wait forever).
-    return {"trial_slot": 1} if local else {"cpu": 0.01}
 
 
 def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurrent: int):

@@ -64,6 +64,44 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     return True
 
 
+def init_ray_for_trials(address: str | None) -> tuple[bool, bool]:
+    """Attach to a cluster, or start an embedded Ray with one ``trial_slot`` per CPU (what a
+    multi-worker trial's driver holds instead of a CPU). Returns (we started it, it is embedded)."""
+    attach = address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
+    slots = None if attach else max(1, os.cpu_count() or 1)
+    started = init_ray(address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
+    return started, slots is not None
+
+
+def trial_layout(
+    workers: int, gpus_per_worker: float, embedded: bool, max_concurrent: int | None, workers_flag: str
+) -> tuple[dict, int]:  # fmt: skip
+    """What one Tune trial of ``workers`` workers reserves, and how many such trials the connected
+    cluster runs at once without one waiting on another's workers (``max_concurrent`` if given)."""
+    import ray  # noqa: PLC0415
+
+    cpus, gpus = ray.cluster_resources().get("CPU", 1.0), ray.cluster_resources().get("GPU", 0.0)
+    if gpus_per_worker and gpus < gpus_per_worker * workers:
+        raise UserError(f"--gpus-per-worker {gpus_per_worker:g}: the cluster has {gpus:g} GPUs")
+    if cpus < workers:
+        raise UserError(f"{workers_flag} {workers}: the cluster has {cpus:g} CPUs, one per worker needed")
+    if workers == 1:
+        resources = {"cpu": 1, "gpu": gpus_per_worker}
+    else:  # the trial only drives its Train workers: a CPU of its own could deadlock 2 cores (RAY-NOTES)
+        resources = {"trial_slot": 1} if embedded else {"cpu": 0.01}
+    if max_concurrent:
+        return resources, max_concurrent
+    by_cpu = int(cpus // workers)
+    by_gpu = int(gpus // (workers * gpus_per_worker)) if gpus_per_worker else by_cpu
+    return resources, max(1, min(by_cpu, by_gpu))
+
+
+def failure_line(exc: BaseException) -> str:
+    """The last line of a Ray Train failure: the worker's own error, without Ray's traceback around it."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
 def report_epoch(
     report: Callable, checkpoint_cls, row: dict, last_pt: Path | None, files: tuple[Path, ...] = (), **extra
 ) -> None:

@@ -28,7 +28,7 @@ from crnn.model import build_model, check_time_steps, count_parameters
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint, load_model
 from crnn.train.fit import FitOptions, fit, worker_batch_size
-from crnn.train.ray_glue import CHECKPOINT_FILE, init_ray, loop_config, report_epoch, resume_path, torch_trainer
+from crnn.train.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
 from crnn.train.rundir import RunDir, run_record
 from crnn.train.state import TrainState
 
@@ -187,8 +187,7 @@ def train_distributed(
         try:
             result = trainer.fit()
         except TrainingFailedError as exc:
-            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"training failed on the Ray workers: {last} (logs: {storage_path}/{name})") from None
+            raise UserError(f"training failed on the Ray workers: {failure_line(exc)} (logs: {storage_path}/{name})") from None
         return _materialize(run, result)
     finally:
         if started:
