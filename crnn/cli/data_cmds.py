@@ -1,4 +1,4 @@
-"""``crnn data synth | import | check``."""
+"""``crnn data synth | import | merge | check``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from crnn.data.merge import merge_datasets  # noqa: PLC0415
+
+    manifest = merge_datasets([Path(p) for p in args.inputs], Path(args.out), overwrite=args.overwrite)
+    splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
+    print(f"wrote {args.out}: {splits} ({manifest['width']}x{manifest['height']}, {len(manifest['charset'])} classes)")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from crnn.data.check import check_dataset, format_summary  # noqa: PLC0415
 
@@ -108,6 +117,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="import the valid images, list the rest in import_report.json")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_import)
+
+    p = dsub.add_parser("merge", help="merge datasets: each split is that split of every input, in order")
+    p.add_argument("inputs", nargs="+", metavar="DATASET", help="dataset folders (one image size and colour)")
+    p.add_argument("--out", required=True, help="dataset folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
+    p.set_defaults(func=cmd_merge)
 
     p = dsub.add_parser("check", help="validate a dataset and print its summary")
     p.add_argument("dir", help="dataset folder")

@@ -1,0 +1,120 @@
+"""Merge datasets into one: each split is the concatenation of that split of every input.
+
+Use it to grow a training pool (a second ``crnn data synth`` batch with another seed) or to put
+several labelled batches of one scheme together. The inputs must share image size and colour;
+the charset becomes the union (first input's order, then new characters), the label lengths the
+widest range. An image that lands in two splits of the result (the same dataset merged twice,
+overlapping imports) is refused: the model would be scored on images it trained on.
+
+The output is written split by split from memory-mapped inputs into memory-mapped arrays, so
+merging never holds more than one input split in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+from tqdm import tqdm
+
+from crnn.atomic import atomic_write_json, staging_dir
+from crnn.data.store import FORMAT, SPLITS, VERSION, is_dataset, read_manifest
+from crnn.errors import UserError
+
+CHUNK = 20_000  # images copied and hashed at a time
+
+
+def _shape(root: Path, manifest: dict) -> tuple[int, ...]:
+    """The per-image array shape: (H, W) or (H, W, 3)."""
+    hw = (int(manifest["height"]), int(manifest["width"]))
+    return hw if int(manifest.get("channels", 1)) == 1 else (*hw, 3)
+
+
+def _load(root: Path, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+    img_path = root / f"{name}.npy"
+    try:
+        images = np.load(img_path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{img_path}: unreadable image array ({exc})") from None
+    labels = (root / f"{name}.txt").read_text().splitlines()
+    if images.dtype != np.uint8 or images.shape[1:] != shape or len(images) != len(labels):
+        raise UserError(f"{img_path}: expected uint8 (N, {', '.join(map(str, shape))}) with one label each, found {images.shape}")
+    return images, labels
+
+
+def merged_charset(charsets: list[str]) -> str:
+    """The first charset's order, then each later charset's new characters in its order."""
+    out = list(charsets[0])
+    for cs in charsets[1:]:
+        out += [c for c in cs if c not in out]
+    return "".join(out)
+
+
+def merge_datasets(inputs: list[Path], out: Path, overwrite: bool = False) -> dict:
+    """Write the merge of ``inputs`` into ``out``; returns its manifest."""
+    if len(inputs) < 2:
+        raise UserError("crnn data merge: give at least two dataset folders to merge")
+    if len({p.resolve() for p in inputs}) < len(inputs):
+        raise UserError("crnn data merge: a dataset folder is listed twice; each input may appear once")
+    manifests = [read_manifest(p) for p in inputs]
+    shape = _shape(inputs[0], manifests[0])
+    for path, m in zip(inputs[1:], manifests[1:], strict=True):
+        if _shape(path, m) != shape:
+            raise UserError(
+                f"{path}: images are {'x'.join(map(str, _shape(path, m)))}, {inputs[0]} has {'x'.join(map(str, shape))}; "
+                "merge only datasets of one image size and colour (re-import with --resize)"
+            )
+    counts = {s: sum(int(m["splits"].get(s, 0)) for m in manifests) for s in SPLITS}
+    lo = min(int(m["length"][0]) for m in manifests)
+    hi = max(int(m["length"][1]) for m in manifests)
+    parts = list(zip(inputs, manifests, strict=True))
+    seen: dict[bytes, tuple[str, Path, int]] = {}  # image digest -> (split, input, index) where it first went
+    checksums = {}
+    with staging_dir(out, overwrite, is_dataset, "dataset") as tmp:
+        for split in SPLITS:
+            if counts[split] == 0:
+                continue
+            dest = open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8, shape=(counts[split], *shape))
+            digest, labels, at = hashlib.sha256(), [], 0
+            bar = tqdm(total=counts[split], desc=f"merge {split}", unit="img", disable=None)
+            for path, m in parts:
+                if int(m["splits"].get(split, 0)) == 0:
+                    continue
+                images, split_labels = _load(path, split, shape)
+                for start in range(0, len(images), CHUNK):
+                    chunk = np.ascontiguousarray(images[start : start + CHUNK])
+                    for i, img in enumerate(chunk):
+                        key = hashlib.blake2b(img.tobytes(), digest_size=16).digest()
+                        other, other_path, j = seen.setdefault(key, (split, path, start + i))
+                        if other != split:
+                            raise UserError(
+                                f"{path}: image {start + i} of split {split!r} is image {j} of split {other!r} of {other_path}; "
+                                "merging overlapping datasets would score the model on images it trained on"
+                            )
+                    dest[at : at + len(chunk)] = chunk
+                    digest.update(chunk.tobytes())
+                    at += len(chunk)
+                    bar.update(len(chunk))
+                labels += split_labels
+            bar.close()
+            dest.flush()
+            del dest
+            (tmp / f"{split}.txt").write_text("".join(label + "\n" for label in labels))
+            digest.update("\n".join(labels).encode())
+            checksums[split] = digest.hexdigest()
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "charset": merged_charset([m["charset"] for m in manifests]),
+            "height": shape[0],
+            "width": shape[1],
+            "channels": 1 if len(shape) == 2 else 3,
+            "length": [lo, hi],
+            "splits": {s: n for s, n in counts.items() if n},
+            "source": {"merged": [{"path": str(p), "splits": m["splits"], "source": m.get("source")} for p, m in parts]},
+            "checksums": checksums,
+        }
+        atomic_write_json(tmp / "manifest.json", manifest)
+    return manifest
