@@ -212,6 +212,10 @@ def test_train_init_from_starts_from_a_trained_model(digits_data, tmp_path, cli)
     assert "--init-from: kept" in out and "re-initialised: nothing" in out
     scratch, warm = read_metrics(tmp_path / "src"), read_metrics(tmp_path / "warm")
     assert warm[0]["train_loss"] < scratch[0]["train_loss"]  # it started where the source model ended
+    # the command one re-runs after an interruption (--resume) starts its first run from the model too
+    code, out, err = cli(*base, "--out", tmp_path / "warm2", "--init-from", tmp_path / "src", "--resume")
+    assert code == 0 and "--init-from: kept" in out, err + out
+    assert read_metrics(tmp_path / "warm2")[0]["train_loss"] == warm[0]["train_loss"]
     code, _, err = cli(*base, "--out", tmp_path / "bad", "--init-from", tmp_path / "nothing")
     assert code == 2 and "nothing" in err and not (tmp_path / "bad").exists()
 

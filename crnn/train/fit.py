@@ -128,7 +128,9 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     if config.model.normalize:  # fresh images come from the same generator as val: its statistics stand in
         sample = train if len(train) else val
         model.set_input_stats(to_input(sample.images[:2048], channels))
-    if opts.init_from is not None and not (opts.resume_from or opts.resume):
+    run = RunDir(out)
+    resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
+    if opts.init_from is not None and resume_from is None:  # a resumed run has its own weights
         init = opts.init_from
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
             init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
@@ -142,9 +144,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
-    run = RunDir(out)
     state = TrainState()
-    resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
     if resume_from is not None:
         if main and opts.resume_from is None:
             run.check_resumable(config)
@@ -161,7 +161,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             best = f"best val exact {state.best:.2%} at epoch {state.best_epoch}"
             opts.log(f"resuming {run.out} after epoch {state.epoch} ({best})")
     elif main and opts.resume:
-        opts.log(f"nothing to resume in {run.out}; starting from scratch")
+        opts.log(f"nothing to resume in {run.out}; starting a new run")
     elif main and run.last_pt.is_file():
         raise UserError(f"{run.out}: already holds a run; pass --resume to continue it or choose another --out")
 
