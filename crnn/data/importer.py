@@ -10,18 +10,17 @@ from __future__ import annotations
 import csv
 import json
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from crnn.atomic import staging_dir
 from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
 from crnn.data.store import SPLITS, is_dataset, write_dataset
 from crnn.errors import UserError
+from crnn.progress import Progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -116,7 +115,7 @@ def import_images(
     problems: list[tuple[Path, str]] = []
     good: list[tuple[Entry, np.ndarray]] = []
     allowed = set(charset)
-    for entry in tqdm(entries, desc="importing", unit="img", disable=None if progress else True, file=sys.stderr):
+    for entry in Progress(len(entries), "importing", enabled=progress).wrap(entries):
         bad_chars = "".join(dict.fromkeys(c for c in entry.label if c not in allowed))
         if not entry.label:
             problems.append((entry.path, "empty label"))

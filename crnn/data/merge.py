@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib.format import open_memmap
-from tqdm import tqdm
 
 from crnn.atomic import atomic_write_json, staging_dir
 from crnn.data.store import FORMAT, SPLITS, VERSION, is_dataset, read_manifest
 from crnn.errors import UserError
+from crnn.progress import Progress
 
 CHUNK = 20_000  # images copied and hashed at a time
 
@@ -78,7 +78,7 @@ def merge_datasets(inputs: list[Path], out: Path, overwrite: bool = False) -> di
                 continue
             dest = open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8, shape=(counts[split], *shape))
             digest, labels, at = hashlib.sha256(), [], 0
-            bar = tqdm(total=counts[split], desc=f"merge {split}", unit="img", disable=None)
+            bar = Progress(counts[split], f"merge {split}")
             for path, m in parts:
                 if int(m["splits"].get(split, 0)) == 0:
                     continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,11 @@ import captcha
 import captcha.image
 import numpy as np
 from captcha.image import ImageCaptcha
-from tqdm import tqdm
 
 from crnn.atomic import staging_dir
 from crnn.data.store import is_dataset, write_dataset
 from crnn.errors import UserError
+from crnn.progress import Progress
 
 
 class SeededSecrets:
@@ -142,7 +141,7 @@ def synthesize(
     labels = make_labels(spec, count)
     with (
         staging_dir(out, overwrite, is_dataset, "dataset") as tmp,
-        tqdm(total=count, desc="rendering", unit="img", disable=None if progress else True, file=sys.stderr) as bar,
+        Progress(count, "rendering", enabled=progress) as bar,
     ):
         images = render_many(spec, labels, workers=workers, on_progress=bar.update)
         bounds = np.cumsum([0, counts["train"], counts["val"], counts["test"]])
