@@ -42,3 +42,12 @@ def test_merge_refuses_another_image_size(tmp_path, cli):
     assert code != 0 and str(b) in err and "--resize" in err
     code, _, err = cli("data", "merge", a, "--out", tmp_path / "m")
     assert code != 0 and "at least two" in err
+
+
+def test_merge_names_a_missing_label_file(tmp_path, cli):
+    a = make_dataset(tmp_path / "a", count=20, seed=1)
+    b = make_dataset(tmp_path / "b", count=20, seed=2)
+    (b / "val.txt").unlink()
+    code, _, err = cli("data", "merge", a, b, "--out", tmp_path / "m")
+    assert code != 0 and f"{b / 'val.txt'}: unreadable label file" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()

@@ -38,7 +38,11 @@ def _load(root: Path, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, li
         images = np.load(img_path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise UserError(f"{img_path}: unreadable image array ({exc})") from None
-    labels = (root / f"{name}.txt").read_text().splitlines()
+    txt_path = root / f"{name}.txt"
+    try:
+        labels = txt_path.read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"{txt_path}: unreadable label file ({exc.strerror}); the manifest lists split {name!r}") from None
     if images.dtype != np.uint8 or images.shape[1:] != shape or len(images) != len(labels):
         raise UserError(f"{img_path}: expected uint8 (N, {', '.join(map(str, shape))}) with one label each, found {images.shape}")
     return images, labels
