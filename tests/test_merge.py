@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 
 from crnn.data.store import load_dataset, write_dataset
@@ -49,5 +51,16 @@ def test_merge_names_a_missing_label_file(tmp_path, cli):
     b = make_dataset(tmp_path / "b", count=20, seed=2)
     (b / "val.txt").unlink()
     code, _, err = cli("data", "merge", a, b, "--out", tmp_path / "m")
-    assert code != 0 and f"{b / 'val.txt'}: unreadable label file" in err and "Traceback" not in err
+    assert code != 0 and f"{b / 'val.txt'}: missing; the manifest lists split 'val'" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_merge_refuses_a_split_that_differs_from_its_manifest(tmp_path, cli):
+    a = make_dataset(tmp_path / "a", count=20, seed=1)
+    b = make_dataset(tmp_path / "b", count=20, seed=2)
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["splits"]["train"] += 1  # one image and label short of what the manifest promises
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = cli("data", "merge", a, b, "--out", tmp_path / "m")
+    assert code != 0 and f"{b}: split 'train' should hold" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()

@@ -19,33 +19,17 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from crnn.atomic import atomic_write_json, staging_dir
-from crnn.data.store import FORMAT, SPLITS, VERSION, is_dataset, read_manifest
+from crnn.data.store import FORMAT, SPLITS, VERSION, Dataset, is_dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.progress import Progress
 
 CHUNK = 20_000  # images copied and hashed at a time
 
 
-def _shape(root: Path, manifest: dict) -> tuple[int, ...]:
+def _shape(manifest: dict) -> tuple[int, ...]:
     """The per-image array shape: (H, W) or (H, W, 3)."""
-    hw = (int(manifest["height"]), int(manifest["width"]))
-    return hw if int(manifest.get("channels", 1)) == 1 else (*hw, 3)
-
-
-def _load(root: Path, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
-    img_path = root / f"{name}.npy"
-    try:
-        images = np.load(img_path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{img_path}: unreadable image array ({exc})") from None
-    txt_path = root / f"{name}.txt"
-    try:
-        labels = txt_path.read_text().splitlines()
-    except OSError as exc:
-        raise UserError(f"{txt_path}: unreadable label file ({exc.strerror}); the manifest lists split {name!r}") from None
-    if images.dtype != np.uint8 or images.shape[1:] != shape or len(images) != len(labels):
-        raise UserError(f"{img_path}: expected uint8 (N, {', '.join(map(str, shape))}) with one label each, found {images.shape}")
-    return images, labels
+    data = Dataset(root=Path(), manifest=manifest)
+    return data.image_size if data.channels == 1 else (*data.image_size, 3)
 
 
 def merged_charset(charsets: list[str]) -> str:
@@ -63,11 +47,11 @@ def merge_datasets(inputs: list[Path], out: Path, overwrite: bool = False) -> di
     if len({p.resolve() for p in inputs}) < len(inputs):
         raise UserError("crnn data merge: a dataset folder is listed twice; each input may appear once")
     manifests = [read_manifest(p) for p in inputs]
-    shape = _shape(inputs[0], manifests[0])
+    shape = _shape(manifests[0])
     for path, m in zip(inputs[1:], manifests[1:], strict=True):
-        if _shape(path, m) != shape:
+        if _shape(m) != shape:
             raise UserError(
-                f"{path}: images are {'x'.join(map(str, _shape(path, m)))}, {inputs[0]} has {'x'.join(map(str, shape))}; "
+                f"{path}: images are {'x'.join(map(str, _shape(m)))}, {inputs[0]} has {'x'.join(map(str, shape))}; "
                 "merge only datasets of one image size and colour (re-import with --resize)"
             )
     counts = {s: sum(int(m["splits"].get(s, 0)) for m in manifests) for s in SPLITS}
@@ -86,7 +70,8 @@ def merge_datasets(inputs: list[Path], out: Path, overwrite: bool = False) -> di
             for path, m in parts:
                 if int(m["splits"].get(split, 0)) == 0:
                     continue
-                images, split_labels = _load(path, split, shape)
+                part = load_dataset(path, splits=(split,), mmap=True).split(split)  # checked against its manifest
+                images, split_labels = part.images, part.labels
                 for start in range(0, len(images), CHUNK):
                     chunk = np.ascontiguousarray(images[start : start + CHUNK])
                     for i, img in enumerate(chunk):

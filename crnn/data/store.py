@@ -121,8 +121,9 @@ def read_manifest(root: str | Path) -> dict:
     return manifest
 
 
-def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = False) -> Dataset:
-    """Load the named splits that exist (all by default). ``verify`` recomputes the checksums."""
+def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = False, mmap: bool = False) -> Dataset:
+    """Load the named splits that exist (all by default). ``verify`` recomputes the checksums;
+    ``mmap`` maps the image arrays read-only instead of reading them into memory."""
     root = Path(root)
     manifest = read_manifest(root)
     data = Dataset(root=root, manifest=manifest)
@@ -134,7 +135,7 @@ def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
             if not p.is_file():
                 raise UserError(f"{p}: missing; the manifest lists split {name!r}")
         try:
-            images = np.load(img_path, allow_pickle=False)
+            images = np.load(img_path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise UserError(f"{img_path}: unreadable image array ({exc})") from None
         labels = txt_path.read_text().splitlines()
