@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_fresh.py
+	$(BIN)/python benchmarks/bench_mmap.py
 	$(BIN)/python benchmarks/bench_flops.py
 	$(BIN)/python benchmarks/bench_ray_train.py
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/bench_multinode.py

@@ -42,6 +42,32 @@ PINNED_TRAIN_LOSS = [3.52204, 2.64765]
 PINNED_VAL_LOSS = [3.6230, 2.8203]
 
 
+def test_a_memory_mapped_split_trains_exactly_as_one_in_memory(digits_data, tmp_path):
+    cfg = resolve_config("tiny", None, ["train.epochs=2"])
+    fit(load_dataset(digits_data), tmp_path / "read", cfg, FitOptions(**QUIET))
+    fit(load_dataset(digits_data, mmap=True), tmp_path / "mapped", cfg, FitOptions(**QUIET))
+    losses = [[r["train_loss"] for r in read_metrics(tmp_path / run)] for run in ("read", "mapped")]
+    assert losses[0] == losses[1]
+
+
+def test_crnn_train_maps_the_stored_train_split_instead_of_reading_it(digits_data, tmp_path, cli, monkeypatch):
+    """A 1 M-image pool is 6 GB: read whole, every trial and worker on a node held its own copy."""
+    import numpy as np
+
+    import crnn.train.fit as fit_module
+
+    seen = []
+
+    def spy(data, out, config, opts=None):
+        seen.append(isinstance(data.split("train").images, np.memmap))
+        return fit(data, out, config, opts)
+
+    monkeypatch.setattr(fit_module, "fit", spy)
+    code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny", "--set", "train.epochs=1")
+    assert code == 0, err
+    assert seen == [True]
+
+
 def test_resume_continues_exactly_where_it_stopped(digits_data, tmp_path):
     cfg = resolve_config("tiny", None, ["train.epochs=4"])
     data = load_dataset(digits_data)

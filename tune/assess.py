@@ -80,7 +80,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     size, repeat = int(params["size"]), int(params["repeat"])
     # Ray Train workers load the train and val splits themselves: the trial then needs only the test split
-    data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"))
+    data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"), mmap=True)
     idx = nested_subset(int(data.manifest["splits"]["train"]), size, setup.seed, repeat)
     budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
     config = apply_overrides(RunConfig.from_dict(setup.config), {"train": budget})

@@ -59,7 +59,7 @@ def retrain(opts: RetrainOptions) -> dict:
         config = apply_overrides(config, parse_set(list(opts.sets)))
     out = Path(opts.out)
     RunDir(out).check_resumable(config, allowed=())  # the same trial, --epochs and --set, or another --out
-    data = load_dataset(opts.data)
+    data = load_dataset(opts.data, mmap=True)
     if "test" not in data.splits or not len(data.split("test")):
         raise UserError(f"--data {opts.data}: has no test split to evaluate on")
     start = time.perf_counter()

@@ -73,7 +73,7 @@ def _run_in_trial(config: RunConfig, setup: TrialSetup) -> None:
     import ray.tune  # noqa: PLC0415
 
     # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
-    data = load_dataset(setup.data, splits=("train", "val"))
+    data = load_dataset(setup.data, splits=("train", "val"), mmap=True)  # concurrent trials share the page cache
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
         report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt)  # ray

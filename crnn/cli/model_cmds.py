@@ -41,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for flag in ("address", "storage"):
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
-        data = load_dataset(args.data, splits=("train", "val"))
+        data = load_dataset(args.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
             resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
             init_from=init_state,

@@ -1,6 +1,8 @@
 """In-memory batches for training and evaluation: no per-sample Python, no PNG decoding.
 
-Images stay uint8 in one tensor; a batch is an index gather plus a divide. For data-parallel
+Images stay uint8 in one array, in memory or memory-mapped (training maps the stored split, so
+the trials and workers on one node share one copy in the page cache and a run starts without
+reading gigabytes first); a batch is an index gather plus a divide. For data-parallel
 training each rank takes its own slice of the epoch's permutation, padded so that every rank runs
 the same number of steps (DDP needs that).
 """
@@ -69,7 +71,7 @@ class Batches:
         epoch_images: int = 0,
         channels: int = 1,
     ) -> None:
-        self.images = torch.from_numpy(images)  # (N, H, W) or (N, H, W, 3) uint8, shares memory with the array
+        self.images = images  # (N, H, W) or (N, H, W, 3) uint8, in memory or memory-mapped: never copied whole
         self.channels = channels  # the model's input channels
         self.targets, self.lengths = encode_labels(labels, charset)
         self.batch_size = batch_size
@@ -127,7 +129,7 @@ class Batches:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             idx = order[start : start + self.batch_size]
-            images = to_input(self.images[idx], self.channels)  # (B, C, H, W)
+            images = to_input(np.asarray(self.images[idx.numpy()]), self.channels)  # (B, C, H, W): a gather copies
             lengths = self.lengths[idx]
             targets = self.targets[idx, : int(lengths.max())]  # (B, Lmax of the batch)
             yield Batch(images, targets, lengths, idx)

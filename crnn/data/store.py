@@ -30,9 +30,9 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Split:
-    """One split held in memory."""
+    """One split: labels in memory, images in memory or memory-mapped (``load_dataset(mmap=True)``)."""
 
-    images: np.ndarray  # (N, H, W) or (N, H, W, 3) uint8
+    images: np.ndarray  # (N, H, W) or (N, H, W, 3) uint8; np.memmap when mapped
     labels: list[str]
 
     def __post_init__(self) -> None:

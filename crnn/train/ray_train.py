@@ -75,7 +75,7 @@ def train_worker(cfg: dict) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()  # ray
     device = ray.train.torch.get_device()  # ray
     config = RunConfig.from_dict(cfg["config"])
-    data = load_dataset(cfg["data"], splits=("train", "val"))
+    data = load_dataset(cfg["data"], splits=("train", "val"), mmap=True)  # one copy per node, in the page cache
     subset = {}
     if cfg.get("train_indices") is not None:
         data = data.with_train_subset(cfg["train_indices"])
