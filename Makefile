@@ -23,7 +23,7 @@ demo: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH ./scripts/demo.sh
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

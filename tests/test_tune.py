@@ -171,7 +171,7 @@ def test_retrain_the_best_trial_writes_model_metrics_and_report(search, digits_d
 
 def test_retrain_stopped_midway_resumes(search, digits_data, tmp_path):
     out = tmp_path / "final"
-    cmd = [sys.executable, "-m", "crnn", "retrain", str(search), "--data", str(digits_data), "--out", str(out), "--epochs", "25"]
+    cmd = [sys.executable, "-m", "crnn", "retrain", str(search), "--data", str(digits_data), "--out", str(out), "--epochs", "5"]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for((out / "checkpoints/last.pt").is_file, 120, "the retrain's first checkpoint", poll=0.05)
     kill_session(first.pid)
