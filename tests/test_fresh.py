@@ -11,6 +11,7 @@ from crnn.data.fresh import FreshBatches, render_fresh, spec_from_manifest
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.train.fit import FitOptions, fit, read_metrics
+from tests.conftest import make_dataset
 from tests.other_scheme import write_scheme
 
 QUIET = {"progress": False, "log": lambda line: None}
@@ -130,3 +131,20 @@ def test_epochs_of_a_stream_cover_the_split_before_repeating():
     assert seen[:10] != seen[10:20]  # reshuffled per pass
     b.set_epoch(2)
     assert [int(i) for batch in b for i in batch.index] == seen[4:8]  # an epoch is a function of its number: resume is exact
+
+
+def test_a_merge_of_synth_batches_streams_fresh_images_and_a_merge_with_imports_is_refused(digits_data, tmp_path, cli):
+    make_dataset(tmp_path / "b", count=40, seed=7)
+    assert cli("data", "merge", digits_data, tmp_path / "b", "--out", tmp_path / "m")[0] == 0
+    assert cli("data", "merge", tmp_path / "m", make_dataset(tmp_path / "c", count=40, seed=8), "--out", tmp_path / "mm")[0] == 0
+    for merged in ("m", "mm"):  # a merge of merges too
+        spec, stored = spec_from_manifest(load_dataset(tmp_path / merged).manifest, merged)
+        assert (spec.seed, stored) == (0, 240)  # the first input's stream, past the 240 it stored
+    code, out, err = cli("train", "--data", tmp_path / "mm", "--out", tmp_path / "r", "--preset", "tiny",
+                         "--set", "train.epochs=1", *[a for s in FRESH for a in ("--set", s)])  # fmt: skip
+    assert code == 0, err
+    write_scheme(tmp_path / "pngs", 40, seed=1)
+    assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "i", "--resize", "150x40")[0] == 0
+    assert cli("data", "merge", tmp_path / "b", tmp_path / "i", "--out", tmp_path / "mi")[0] == 0
+    with pytest.raises(UserError, match=r"i was not made by `crnn data synth`"):
+        spec_from_manifest(load_dataset(tmp_path / "mi").manifest, "mi")

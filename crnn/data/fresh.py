@@ -45,19 +45,31 @@ def render_fresh(args: tuple[SynthSpec, int, int, int]) -> tuple[np.ndarray, lis
     return images, labels
 
 
-def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
-    """The generator settings a synthesized dataset was made with, and how many samples it stored."""
-    source = manifest.get("source", {})
+def _synth_sources(source: dict, where: str) -> list[dict]:
+    """The generator records behind a dataset: its own, or each merged input's (``crnn data merge``), in order."""
+    if "merged" in source:
+        return [s for part in source["merged"] for s in _synth_sources(part.get("source") or {}, part.get("path", where))]
     if source.get("generator") != generator_info()["generator"]:
         raise UserError(
             f"train.synth_per_epoch: {where} was not made by `crnn data synth` (source {source.get('generator', 'import')!r}); "
             "fresh images need the generator's settings, so set train.synth_per_epoch=0 for imported data"
         )
+    return [source]
+
+
+def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
+    """The generator settings a synthesized dataset was made with, and how many samples it stored.
+
+    A merge of ``crnn data synth`` batches streams on from its first input's seed, past every sample
+    stored under that seed; the other inputs were rendered from other seeds, so nothing stored is drawn
+    again. Charset and lengths are the merged dataset's (the union and the widest range)."""
+    sources = _synth_sources(manifest.get("source") or {}, where)
+    seed = int(sources[0]["seed"])
     spec = SynthSpec(
         charset=manifest["charset"], length=tuple(manifest["length"]), width=int(manifest["width"]),
-        height=int(manifest["height"]), seed=int(source["seed"]), colour=int(manifest.get("channels", 1)) == 3,
+        height=int(manifest["height"]), seed=seed, colour=int(manifest.get("channels", 1)) == 3,
     )  # fmt: skip
-    return spec, int(source["count"])
+    return spec, max(int(s["count"]) for s in sources if int(s["seed"]) == seed)
 
 
 class FreshBatches:
