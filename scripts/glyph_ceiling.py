@@ -5,7 +5,9 @@
 Why this bounds every model. ``ImageCaptcha`` draws each character on its own (``_draw_character``:
 font size, offsets, rotation, warp, then stretched into the character's text box) and only then
 pastes the glyphs side by side, adds noise, resizes and smooths. A character's identity reaches the
-final image only through its own glyph; everything else drawn is independent of it. So no model
+final image only through its own glyph; everything else drawn is independent of it. The glyph is
+pasted vertically centred and the image is never resized vertically, so a glyph taller than the
+image loses its top and bottom rows (at 150x40, up to 17 of 74 each): those are cut here too. So no model
 reading the CAPTCHA can tell two characters apart better than the best classifier of the isolated
 glyph itself (the data processing inequality): the glyph's Bayes error is a floor under the per-
 character error of any recognizer of that scheme, however large its data or compute.
@@ -40,14 +42,21 @@ from crnn.charset import resolve_charset
 from crnn.data.synth import SeededSecrets
 
 LOOK_ALIKES = "0oOcCkKlI1mMpPsSuUvVwWxXyYzZjJ"
-CANVAS = (80, 48)  # (H, W): the largest 150x40 glyph is 74x35
+CANVAS = (80, 48)  # (H, W) at least: the largest glyph is 74x35 (font sizes do not depend on the image size)
 
 
 def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` glyphs of each character: uint8 (N, 5, H, W) (RGBA and the text-box mask), int64 (N,) class."""
+    """``per_class`` glyphs of each character: uint8 (N, 5, H, W) (RGBA and the text-box mask), int64 (N,) class.
+
+    The glyph keeps only the rows that land inside the image: ``create_captcha_image`` pastes it
+    vertically centred on an image ``height`` rows high (``int((height - h) / 2)``) and never
+    resizes vertically, so the rows outside are lost to every model of the CAPTCHA. The mask keeps
+    the whole text box (its width moves the next glyph, so it can reach the image)."""
     gen = ImageCaptcha(width=width, height=height)
     draw = ImageDraw.Draw(Image.new("RGB", (width, height)))
-    out = np.zeros((len(chars) * per_class, 5, *CANVAS), dtype=np.uint8)
+    canvas = (max(CANVAS[0], height), CANVAS[1])
+    top = (canvas[0] - height) // 2  # the canvas row of the image's first row
+    out = np.zeros((len(chars) * per_class, 5, *canvas), dtype=np.uint8)
     labels = np.repeat(np.arange(len(chars)), per_class)
     saved = captcha.image.secrets
     try:
@@ -56,10 +65,14 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
                 captcha.image.secrets = SeededSecrets(random.Random(f"glyph:{seed}:{c}:{i}"))
                 color = captcha.image.random_color(10, 200, captcha.image.secrets.randbelow(36) + 220)  # as generate_image
                 glyph = np.asarray(gen._draw_character(c, draw, color))  # (h, w, 4) RGBA
-                h, w = min(glyph.shape[0], CANVAS[0]), min(glyph.shape[1], CANVAS[1])
+                gh, gw = glyph.shape[:2]
+                y0 = top + int((height - gh) / 2)  # where create_captcha_image pastes it
+                r0, r1 = max(y0, 0), min(y0 + gh, canvas[0])
+                w = min(gw, canvas[1])
                 row = out[k * per_class + i]
-                row[:4, :h, :w] = glyph[:h, :w].transpose(2, 0, 1)
-                row[4, :h, :w] = 255  # the text box: its size is part of what the generator drew
+                row[:4, r0:r1, :w] = glyph[r0 - y0 : r1 - y0, :w].transpose(2, 0, 1)
+                row[:4, :top], row[:4, top + height :] = 0, 0  # outside the image
+                row[4, r0:r1, :w] = 255  # the text box: its size is part of what the generator drew
     finally:
         captcha.image.secrets = saved
     return out, labels
