@@ -1,25 +1,28 @@
-"""The ceiling of a ``captcha`` task, measured on the generator's own glyphs (results/README.md).
+"""How far look-alike glyphs cap a ``captcha`` task, measured on the generator's own glyphs.
 
-    python scripts/glyph_ceiling.py --out results/glyph-ceiling [--per-class 4000] [--chars 0oOvV...]
+    python scripts/glyph_ceiling.py --out runs/glyphs [--per-class 4000] [--chars 0oOvV...] [--width --height]
 
-Why this bounds every model. ``ImageCaptcha`` draws each character on its own (``_draw_character``:
-font size, offsets, rotation, warp, then stretched into the character's text box) and only then
-pastes the glyphs side by side, adds noise, resizes and smooths. A character's identity reaches the
-final image only through its own glyph; everything else drawn is independent of it. The glyph is
-pasted vertically centred and the image is never resized vertically, so a glyph taller than the
-image loses its top and bottom rows (at 150x40, up to 17 of 74 each): those are cut here too. So no model
-reading the CAPTCHA can tell two characters apart better than the best classifier of the isolated
-glyph itself (the data processing inequality): the glyph's Bayes error is a floor under the per-
-character error of any recognizer of that scheme, however large its data or compute.
+The argument. ``ImageCaptcha`` draws each character on its own (``_draw_character``: font size,
+offsets, rotation, warp, then stretched into the character's text box) and only then pastes the
+glyphs side by side, adds noise, resizes and smooths. A character's identity reaches the final
+image only through its own glyph; everything else drawn is independent of it. So (the data
+processing inequality) the Bayes error of classifying the isolated glyph is a floor under the
+per-character error of any recognizer of the CAPTCHA, and ``(1 - floor) ** length`` caps its
+exact accuracy, however large its data or compute. The glyph is pasted vertically centred and
+the image is never resized vertically, so a glyph taller than the image loses its top and bottom
+rows (at 150x40, up to 17 of 74 each): they are cut here too, and the text-box mask with them.
+The classifier still sees a little more than the image keeps (each glyph's absolute width, which
+the final horizontal resize shows only relative to its neighbours'; no noise), which can only
+lower the floor: the cap stays valid, if loose.
 
-What it does: renders ``--per-class`` glyphs of every character in ``--chars`` exactly as the
-generator draws them (seeded like ``crnn data synth``), each as RGBA plus a mask of its text box on
-a fixed canvas (nothing of the glyph is lost), trains a CNN to classify them, and scores it on
-fresh glyphs. A classifier's error is an estimate of the Bayes error only if it has stopped
-improving with more data, so it trains on 1/4, 1/2 and all of the glyphs and prints all three.
-The ceiling of exact accuracy over ``--length`` characters of the ``--charset`` (characters not in
-``--chars`` count as error-free) is ``(1 - mean per-character error) ** length``; case-insensitive,
-a confusion within a letter's two cases does not count.
+What a run shows. It renders ``--per-class`` glyphs of each character in ``--chars`` exactly as
+the generator draws them (seeded like ``crnn data synth``), as RGBA plus the text-box mask, trains
+a small CNN at 1/4, 1/2 and all of them, and scores each on fresh glyphs. A trained classifier's
+error is at least the Bayes error. Only where it has stopped falling with more glyphs is it an
+estimate of the floor, and the printed ceiling an estimate of the cap; while it still falls, the
+printed ceiling says only that glyph ambiguity does not cap exact accuracy below it. Characters
+not in ``--chars`` count as error-free; case-insensitive, a confusion within a letter's two cases
+does not count.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
 
     The glyph keeps only the rows that land inside the image: ``create_captcha_image`` pastes it
     vertically centred on an image ``height`` rows high (``int((height - h) / 2)``) and never
-    resizes vertically, so the rows outside are lost to every model of the CAPTCHA. The mask keeps
-    the whole text box (its width moves the next glyph, so it can reach the image)."""
+    resizes vertically, so the rows outside are lost to every model of the CAPTCHA. The mask is the
+    text box cut the same way: its width reaches the image (it moves the next glyph), but its full
+    height does not, and a classifier given it would read case from the font size."""
     gen = ImageCaptcha(width=width, height=height)
     draw = ImageDraw.Draw(Image.new("RGB", (width, height)))
     canvas = (max(CANVAS[0], height), CANVAS[1])
@@ -72,7 +76,7 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
                 row = out[k * per_class + i]
                 row[:4, r0:r1, :w] = glyph[r0 - y0 : r1 - y0, :w].transpose(2, 0, 1)
                 row[:4, :top], row[:4, top + height :] = 0, 0  # outside the image
-                row[4, r0:r1, :w] = 255  # the text box: its size is part of what the generator drew
+                row[4, max(r0, top) : min(r1, top + height), :w] = 255  # the text box as far as the image shows it
     finally:
         captcha.image.secrets = saved
     return out, labels
