@@ -71,12 +71,11 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
                 glyph = np.asarray(gen._draw_character(c, draw, color))  # (h, w, 4) RGBA
                 gh, gw = glyph.shape[:2]
                 y0 = top + int((height - gh) / 2)  # where create_captcha_image pastes it
-                r0, r1 = max(y0, 0), min(y0 + gh, canvas[0])
+                r0, r1 = max(y0, top), min(y0 + gh, top + height)  # the rows inside the image
                 w = min(gw, canvas[1])
                 row = out[k * per_class + i]
                 row[:4, r0:r1, :w] = glyph[r0 - y0 : r1 - y0, :w].transpose(2, 0, 1)
-                row[:4, :top], row[:4, top + height :] = 0, 0  # outside the image
-                row[4, max(r0, top) : min(r1, top + height), :w] = 255  # the text box as far as the image shows it
+                row[4, r0:r1, :w] = 255  # the text box as far as the image shows it
     finally:
         captcha.image.secrets = saved
     return out, labels
