@@ -61,7 +61,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(args.model)
-    data = load_dataset(args.data, splits=SPLITS if args.split == "all" else (args.split,))
+    # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
+    data = load_dataset(args.data, splits=SPLITS if args.split == "all" else (args.split,), mmap=True)
     split = data.split(args.split)
     unknown = loaded.charset.invalid_chars("".join(split.labels))
     if unknown:
