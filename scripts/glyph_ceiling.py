@@ -81,19 +81,22 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
     return out, labels
 
 
-def classifier(classes: int) -> nn.Module:
+def classifier(classes: int, shape: tuple[int, int, int] = (5, *CANVAS)) -> nn.Module:
+    """Four conv blocks and a linear layer over input ``shape`` (C, H, W); about 12 M MACs a glyph at (5, 80, 48)."""
+
     def block(cin: int, cout: int) -> list[nn.Module]:
         return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
+    c, h, w = shape
     return nn.Sequential(
-        *block(5, 16), *block(16, 32), *block(32, 64), *block(64, 96),  # (B, 96, 5, 3); about 12 M MACs a glyph
-        nn.Flatten(), nn.Dropout(0.2), nn.Linear(96 * 5 * 3, classes),
+        *block(c, 16), *block(16, 32), *block(32, 64), *block(64, 96),  # (B, 96, H/16, W/16)
+        nn.Flatten(), nn.Dropout(0.2), nn.Linear(96 * (h // 16) * (w // 16), classes),
     )  # fmt: skip
 
 
 def train(x: np.ndarray, y: np.ndarray, classes: int, epochs: int, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    model = classifier(classes)
+    model = classifier(classes, x.shape[1:])
     batch = min(256, len(x))
     steps = epochs * (len(x) // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)

@@ -1,0 +1,189 @@
+"""How well one character can be read from the finished CAPTCHA when its position is given.
+
+    python scripts/context_ceiling.py --out runs/context [--captchas 40000] [--charset alnum] [--width --height]
+
+``scripts/glyph_ceiling.py`` classifies each glyph as ``ImageCaptcha`` draws it, before pasting,
+overlap with its neighbours, the horizontal squeeze, greyscale, noise and smoothing. This script
+classifies the same characters *after* all of that: it renders whole CAPTCHAs exactly as
+``crnn data synth`` does (the same seeded stream, byte-identical pixels), records where each
+character's glyph box lands in the final image, and trains a small CNN to name the character from a
+window of the final greyscale image centred on it, plus a channel marking its box. So the reader
+is told where the character is (a sequence model must find it itself) and sees everything the
+finished image keeps around it.
+
+What a run shows. Its fresh-character error, with per-pair rates, is what the finished image lets
+a plain classifier achieve at that many labels. The gap to the glyph floor is what rendering
+destroyed (or what this classifier fails to recover); the gap to a CRNN's per-character error is
+what the sequence model still leaves on the table. As with the glyph floor, an error that still
+falls with more data is an upper bound on what the image allows, not an estimate of it.
+``(1 - error) ** length`` converts it into exact accuracy if errors were independent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import captcha.image
+import numpy as np
+from captcha.image import ImageCaptcha
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from glyph_ceiling import ceiling, predict, train
+
+from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.charset import resolve_charset
+from crnn.data.synth import SeededSecrets, SynthSpec, make_labels
+
+
+class _Recorder(ImageCaptcha):
+    """``ImageCaptcha`` that notes, while it composes an image, each glyph drawn and where it is pasted.
+    It draws no extra random numbers, so the pixels are those of the plain generator."""
+
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__(width=width, height=height)
+        self.drawn: list[tuple[str, int]] = []  # (character, glyph width), in drawing order
+        self.pasted: list[int] = []  # the x of each paste, in the same order
+
+    def _draw_character(self, c, draw, color):
+        im = super()._draw_character(c, draw, color)
+        self.drawn.append((c, im.size[0]))
+        return im
+
+    def create_captcha_image(self, chars, color, background):
+        self.drawn, self.pasted = [], []
+        with _recording_pastes(self.pasted):
+            return super().create_captcha_image(chars, color, background)
+
+
+@contextmanager
+def _recording_pastes(xs: list[int]):
+    original = Image.Image.paste
+
+    def paste(self, im, box=None, mask=None):
+        if isinstance(im, Image.Image) and isinstance(box, tuple):
+            xs.append(int(box[0]))
+        return original(self, im, box, mask)
+
+    Image.Image.paste = paste
+    try:
+        yield
+    finally:
+        Image.Image.paste = original
+
+
+def render_with_boxes(spec: SynthSpec, label: str, index: int, gen: _Recorder) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Sample ``index`` of ``spec``'s stream as uint8 (H, W) greyscale (what ``crnn data synth`` stores),
+    and each character's glyph box [x0, x1) in the final image's columns."""
+    saved = captcha.image.secrets
+    captcha.image.secrets = SeededSecrets(random.Random(f"image:{spec.seed}:{index}"))
+    try:
+        image = gen.generate_image(label)
+    finally:
+        captcha.image.secrets = saved
+    assert len(gen.pasted) == len(gen.drawn), "one paste per glyph drawn"
+    text_width = sum(w for _, w in gen.drawn)
+    scale = spec.width / max(text_width, spec.width)  # the final horizontal resize (1 if the text fits)
+    boxes = [(x * scale, (x + w) * scale) for (c, w), x in zip(gen.drawn, gen.pasted, strict=True) if c != " "]
+    assert len(boxes) == len(label)
+    return np.asarray(image.convert("L"), dtype=np.uint8), boxes
+
+
+def windows(image: np.ndarray, boxes: list[tuple[float, float]], width: int) -> np.ndarray:
+    """One (2, H, width) uint8 window per character: the image centred on the box's middle (edges
+    repeated past the border) and the box as a mask channel."""
+    h, w = image.shape
+    pad = width
+    padded = np.pad(image, ((0, 0), (pad, pad)), mode="edge")
+    out = np.zeros((len(boxes), 2, h, width), dtype=np.uint8)
+    for k, (x0, x1) in enumerate(boxes):
+        left = round((x0 + x1) / 2) - width // 2
+        out[k, 0] = padded[:, left + pad : left + pad + width]
+        cols = np.arange(left, left + width)
+        out[k, 1, :, (cols >= int(x0)) & (cols < int(np.ceil(x1)))] = 255
+    return out
+
+
+def render_windows(spec: SynthSpec, count: int, width: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``count`` CAPTCHAs of ``spec``'s stream -> windows (N*L, 2, H, width), class ids, the labels."""
+    gen = _Recorder(spec.width, spec.height)
+    labels = make_labels(spec, count)
+    xs, ys = [], []
+    for i, label in enumerate(labels):
+        image, boxes = render_with_boxes(spec, label, i, gen)
+        xs.append(windows(image, boxes, width))
+        ys.extend(spec.charset.index(c) for c in label)
+    return np.concatenate(xs), np.asarray(ys, dtype=np.int64), labels
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="folder for context.json and context.md")
+    ap.add_argument("--charset", default="alnum", help="the task's charset (default alnum, 62 classes)")
+    ap.add_argument("--length", type=int, default=5)
+    ap.add_argument("--width", type=int, default=150)
+    ap.add_argument("--height", type=int, default=40)
+    ap.add_argument("--window", type=int, default=48, help="window width in pixels, a multiple of 16")
+    ap.add_argument("--captchas", type=int, default=40000, help="training CAPTCHAs (each gives --length characters)")
+    ap.add_argument("--test-captchas", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.window % 16 or args.window < 16:
+        ap.error(f"--window {args.window}: must be a multiple of 16")
+    charset = resolve_charset(args.charset)
+    spec = SynthSpec(charset=charset, length=(args.length, args.length), width=args.width, height=args.height, seed=args.seed)
+    test_spec = SynthSpec(charset=charset, length=spec.length, width=args.width, height=args.height, seed=args.seed + 1)
+    start = time.perf_counter()
+    x, y, _ = render_windows(spec, args.captchas, args.window)
+    tx, ty, _ = render_windows(test_spec, args.test_captchas, args.window)
+    print(f"rendered {args.captchas + args.test_captchas} CAPTCHAs in {time.perf_counter() - start:.0f} s", flush=True)
+    curve, preds = [], None
+    for frac in (2, 1):
+        n = len(x) // frac
+        print(f"training on {n} characters ({args.captchas // frac} CAPTCHAs)", flush=True)
+        preds = predict(train(x[:n], y[:n], len(charset), args.epochs, args.seed), tx)
+        err = float((preds != ty).mean())
+        nocase = float(np.mean([charset[t].lower() != charset[p].lower() for t, p in zip(ty, preds, strict=True)]))
+        curve.append({"captchas": args.captchas // frac, "char_error": err, "char_error_nocase": nocase})
+        print(f"  fresh-character error {err:.3%} ({nocase:.3%} ignoring case) on {len(ty)} characters", flush=True)
+    counts = Counter(charset[t] for t in ty)
+    pairs = Counter((charset[t], charset[p]) for t, p in zip(ty, preds, strict=True) if t != p)
+    errors = {c: float((preds[ty == k] != k).mean()) if counts[c] else 0.0 for k, c in enumerate(charset)}
+    case_errors = {
+        c: sum(v for (t, p), v in pairs.items() if t == c and p.lower() == c.lower()) / max(counts[c], 1) for c in charset
+    }
+    exact, exact_nocase = ceiling(errors, case_errors, charset, args.length)
+    test_exact = float(np.mean((preds.reshape(-1, args.length) == ty.reshape(-1, args.length)).all(1)))
+    result = {
+        "charset": args.charset, "length": args.length, "size": [args.width, args.height], "window": args.window,
+        "captchas": args.captchas, "test_captchas": args.test_captchas, "epochs": args.epochs, "seed": args.seed,
+        "curve": curve, "per_char_error": errors, "test_exact_all_chars_right": test_exact,
+        "pairs": [{"true": t, "pred": p, "count": v, "rate": v / counts[t]} for (t, p), v in pairs.most_common()],
+        "exact_if_independent": exact, "exact_nocase_if_independent": exact_nocase,
+        "minutes": (time.perf_counter() - start) / 60,
+    }  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "context.json", result)
+    lines = ["| true -> predicted | errors | rate |", "|---|---|---|"]
+    lines += [f"| `{r['true']}` -> `{r['pred']}` | {r['count']} | {r['rate']:.2%} |" for r in result["pairs"][:20]]
+    lines += ["", "| training CAPTCHAs | fresh-character error | ignoring case |", "|---|---|---|"]
+    lines += [f"| {c['captchas']} | {c['char_error']:.3%} | {c['char_error_nocase']:.3%} |" for c in curve]
+    lines += [
+        "",
+        f"{args.test_captchas} fresh CAPTCHAs with every character right: {test_exact:.2%}",
+        f"(1 - per-character error)^{args.length}: exact {exact:.2%}, ignoring case {exact_nocase:.2%}",
+    ]
+    atomic_write_text(out / "context.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

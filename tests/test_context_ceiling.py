@@ -1,0 +1,66 @@
+"""scripts/context_ceiling.py: the generator's own pixels, boxes where the glyphs land, windows on them."""
+
+import importlib.util
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crnn.charset import NAMED_CHARSETS
+from crnn.data.synth import SynthSpec, make_labels, render
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+SPEC = importlib.util.spec_from_file_location("context_ceiling", SCRIPTS / "context_ceiling.py")
+context_ceiling = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(context_ceiling)
+
+
+@pytest.mark.parametrize("size", [(150, 40), (192, 64)])
+def test_pixels_are_the_synth_streams_and_boxes_are_in_order(size):
+    """Recording the boxes draws no random number: the image is byte-identical to `crnn data synth`'s."""
+    spec = SynthSpec(charset=NAMED_CHARSETS["alnum"], width=size[0], height=size[1], seed=7)
+    gen = context_ceiling._Recorder(spec.width, spec.height)
+    labels = make_labels(spec, 12)
+    for i, label in enumerate(labels):
+        image, boxes = context_ceiling.render_with_boxes(spec, label, i, gen)
+        assert np.array_equal(image, render(spec, label, i))
+        assert len(boxes) == len(label)
+        assert all(0 <= x0 < x1 <= spec.width + 1e-6 for x0, x1 in boxes)
+        assert all(a[0] < b[0] for a, b in itertools.pairwise(boxes))  # left to right
+
+
+def test_a_box_holds_its_characters_ink():
+    """Blanking everything outside a character's box leaves ink; blanking the box's columns removes
+    most of the character: the boxes are where the glyphs are, not where they would be unsqueezed."""
+    spec = SynthSpec(charset="0123456789", width=150, height=40, seed=3)
+    gen = context_ceiling._Recorder(spec.width, spec.height)
+    image, boxes = context_ceiling.render_with_boxes(spec, "1W8M0", 0, gen)
+    dark = image < 128
+    inside = [dark[:, int(x0) : int(np.ceil(x1))].sum() for x0, x1 in boxes]
+    assert all(n > 0 for n in inside)
+    assert sum(inside) >= 0.8 * dark.sum()  # noise dots and the curve are the rest
+
+
+def test_windows_centre_the_box_and_mark_it():
+    image = np.arange(40 * 150, dtype=np.int64).reshape(40, 150).astype(np.uint8)
+    win = context_ceiling.windows(image, [(0.0, 10.0), (70.0, 90.0), (140.0, 150.0)], 48)  # (3, 2, 40, 48)
+    assert win.shape == (3, 2, 40, 48)
+    assert np.array_equal(win[1, 0], image[:, 56:104])  # centre 80
+    assert np.array_equal(win[1, 1, 0] > 0, (np.arange(56, 104) >= 70) & (np.arange(56, 104) < 90))
+    assert np.array_equal(win[0, 0, :, :19], np.repeat(image[:, :1], 19, axis=1))  # left edge repeated
+    assert win[2, 1, 0].sum() == 10 * 255
+
+
+def test_a_tiny_run_writes_its_tables(tmp_path, monkeypatch):
+    out = tmp_path / "ctx"
+    argv = ["context_ceiling", "--out", str(out), "--charset", "0123", "--length", "4", "--captchas", "64",
+            "--test-captchas", "16", "--epochs", "1"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    context_ceiling.main()
+    import json
+
+    result = json.loads((out / "context.json").read_text())
+    assert [c["captchas"] for c in result["curve"]] == [32, 64]
+    assert 0 <= result["curve"][-1]["char_error"] <= 1 and 0 <= result["test_exact_all_chars_right"] <= 1
+    assert "fresh-character error" in (out / "context.md").read_text()
