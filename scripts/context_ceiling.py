@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=48, help="window width in pixels, a multiple of 16")
     ap.add_argument("--captchas", type=int, default=40000, help="training CAPTCHAs (each gives --length characters)")
     ap.add_argument("--test-captchas", type=int, default=4000)
+    ap.add_argument("--sizes", default="", help="training sizes in CAPTCHAs, e.g. 25000,50000 (default: half and all)")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -144,14 +145,22 @@ def main() -> None:
     x, y, _ = render_windows(spec, args.captchas, args.window)
     tx, ty, _ = render_windows(test_spec, args.test_captchas, args.window)
     print(f"rendered {args.captchas + args.test_captchas} CAPTCHAs in {time.perf_counter() - start:.0f} s", flush=True)
+    sizes = [args.captchas // 2, args.captchas]
+    if args.sizes:
+        try:
+            sizes = sorted(int(v) for v in args.sizes.split(","))
+        except ValueError:
+            ap.error(f"--sizes {args.sizes!r}: expected comma-separated CAPTCHA counts, e.g. 25000,50000")
+        if not all(0 < v <= args.captchas for v in sizes):
+            ap.error(f"--sizes {args.sizes!r}: each must be between 1 and --captchas {args.captchas}")
     curve, preds = [], None
-    for frac in (2, 1):
-        n = len(x) // frac
-        print(f"training on {n} characters ({args.captchas // frac} CAPTCHAs)", flush=True)
+    for size in sizes:
+        n = size * args.length
+        print(f"training on {n} characters ({size} CAPTCHAs)", flush=True)
         preds = predict(train(x[:n], y[:n], len(charset), args.epochs, args.seed), tx)
         err = float((preds != ty).mean())
         nocase = float(np.mean([charset[t].lower() != charset[p].lower() for t, p in zip(ty, preds, strict=True)]))
-        curve.append({"captchas": args.captchas // frac, "char_error": err, "char_error_nocase": nocase})
+        curve.append({"captchas": size, "char_error": err, "char_error_nocase": nocase})
         print(f"  fresh-character error {err:.3%} ({nocase:.3%} ignoring case) on {len(ty)} characters", flush=True)
     counts = Counter(charset[t] for t in ty)
     pairs = Counter((charset[t], charset[p]) for t, p in zip(ty, preds, strict=True) if t != p)

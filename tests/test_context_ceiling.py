@@ -64,3 +64,18 @@ def test_a_tiny_run_writes_its_tables(tmp_path, monkeypatch):
     assert [c["captchas"] for c in result["curve"]] == [32, 64]
     assert 0 <= result["curve"][-1]["char_error"] <= 1 and 0 <= result["test_exact_all_chars_right"] <= 1
     assert "fresh-character error" in (out / "context.md").read_text()
+
+
+def test_sizes_flag(tmp_path, monkeypatch, capsys):
+    base = ["context_ceiling", "--out", str(tmp_path / "c"), "--charset", "01", "--length", "2", "--captchas", "40",
+            "--test-captchas", "8", "--epochs", "1"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", [*base, "--sizes", "40"])
+    context_ceiling.main()
+    import json
+
+    assert [c["captchas"] for c in json.loads((tmp_path / "c" / "context.json").read_text())["curve"]] == [40]
+    for bad in ("10,x", "0,40", "41"):
+        monkeypatch.setattr("sys.argv", [*base, "--sizes", bad])
+        with pytest.raises(SystemExit):
+            context_ceiling.main()
+        assert "--sizes" in capsys.readouterr().err
