@@ -1,6 +1,6 @@
 """Training FLOPs per image of a preset at an image size, and the rate this machine reaches.
 
-    python benchmarks/bench_flops.py [--preset cpu-fast] [--width 192 --height 64 --length 4] [--steps 10]
+    python benchmarks/bench_flops.py [--preset cpu-fast] [--set model.channels=[32,64,128]] [--width 192 --height 64 --length 4]
 
 FLOPs are counted by ``torch.utils.flop_counter`` over one forward and backward pass (convolutions,
 matmuls and the LSTM's gates; element-wise ops are not counted, so this is a floor). The measured
@@ -17,8 +17,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from crnn.charset import Charset, resolve_charset
-from crnn.config import PRESETS
+from crnn.config import PRESETS, resolve_config
 from crnn.data.batches import Batch
+from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.train.loop import ctc_loss
 
@@ -29,11 +30,15 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=192)
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--length", type=int, default=4)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override the preset, as in crnn train")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()
     cs = Charset(resolve_charset("alnum-upper"))
-    cfg = PRESETS[args.preset]
+    try:
+        cfg = resolve_config(args.preset, sets=args.set)
+    except UserError as exc:
+        ap.error(f"--set: {exc}")
     model = build_model(cfg.model, cs.num_classes, args.height, args.width, args.length).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.rand(args.batch, 1, args.height, args.width).contiguous(memory_format=torch.channels_last)  # (B, 1, H, W)
@@ -54,7 +59,8 @@ def main() -> None:
     for _ in range(args.steps):
         step()
     rate = args.steps * args.batch / (time.perf_counter() - start)
-    print(f"{args.preset} at {args.width}x{args.height}: {count_parameters(model) / 1e6:.2f}M parameters")
+    name = " ".join([args.preset, *args.set])
+    print(f"{name} at {args.width}x{args.height}: {count_parameters(model) / 1e6:.2f}M parameters")
     print(f"training FLOPs per image (forward + backward): {per_image / 1e6:.1f} MFLOP")
     print(f"this machine ({torch.get_num_threads()} threads): {rate:.0f} images/s = {rate * per_image / 1e9:.1f} GFLOP/s")
     for name, tflops in (("10 TFLOP/s achieved (a GPU at ~5-10% of bf16 peak)", 10.0), ("50 TFLOP/s achieved", 50.0)):
