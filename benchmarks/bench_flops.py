@@ -59,8 +59,8 @@ def main() -> None:
     for _ in range(args.steps):
         step()
     rate = args.steps * args.batch / (time.perf_counter() - start)
-    name = " ".join([args.preset, *args.set])
-    print(f"{name} at {args.width}x{args.height}: {count_parameters(model) / 1e6:.2f}M parameters")
+    model_name = " ".join([args.preset, *args.set])
+    print(f"{model_name} at {args.width}x{args.height}: {count_parameters(model) / 1e6:.2f}M parameters")
     print(f"training FLOPs per image (forward + backward): {per_image / 1e6:.1f} MFLOP")
     print(f"this machine ({torch.get_num_threads()} threads): {rate:.0f} images/s = {rate * per_image / 1e9:.1f} GFLOP/s")
     for name, tflops in (("10 TFLOP/s achieved (a GPU at ~5-10% of bf16 peak)", 10.0), ("50 TFLOP/s achieved", 50.0)):

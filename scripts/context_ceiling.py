@@ -22,14 +22,12 @@ falls with more data is an upper bound on what the image allows, not an estimate
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import captcha.image
 import numpy as np
 from captcha.image import ImageCaptcha
 from PIL import Image
@@ -39,7 +37,8 @@ from glyph_ceiling import ceiling, predict, train
 
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.charset import resolve_charset
-from crnn.data.synth import SeededSecrets, SynthSpec, make_labels
+from crnn.data.synth import SynthSpec, make_labels, render_with
+from crnn.progress import Progress
 
 
 class _Recorder(ImageCaptcha):
@@ -81,18 +80,13 @@ def _recording_pastes(xs: list[int]):
 def render_with_boxes(spec: SynthSpec, label: str, index: int, gen: _Recorder) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Sample ``index`` of ``spec``'s stream as uint8 (H, W) greyscale (what ``crnn data synth`` stores),
     and each character's glyph box [x0, x1) in the final image's columns."""
-    saved = captcha.image.secrets
-    captcha.image.secrets = SeededSecrets(random.Random(f"image:{spec.seed}:{index}"))
-    try:
-        image = gen.generate_image(label)
-    finally:
-        captcha.image.secrets = saved
+    image = render_with(gen, spec, label, index)  # (H, W)
     assert len(gen.pasted) == len(gen.drawn), "one paste per glyph drawn"
     text_width = sum(w for _, w in gen.drawn)
     scale = spec.width / max(text_width, spec.width)  # the final horizontal resize (1 if the text fits)
     boxes = [(x * scale, (x + w) * scale) for (c, w), x in zip(gen.drawn, gen.pasted, strict=True) if c != " "]
     assert len(boxes) == len(label)
-    return np.asarray(image.convert("L"), dtype=np.uint8), boxes
+    return image, boxes
 
 
 def windows(image: np.ndarray, boxes: list[tuple[float, float]], width: int) -> np.ndarray:
@@ -110,16 +104,17 @@ def windows(image: np.ndarray, boxes: list[tuple[float, float]], width: int) -> 
     return out
 
 
-def render_windows(spec: SynthSpec, count: int, width: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``count`` CAPTCHAs of ``spec``'s stream -> windows (N*L, 2, H, width), class ids, the labels."""
+def render_windows(spec: SynthSpec, count: int, width: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` CAPTCHAs of ``spec``'s stream -> windows (N*L, 2, H, width) and their class ids (N*L,)."""
     gen = _Recorder(spec.width, spec.height)
-    labels = make_labels(spec, count)
     xs, ys = [], []
-    for i, label in enumerate(labels):
-        image, boxes = render_with_boxes(spec, label, i, gen)
-        xs.append(windows(image, boxes, width))
-        ys.extend(spec.charset.index(c) for c in label)
-    return np.concatenate(xs), np.asarray(ys, dtype=np.int64), labels
+    with Progress(count, f"rendering (seed {spec.seed})", enabled=progress) as bar:
+        for i, label in enumerate(make_labels(spec, count)):
+            image, boxes = render_with_boxes(spec, label, i, gen)
+            xs.append(windows(image, boxes, width))
+            ys.extend(spec.charset.index(c) for c in label)
+            bar.update(1)
+    return np.concatenate(xs), np.asarray(ys, dtype=np.int64)
 
 
 def main() -> None:
@@ -142,8 +137,8 @@ def main() -> None:
     spec = SynthSpec(charset=charset, length=(args.length, args.length), width=args.width, height=args.height, seed=args.seed)
     test_spec = SynthSpec(charset=charset, length=spec.length, width=args.width, height=args.height, seed=args.seed + 1)
     start = time.perf_counter()
-    x, y, _ = render_windows(spec, args.captchas, args.window)
-    tx, ty, _ = render_windows(test_spec, args.test_captchas, args.window)
+    x, y = render_windows(spec, args.captchas, args.window)
+    tx, ty = render_windows(test_spec, args.test_captchas, args.window)
     print(f"rendered {args.captchas + args.test_captchas} CAPTCHAs in {time.perf_counter() - start:.0f} s", flush=True)
     sizes = [args.captchas // 2, args.captchas]
     if args.sizes:

@@ -28,7 +28,6 @@ does not count.
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,7 +41,7 @@ from torch import nn
 
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.charset import resolve_charset
-from crnn.data.synth import SeededSecrets
+from crnn.data.synth import seeded_secrets
 
 LOOK_ALIKES = "0oOcCkKlI1mMpPsSuUvVwWxXyYzZjJ"
 CANVAS = (80, 48)  # (H, W) at least: the largest glyph is 74x35 (font sizes do not depend on the image size)
@@ -62,22 +61,18 @@ def render_glyphs(chars: str, per_class: int, seed: int, width: int, height: int
     top = (canvas[0] - height) // 2  # the canvas row of the image's first row
     out = np.zeros((len(chars) * per_class, 5, *canvas), dtype=np.uint8)
     labels = np.repeat(np.arange(len(chars)), per_class)
-    saved = captcha.image.secrets
-    try:
-        for k, c in enumerate(chars):
-            for i in range(per_class):
-                captcha.image.secrets = SeededSecrets(random.Random(f"glyph:{seed}:{c}:{i}"))
-                color = captcha.image.random_color(10, 200, captcha.image.secrets.randbelow(36) + 220)  # as generate_image
+    for k, c in enumerate(chars):
+        for i in range(per_class):
+            with seeded_secrets(f"glyph:{seed}:{c}:{i}") as rng:
+                color = captcha.image.random_color(10, 200, rng.randbelow(36) + 220)  # as generate_image
                 glyph = np.asarray(gen._draw_character(c, draw, color))  # (h, w, 4) RGBA
-                gh, gw = glyph.shape[:2]
-                y0 = top + int((height - gh) / 2)  # where create_captcha_image pastes it
-                r0, r1 = max(y0, top), min(y0 + gh, top + height)  # the rows inside the image
-                w = min(gw, canvas[1])
-                row = out[k * per_class + i]
-                row[:4, r0:r1, :w] = glyph[r0 - y0 : r1 - y0, :w].transpose(2, 0, 1)
-                row[4, r0:r1, :w] = 255  # the text box as far as the image shows it
-    finally:
-        captcha.image.secrets = saved
+            gh, gw = glyph.shape[:2]
+            y0 = top + int((height - gh) / 2)  # where create_captcha_image pastes it
+            r0, r1 = max(y0, top), min(y0 + gh, top + height)  # the rows inside the image
+            w = min(gw, canvas[1])
+            row = out[k * per_class + i]
+            row[:4, r0:r1, :w] = glyph[r0 - y0 : r1 - y0, :w].transpose(2, 0, 1)
+            row[4, r0:r1, :w] = 255  # the text box as far as the image shows it
     return out, labels
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,18 +68,31 @@ def make_labels(spec: SynthSpec, count: int) -> list[str]:
 _GENERATORS: dict[tuple[int, int], ImageCaptcha] = {}
 
 
+@contextmanager
+def seeded_secrets(key: str) -> Iterator[SeededSecrets]:
+    """Within the block, ``captcha.image`` draws its random numbers from ``random.Random(key)``."""
+    saved = captcha.image.secrets
+    captcha.image.secrets = seeded = SeededSecrets(random.Random(key))
+    try:
+        yield seeded
+    finally:
+        captcha.image.secrets = saved
+
+
+def render_with(gen: ImageCaptcha, spec: SynthSpec, label: str, index: int) -> np.ndarray:
+    """Sample ``index`` of ``spec``'s stream drawn by ``gen`` (an ``ImageCaptcha`` of the spec's size,
+    or a subclass that observes the drawing) as uint8 (H, W) greyscale or (H, W, 3) RGB."""
+    with seeded_secrets(f"image:{spec.seed}:{index}"):
+        image = gen.generate_image(label)
+    return np.asarray(image.convert("RGB" if spec.colour else "L"), dtype=np.uint8)  # (H, W) or (H, W, 3)
+
+
 def render(spec: SynthSpec, label: str, index: int) -> np.ndarray:
     """Render sample ``index`` of the stream as uint8 (H, W) greyscale or (H, W, 3) RGB."""
     key = (spec.width, spec.height)
     if key not in _GENERATORS:  # fonts are loaded once per process
         _GENERATORS[key] = ImageCaptcha(width=spec.width, height=spec.height)
-    saved = captcha.image.secrets
-    captcha.image.secrets = SeededSecrets(random.Random(f"image:{spec.seed}:{index}"))
-    try:
-        image = _GENERATORS[key].generate_image(label)
-    finally:
-        captcha.image.secrets = saved
-    return np.asarray(image.convert("RGB" if spec.colour else "L"), dtype=np.uint8)  # (H, W) or (H, W, 3)
+    return render_with(_GENERATORS[key], spec, label, index)
 
 
 def _render_chunk(args: tuple[SynthSpec, int, list[str]]) -> np.ndarray:
