@@ -77,6 +77,7 @@ class TrainConfig:
     synth_workers: int = 1  # processes rendering the fresh images; 0 = in the training process
     eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
     train_samples: int = 0  # train on the first N training images only; 0 = all (quick searches use a subset)
+    ema_decay: float = 0.0  # >0: evaluate, select and save a moving average of the weights (e.g. 0.999); 0 = off
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
     seed: int = 0  # model init, shuffling and augmentation
 
@@ -105,6 +106,8 @@ class TrainConfig:
             raise ValueError("train.synth_per_epoch and train.epoch_images: set one; fresh images make their own epochs")
         if self.synth_per_epoch and self.train_samples:
             raise ValueError("train.synth_per_epoch and train.train_samples: set one; fresh images replace the train split")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"train.ema_decay {self.ema_decay}: must be in [0, 1), e.g. 0.999; 0 turns it off")
         bad = [op for op in self.augment_ops if op not in AUGMENT_OPS]
         if bad or not self.augment_ops:
             raise ValueError(f"train.augment_ops: {bad[0] if bad else '[]'!r} is not an op; accepted: {', '.join(AUGMENT_OPS)}")

@@ -4,14 +4,16 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 
-from crnn.config import resolve_config
+from crnn.config import TrainConfig, resolve_config
 from crnn.data.store import load_dataset
+from crnn.model import build_model
 from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import load_checkpoint
+from crnn.train.checkpoint import load_checkpoint, load_model
 from crnn.train.fit import FitOptions, fit, read_metrics
 from tests.conftest import wait_for
 
@@ -84,6 +86,55 @@ def test_resume_continues_exactly_where_it_stopped(digits_data, tmp_path):
     b = load_checkpoint(tmp_path / "parts/checkpoints/last.pt")["model"]
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
+
+
+def test_weight_ema_averages_weights_and_buffers_with_a_ramped_decay():
+    from crnn.train.ema import WeightEMA
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    ema = WeightEMA(net, decay=0.5)
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[1].running_mean.fill_(2.0)
+        net[1].num_batches_tracked.fill_(7)
+    start = ema.model[0].weight.clone()
+    ema.update(net)  # step 0: decay min(0.5, 1/10) = 0.1 -> 0.1 * start + 0.9 * 1
+    assert torch.allclose(ema.model[0].weight, 0.1 * start + 0.9)
+    assert ema.model[1].running_mean.item() == pytest.approx(0.1 * 0 + 0.9 * 2)
+    assert ema.model[1].num_batches_tracked.item() == 7
+    for _ in range(50):
+        ema.update(net)
+    assert ema.current_decay() == 0.5 and torch.allclose(ema.model[0].weight, torch.ones(1, 2))
+    assert not any(p.requires_grad for p in ema.model.parameters())
+    with pytest.raises(ValueError, match=r"train\.ema_decay 1\.0: must be in \[0, 1\)"):
+        TrainConfig(ema_decay=1.0)
+
+
+def test_ema_run_scores_and_saves_the_average_and_resumes_exactly(digits_data, tmp_path):
+    cfg = resolve_config("tiny", None, ["train.epochs=3", "train.ema_decay=0.9"])
+    data = load_dataset(digits_data)
+    fit(data, tmp_path / "whole", cfg, FitOptions(**QUIET))
+    fit(data, tmp_path / "parts", cfg, FitOptions(max_epochs=1, **QUIET))
+    fit(data, tmp_path / "parts", cfg, FitOptions(resume=True, **QUIET))
+    whole, parts = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "parts")
+    for a, b in zip(whole, parts, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)  # the average resumed too, not restarted
+    last = load_checkpoint(tmp_path / "whole/checkpoints/last.pt")
+    assert last["ema_steps"] > 0
+    assert not torch.equal(last["model"]["head.weight"], last["train_model"]["head.weight"])  # saved: the average
+    # what crnn eval loads is the average: scoring it gives the val loss the run logged
+    loaded = load_model(tmp_path / "whole")
+    split = data.split("val")
+    from crnn.data.batches import Batches
+    from crnn.train.loop import evaluate
+
+    metrics, _ = evaluate(
+        loaded.model, Batches(split.images, split.labels, data.charset, 256), split.labels, data.charset,
+        torch.device("cpu"), choose_precision("off", torch.device("cpu")).autocast,
+    )  # fmt: skip
+    best = next(r for r in whole if r["epoch"] == loaded.state["metrics"]["epoch"])
+    assert metrics["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(digits_data, tmp_path):
@@ -244,6 +295,44 @@ def test_train_init_from_starts_from_a_trained_model(digits_data, tmp_path, cli)
     assert read_metrics(tmp_path / "warm2")[0]["train_loss"] == warm[0]["train_loss"]
     code, _, err = cli(*base, "--out", tmp_path / "bad", "--init-from", tmp_path / "nothing")
     assert code == 2 and "nothing" in err and not (tmp_path / "bad").exists()
+
+
+def test_init_from_a_shallower_model_starts_deeper_blocks_as_the_identity(digits_data, tmp_path, cli):
+    """crnn train --init-from a shallower model: the appended blocks (same channels, 1x1 pool) start as the identity."""
+    base = ("train", "--data", digits_data, "--preset", "tiny", "--set", "train.epochs=2")
+    assert cli(*base, "--out", tmp_path / "src")[0] == 0
+    deeper = ("--set", "model.channels=[16,32,48,48,48]", "--set", "model.pools=[2x2,2x2,2x2,1x1,1x1]")
+    code, out, err = cli(*base, *deeper, "--out", tmp_path / "deep", "--init-from", tmp_path / "src")
+    assert code == 0, err
+    assert "appended conv block(s) 4, 5 start as the identity" in out
+    assert load_model(tmp_path / "deep").config.model.channels == (16, 32, 48, 48, 48)
+
+
+def test_identity_blocks_compute_the_source_function():
+    from crnn.train.transfer import appended_blocks, init_identity_blocks, transfer_weights
+
+    cfg = resolve_config("tiny").model
+    torch.manual_seed(0)
+    source = build_model(cfg, 11, 40, 150, 5).eval()
+    x = torch.rand(16, 1, 40, 150)  # (B, 1, H, W)
+    with torch.no_grad():
+        source.train()(x)  # move batch norm's running statistics off their defaults
+    source.eval()
+    deep_cfg = replace(cfg, channels=(*cfg.channels, cfg.channels[-1], 8), pools=(*cfg.pools, "1x1", "1x1"))
+    deep = build_model(deep_cfg, 11, 40, 150, 5)
+    transfer_weights(deep, source.state_dict())
+    blocks = appended_blocks(deep, source.state_dict())
+    assert blocks == [3, 4]
+    assert init_identity_blocks(deep, blocks, x) == [3]  # block 5 changes the width (48 -> 8): it cannot be the identity
+    ident_cfg = replace(cfg, channels=(*cfg.channels, cfg.channels[-1]), pools=(*cfg.pools, "1x1"))
+    ident = build_model(ident_cfg, 11, 40, 150, 5)
+    transfer_weights(ident, source.state_dict())
+    assert init_identity_blocks(ident, appended_blocks(ident, source.state_dict()), x) == [3]
+    with torch.no_grad():
+        assert torch.allclose(ident.eval()(x), source(x), atol=1e-4)
+    # a source whose blocks are not a prefix of the model (another first block): nothing is appended
+    other = {k: v for k, v in source.state_dict().items() if not k.startswith("cnn.0.")}
+    assert appended_blocks(ident, other) == []
 
 
 def test_resume_continues_the_run_as_configured_after_a_preset_changed(digits_data, tmp_path, cli):

@@ -29,12 +29,13 @@ from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint
+from crnn.train.ema import WeightEMA
 from crnn.train.inputs import train_batches_for, training_splits
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
 from crnn.train.state import TrainState, left_plateau, plateau_advice
-from crnn.train.transfer import summarize, transfer_weights
+from crnn.train.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 
@@ -135,8 +136,10 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
             init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
         kept, fresh = transfer_weights(model, init)
+        sample = train if len(train) else val
+        identity = init_identity_blocks(model, appended_blocks(model, init), to_input(sample.images[:512], channels).to(device))
         if main:
-            opts.log(f"--init-from: {summarize(kept, fresh)}")
+            opts.log(f"--init-from: {summarize(kept, fresh, identity)}")
     optimizer = _optimizer(model, tc)
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
     val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
@@ -151,7 +154,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         saved = load_checkpoint(resume_from)
         if "train_state" not in saved:
             raise UserError(f"{resume_from}: written by an older crnn-tune; it can be evaluated and exported, not resumed")
-        model.load_state_dict(saved["model"])
+        model.load_state_dict(saved["train_model" if tc.ema_decay else "model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
         scaler.load_state_dict(saved["scaler"])
@@ -165,6 +168,11 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     elif main and run.last_pt.is_file():
         raise UserError(f"{run.out}: already holds a run; pass --resume to continue it or choose another --out")
 
+    ema = WeightEMA(model, tc.ema_decay) if tc.ema_decay else None
+    if ema is not None and resume_from is not None:
+        ema.model.load_state_dict(saved["model"])  # the average; the trained weights are "train_model"
+        ema.steps = saved["ema_steps"]
+    scored = ema.model if ema is not None else model  # what is evaluated, selected and saved as "model"
     net = opts.wrap_model(model) if opts.wrap_model else model
     n_train = tc.synth_per_epoch or len(train)
     what_train = f"{n_train} fresh images per epoch" if tc.synth_per_epoch else f"{n_train} images"
@@ -196,6 +204,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
 
             def on_step(n: int, loss: float, bar: tqdm = bar) -> None:
                 schedule.after_step()
+                if ema is not None:
+                    ema.update(model)
                 bar.update(n)
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
@@ -209,7 +219,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             metrics = {}
             if main:
                 metrics, _ = evaluate(
-                    model, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
+                    scored, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
                 )
             metrics = _broadcast(metrics, opts.world_size)
             if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
@@ -226,11 +236,13 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             state.early_stopped = stop.startswith("early stop")
             if main:
                 checkpoint = {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "model": scored.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                     "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
                     "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
                     "min_label_len": data.length_range[0], "metrics": row,
                 }  # fmt: skip
+                if ema is not None:  # what a resume continues to train, and how far the average's decay has ramped
+                    checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}
                 plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
                 run.save_epoch(checkpoint, improved, state.history, plot)
                 eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)

@@ -1,11 +1,20 @@
 """Start a model from another one's weights (``--init-from``): every tensor whose name and shape
 match is copied; the rest keep their fresh initialisation. A different charset changes only the
-head's output rows; a different image height only the LSTM's first input matrices."""
+head's output rows; a different image height only the LSTM's first input matrices.
+
+A deeper model than the source (conv blocks appended after the source's last one) starts as the
+source's function where it can: an appended block with as many channels out as in, a 1x1 pool and
+batch norm begins as the identity (a Dirac kernel, and batch norm set to give back what it is fed,
+measured on training images), so the LSTM and head keep reading the features they were trained on
+and the new block only adds what training finds for it (Net2DeeperNet, Chen et al. 2016).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from crnn.config import POOLS
 
 
 def transfer_weights(model: nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
@@ -16,8 +25,46 @@ def transfer_weights(model: nn.Module, source: dict[str, torch.Tensor]) -> tuple
     return kept, [k for k in own if k not in kept]
 
 
-def summarize(kept: list[str], fresh: list[str]) -> str:
+def appended_blocks(model: nn.Module, source: dict[str, torch.Tensor]) -> list[int]:
+    """Indices of ``model``'s conv blocks after the source's last one (the source has no such conv)."""
+    convs = [i for i, m in enumerate(model.cnn) if isinstance(m, nn.Conv2d)]
+    n_source = sum(1 for i in convs if f"cnn.{i}.weight" in source)
+    if any(f"cnn.{i}.weight" not in source for i in convs[:n_source]):
+        return []  # the source's blocks are not a prefix of this model's: nothing is appended
+    return list(range(n_source, len(convs)))
+
+
+@torch.no_grad()
+def init_identity_blocks(model: nn.Module, blocks: list[int], images: torch.Tensor) -> list[int]:
+    """Make each of ``blocks`` (appended conv blocks) the identity on its input where it can be one:
+    channels in == out, a 1x1 pool, batch norm. ``images`` (N, C, H, W) in [0, 1] give the block's
+    input statistics, so batch norm hands back its input in training (batch statistics close to these)
+    and exactly in eval. Returns the blocks made the identity; the others keep their fresh init."""
+    done = []
+    was_training = model.training
+    model.eval()
+    for b in blocks:
+        conv, norm, pool = model.cnn[4 * b], model.cnn[4 * b + 1], model.cnn[4 * b + 3]
+        if conv.in_channels != conv.out_channels or pool.kernel_size != POOLS["1x1"] or not isinstance(norm, nn.BatchNorm2d):
+            continue
+        x = (images - model.in_mean.view(1, -1, 1, 1)) / model.in_std.view(1, -1, 1, 1)  # (N, C, H, W)
+        f = model.cnn[: 4 * b](x)  # (N, ch, H', W'): this block's input, >= 0 after the previous ReLU and pool
+        mean, var = f.mean(dim=(0, 2, 3)), f.var(dim=(0, 2, 3))  # (ch,)
+        nn.init.dirac_(conv.weight)
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(var)
+        norm.weight.copy_((var + norm.eps).sqrt())  # gamma * (f - mean) / sqrt(var + eps) + beta = f
+        norm.bias.copy_(mean)
+        done.append(b)
+    model.train(was_training)
+    return done
+
+
+def summarize(kept: list[str], fresh: list[str], identity: list[int] = ()) -> str:
     """One line for a log or a report: which parts came from the source model."""
     parts = lambda names: sorted({n.split(".")[0] for n in names})  # noqa: E731 - cnn, rnn, head
     fresh_txt = ", ".join(n for n in fresh if not n.endswith("num_batches_tracked")) or "nothing"
-    return f"kept {len(kept)} tensors ({', '.join(parts(kept)) or 'none'}); re-initialised: {fresh_txt}"
+    line = f"kept {len(kept)} tensors ({', '.join(parts(kept)) or 'none'}); re-initialised: {fresh_txt}"
+    if identity:
+        line += f"; appended conv block(s) {', '.join(str(b + 1) for b in identity)} start as the identity"
+    return line
