@@ -126,8 +126,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     model = build_model(config.model, charset.num_classes, height, width, data.length_range[1]).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if config.model.normalize:  # fresh images come from the same generator as val: its statistics stand in
-        sample = train if len(train) else val
+    sample = train if len(train) else val  # fresh images come from the same generator as val: its statistics stand in
+    if config.model.normalize:
         model.set_input_stats(to_input(sample.images[:2048], channels))
     run = RunDir(out)
     resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
@@ -136,7 +136,6 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
             init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
         kept, fresh = transfer_weights(model, init)
-        sample = train if len(train) else val
         identity = init_identity_blocks(model, appended_blocks(model, init), to_input(sample.images[:512], channels).to(device))
         if main:
             opts.log(f"--init-from: {summarize(kept, fresh, identity)}")
