@@ -148,3 +148,18 @@ def test_a_merge_of_synth_batches_streams_fresh_images_and_a_merge_with_imports_
     assert cli("data", "merge", tmp_path / "b", tmp_path / "i", "--out", tmp_path / "mi")[0] == 0
     with pytest.raises(UserError, match=r"i was not made by `crnn data synth`"):
         spec_from_manifest(load_dataset(tmp_path / "mi").manifest, "mi")
+
+
+def test_a_fresh_image_run_measures_its_input_statistics_on_training_images_not_val(digits_data, tmp_path):
+    """With no stored train split, the normalisation comes from the start of the fresh stream, never the val split."""
+    from crnn.data.batches import to_input
+    from crnn.train.checkpoint import load_model
+
+    data = load_dataset(digits_data)
+    cfg = resolve_config("tiny", None, [*FRESH, "train.epochs=1", "model.normalize=true"])
+    fit(data, tmp_path / "r", cfg, FitOptions(**QUIET))
+    mean = load_model(tmp_path / "r").model.in_mean
+    spec, stored = spec_from_manifest(data.manifest, "d")
+    fresh, _ = render_fresh((spec, stored, 0, 512))
+    assert torch.allclose(mean, to_input(fresh).mean(dim=(0, 2, 3)))
+    assert not torch.allclose(mean, to_input(data.split("val").images).mean(dim=(0, 2, 3)))

@@ -30,7 +30,7 @@ from crnn.model import build_model, count_parameters
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint
 from crnn.train.ema import WeightEMA
-from crnn.train.inputs import train_batches_for, training_splits
+from crnn.train.inputs import statistics_sample, train_batches_for, training_splits
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
@@ -126,9 +126,9 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     model = build_model(config.model, charset.num_classes, height, width, data.length_range[1]).to(device)
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    sample = train if len(train) else val  # fresh images come from the same generator as val: its statistics stand in
+    sample = statistics_sample(data, train, tc) if config.model.normalize or opts.init_from is not None else None
     if config.model.normalize:
-        model.set_input_stats(to_input(sample.images[:2048], channels))
+        model.set_input_stats(to_input(sample, channels))
     run = RunDir(out)
     resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
     if opts.init_from is not None and resume_from is None:  # a resumed run has its own weights
@@ -136,7 +136,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
             init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
         kept, fresh = transfer_weights(model, init)
-        identity = init_identity_blocks(model, appended_blocks(model, init), to_input(sample.images[:512], channels).to(device))
+        identity = init_identity_blocks(model, appended_blocks(model, init), to_input(sample[:512], channels).to(device))
         if main:
             opts.log(f"--init-from: {summarize(kept, fresh, identity)}")
     optimizer = _optimizer(model, tc)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, spec_from_manifest
+from crnn.data.fresh import FreshBatches, render_fresh, spec_from_manifest
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 
@@ -43,3 +45,14 @@ def train_batches_for(
         rank=rank, world_size=world_size, drop_last=(tc.epoch_images or len(train)) >= 2 * tc.batch_size,
         epoch_images=tc.epoch_images, channels=config.model.in_channels,
     )  # fmt: skip
+
+
+def statistics_sample(data: Dataset, train: Split, tc: TrainConfig) -> np.ndarray:
+    """Training images (uint8, (N, H, W) or (N, H, W, 3)) to measure the input statistics and an appended
+    block's on: the stored split's first 2,048, or with fresh images the stream's first 512 (the start of
+    epoch 1, the same on every rank; about a second of rendering), never the val split that selects."""
+    if not tc.synth_per_epoch:
+        return train.images[:2048]
+    spec, stored = spec_from_manifest(data.manifest, str(data.root))
+    images, _ = render_fresh((spec, stored, 0, 512))
+    return images
