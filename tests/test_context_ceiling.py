@@ -79,3 +79,32 @@ def test_sizes_flag(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit):
             context_ceiling.main()
         assert "--sizes" in capsys.readouterr().err
+
+
+def test_focus_labels_change_one_position_to_a_focus_character():
+    spec = SynthSpec(charset=NAMED_CHARSETS["alnum-upper"], length=(4, 4), width=192, height=64, seed=3)
+    labels = make_labels(spec, 400)
+    focused, where = context_ceiling.focus_labels(labels, "0O", seed=3)
+    assert (focused, where) == context_ceiling.focus_labels(labels, "0O", seed=3)  # seeded
+    for old, new, k in zip(labels, focused, where, strict=True):
+        assert new[k] in "0O" and new[:k] + new[k + 1 :] == old[:k] + old[k + 1 :]
+    assert set(where) == {0, 1, 2, 3} and {new[k] for new, k in zip(focused, where, strict=True)} == {"0", "O"}
+
+
+def test_a_focus_run_reads_only_the_focus_characters(tmp_path, monkeypatch, capsys):
+    import json
+
+    base = ["context_ceiling", "--out", str(tmp_path / "f"), "--charset", "0123", "--length", "3", "--captchas", "48",
+            "--test-captchas", "20", "--epochs", "1"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", [*base, "--focus", "01"])
+    context_ceiling.main()
+    result = json.loads((tmp_path / "f" / "context.json").read_text())
+    assert result["focus"] == "01" and result["test_exact_all_chars_right"] is None
+    assert {p["true"] for p in result["pairs"]} <= {"0", "1"}
+    assert result["per_char_error"]["2"] == result["per_char_error"]["3"] == 0.0
+    assert "only '01' read" in (tmp_path / "f" / "context.md").read_text()
+    for bad in ("0x", "00"):
+        monkeypatch.setattr("sys.argv", [*base, "--focus", bad])
+        with pytest.raises(SystemExit):
+            context_ceiling.main()
+        assert "--focus" in capsys.readouterr().err
