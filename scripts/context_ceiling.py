@@ -161,6 +161,10 @@ def main() -> None:
     ap.add_argument(
         "--focus", default="", help="only these characters (e.g. 0O): one per CAPTCHA, at a random position (default: all)"
     )
+    ap.add_argument(
+        "--no-box", action="store_true",
+        help="blank the box channel: the window is still centred on the character, but its glyph box's width is not given",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.window % 16 or args.window < 16:
         ap.error(f"--window {args.window}: must be a multiple of 16")
@@ -173,6 +177,9 @@ def main() -> None:
     x, y = render_windows(spec, args.captchas, args.window, focus=args.focus)
     tx, ty = render_windows(test_spec, args.test_captchas, args.window, focus=args.focus)
     per_captcha = 1 if args.focus else args.length  # windows each CAPTCHA gives
+    if args.no_box:  # the box's width is the glyph's text box, which the image shows only through its ink
+        x[:, 1] = 0
+        tx[:, 1] = 0
     print(f"rendered {args.captchas + args.test_captchas} CAPTCHAs in {time.perf_counter() - start:.0f} s", flush=True)
     sizes = [args.captchas // 2, args.captchas]
     if args.sizes:
@@ -202,7 +209,7 @@ def main() -> None:
     result = {
         "charset": args.charset, "length": args.length, "size": [args.width, args.height], "window": args.window,
         "captchas": args.captchas, "test_captchas": args.test_captchas, "epochs": args.epochs, "seed": args.seed,
-        "focus": args.focus,
+        "focus": args.focus, "box_given": not args.no_box,
         "curve": curve, "per_char_error": errors, "test_exact_all_chars_right": test_exact,
         "pairs": [{"true": t, "pred": p, "count": v, "rate": v / counts[t]} for (t, p), v in pairs.most_common()],
         "exact_if_independent": exact, "exact_nocase_if_independent": exact_nocase,

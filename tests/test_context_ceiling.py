@@ -108,3 +108,22 @@ def test_a_focus_run_reads_only_the_focus_characters(tmp_path, monkeypatch, caps
         with pytest.raises(SystemExit):
             context_ceiling.main()
         assert "--focus" in capsys.readouterr().err
+
+
+def test_no_box_blanks_the_box_channel_the_reader_trains_and_is_scored_on(tmp_path, monkeypatch):
+    import json
+
+    seen = []
+    real_train, real_predict = context_ceiling.train, context_ceiling.predict
+    monkeypatch.setattr(context_ceiling, "train", lambda x, *a: seen.append(x) or real_train(x, *a))
+    monkeypatch.setattr(context_ceiling, "predict", lambda m, x: seen.append(x) or real_predict(m, x))
+    base = ["context_ceiling", "--out", str(tmp_path / "n"), "--charset", "0123", "--length", "3", "--captchas", "24",
+            "--test-captchas", "8", "--epochs", "1", "--sizes", "24"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", base)
+    context_ceiling.main()
+    assert all(x[:, 1].any() for x in seen)  # the box is given by default
+    seen.clear()
+    monkeypatch.setattr("sys.argv", [*base, "--no-box"])
+    context_ceiling.main()
+    assert len(seen) == 2 and not any(x[:, 1].any() for x in seen) and all(x[:, 0].any() for x in seen)
+    assert json.loads((tmp_path / "n" / "context.json").read_text())["box_given"] is False
