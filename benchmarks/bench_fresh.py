@@ -50,7 +50,7 @@ def main() -> None:
     cs = Charset(charset)
 
     start = time.perf_counter()
-    images, labels = render_fresh((spec, 0, 0, args.images))
+    images, labels = render_fresh((spec, 0, 0, args.images, "", 0.0))
     render_rate = args.images / (time.perf_counter() - start)
 
     def model():

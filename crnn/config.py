@@ -75,6 +75,8 @@ class TrainConfig:
     epoch_images: int = 0  # >0: an epoch is this many images, streamed through reshuffled passes of a large train split
     synth_per_epoch: int = 0  # >0: render this many fresh training images every epoch (synthesized datasets)
     synth_workers: int = 1  # processes rendering the fresh images; 0 = in the training process
+    synth_focus: str = ""  # characters fresh images oversample (e.g. "0O", a look-alike pair); "" = the task's own mix
+    synth_focus_share: float = 0.5  # with synth_focus: the share of fresh images given one of them at a random position
     eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
     train_samples: int = 0  # train on the first N training images only; 0 = all (quick searches use a subset)
     ema_decay: float = 0.0  # >0: evaluate, select and save a moving average of the weights (e.g. 0.999); 0 = off
@@ -106,6 +108,12 @@ class TrainConfig:
             raise ValueError("train.synth_per_epoch and train.epoch_images: set one; fresh images make their own epochs")
         if self.synth_per_epoch and self.train_samples:
             raise ValueError("train.synth_per_epoch and train.train_samples: set one; fresh images replace the train split")
+        if self.synth_focus and not self.synth_per_epoch:
+            raise ValueError("train.synth_focus: oversamples fresh images, so it needs train.synth_per_epoch > 0")
+        if len(set(self.synth_focus)) != len(self.synth_focus):
+            raise ValueError(f"train.synth_focus {self.synth_focus!r}: list each character once")
+        if not 0.0 < self.synth_focus_share <= 1.0:
+            raise ValueError(f"train.synth_focus_share {self.synth_focus_share}: must be in (0, 1], e.g. 0.5")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay {self.ema_decay}: must be in [0, 1), e.g. 0.999; 0 turns it off")
         bad = [op for op in self.augment_ops if op not in AUGMENT_OPS]

@@ -57,7 +57,7 @@ def test_fresh_labels_follow_the_dataset_spec():
         {"charset": "AB", "length": [2, 4], "width": 64, "height": 32,
          "source": {"generator": "captcha.image.ImageCaptcha", "seed": 3, "count": 10}}, "d"
     )  # fmt: skip
-    images, labels = render_fresh((spec, 10, 0, 40))
+    images, labels = render_fresh((spec, 10, 0, 40, "", 0.0))
     assert images.shape == (40, 32, 64) and images.dtype == np.uint8
     assert all(set(s) <= {"A", "B"} and 2 <= len(s) <= 4 for s in labels) and len({len(s) for s in labels}) == 3
 
@@ -160,6 +160,42 @@ def test_a_fresh_image_run_measures_its_input_statistics_on_training_images_not_
     fit(data, tmp_path / "r", cfg, FitOptions(**QUIET))
     mean = load_model(tmp_path / "r").model.in_mean
     spec, stored = spec_from_manifest(data.manifest, "d")
-    fresh, _ = render_fresh((spec, stored, 0, 512))
+    fresh, _ = render_fresh((spec, stored, 0, 512, "", 0.0))
     assert torch.allclose(mean, to_input(fresh).mean(dim=(0, 2, 3)))
     assert not torch.allclose(mean, to_input(data.split("val").images).mean(dim=(0, 2, 3)))
+
+
+def test_synth_focus_oversamples_its_characters_and_leaves_the_default_stream_alone():
+    from crnn.data.fresh import fresh_label
+    from crnn.data.synth import SynthSpec
+
+    spec = SynthSpec(charset="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", length=(4, 4), seed=5)
+    plain = [fresh_label(spec, i) for i in range(3000)]
+    assert plain == [fresh_label(spec, i, "", 0.7) for i in range(3000)]  # no focus: the stream it always was
+    every = [fresh_label(spec, i, "0O", 1.0) for i in range(3000)]
+    assert all(set(s) & {"0", "O"} for s in every) and all(len(s) == 4 for s in every)
+    assert sum(a != b for a, b in zip(plain, every, strict=True)) > 2700  # a redrawn position, not a relabel
+    assert all(sum(x != y for x, y in zip(a, b, strict=True)) <= 1 for a, b in zip(plain, every, strict=True))
+    half = [fresh_label(spec, i, "0O", 0.5) for i in range(3000)]
+    share = sum(set(s) & {"0", "O"} != set() for s in half) / 3000  # 0.5 + 0.5 * (1 - (34/36)^4) ~ 0.60
+    assert 0.55 < share < 0.66 and half == [fresh_label(spec, i, "0O", 0.5) for i in range(3000)]
+
+
+def test_synth_focus_trains_resumes_and_rejects_bad_values(digits_data, tmp_path):
+    data = load_dataset(digits_data)
+    cfg = resolve_config("tiny", None, ["train.epochs=2", *FRESH, "train.synth_focus=08", "train.synth_focus_share=1"])
+    fit(data, tmp_path / "a", cfg, FitOptions(**QUIET))
+    fit(data, tmp_path / "b", cfg, FitOptions(max_epochs=1, **QUIET))
+    fit(data, tmp_path / "b", cfg, FitOptions(resume=True, **QUIET))
+    assert [r["train_loss"] for r in read_metrics(tmp_path / "a")] == [r["train_loss"] for r in read_metrics(tmp_path / "b")]
+    spec, stored = spec_from_manifest(data.manifest, "d")
+    with pytest.raises(UserError, match=r"train.synth_focus '0Z': 'Z' is not in the dataset's charset"):
+        FreshBatches(spec, 64, data.charset, 16, offset=stored, workers=0, focus="0Z")
+    for bad, field in (
+        (["train.synth_focus=0O"], "train.synth_focus"),
+        ([*FRESH, "train.synth_focus=00"], "train.synth_focus"),
+        ([*FRESH, "train.synth_focus=0", "train.synth_focus_share=0"], "train.synth_focus_share"),
+        ([*FRESH, "train.synth_focus=0", "train.synth_focus_share=1.5"], "train.synth_focus_share"),
+    ):
+        with pytest.raises((UserError, ValueError), match=field):
+            resolve_config("tiny", None, bad)

@@ -31,16 +31,28 @@ from crnn.data.synth import SynthSpec, generator_info, render
 from crnn.errors import UserError
 
 
-def fresh_label(spec: SynthSpec, index: int) -> str:
+def fresh_label(spec: SynthSpec, index: int, focus: str = "", share: float = 0.0) -> str:
+    """Label ``index`` of the fresh stream. With ``focus``, a ``share`` of the labels (drawn after the
+    label, from the same seeded stream) get one position redrawn uniformly from ``focus``: the rest
+    of such a label is still the task's own mix, so the images of the focus characters look as the
+    task draws them, only more often. Without it the stream is what it always was."""
     rng = random.Random(f"fresh:{spec.seed}:{index}")
     lo, hi = spec.length
-    return "".join(rng.choices(spec.charset, k=rng.randint(lo, hi)))
+    label = "".join(rng.choices(spec.charset, k=rng.randint(lo, hi)))
+    if focus and label and rng.random() < share:
+        k = rng.randrange(len(label))
+        label = label[:k] + rng.choice(focus) + label[k + 1 :]
+    return label
 
 
-def render_fresh(args: tuple[SynthSpec, int, int, int]) -> tuple[np.ndarray, list[str]]:
+# (spec, offset, first index, count, focus characters, focus share): one batch of the fresh stream
+FreshJob = tuple[SynthSpec, int, int, int, str, float]
+
+
+def render_fresh(job: FreshJob) -> tuple[np.ndarray, list[str]]:
     """Samples ``[start, start + n)`` of the fresh stream: uint8 (n, H, W) and their labels."""
-    spec, offset, start, n = args
-    labels = [fresh_label(spec, start + i) for i in range(n)]
+    spec, offset, start, n, focus, share = job
+    labels = [fresh_label(spec, start + i, focus, share) for i in range(n)]
     images = np.stack([render(spec, label, offset + start + i) for i, label in enumerate(labels)])  # (n, H, W)
     return images, labels
 
@@ -86,7 +98,12 @@ class FreshBatches:
         world_size: int = 1,
         workers: int = 1,
         channels: int = 1,
+        focus: str = "",
+        focus_share: float = 0.5,
     ) -> None:
+        outside = sorted(set(focus) - set(charset.chars))
+        if outside:
+            raise UserError(f"train.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
         if per_epoch < batch_size * world_size:
             raise UserError(
                 f"train.synth_per_epoch {per_epoch}: needs at least one global batch ({batch_size * world_size}) per epoch"
@@ -97,6 +114,7 @@ class FreshBatches:
         self.per_epoch, self.offset, self.rank = per_epoch, offset, rank
         self.workers = workers
         self.channels = channels
+        self.focus, self.focus_share = focus, focus_share
         self.epoch = 1
         self._pool = None
 
@@ -106,9 +124,12 @@ class FreshBatches:
     def __len__(self) -> int:
         return self.share // self.batch_size
 
-    def _jobs(self) -> list[tuple[SynthSpec, int, int, int]]:
+    def _jobs(self) -> list[FreshJob]:
         first = (self.epoch - 1) * self.per_epoch + self.rank * self.share
-        return [(self.spec, self.offset, first + s, self.batch_size) for s in range(0, self.share, self.batch_size)]
+        return [
+            (self.spec, self.offset, first + s, self.batch_size, self.focus, self.focus_share)
+            for s in range(0, self.share, self.batch_size)
+        ]
 
     def _results(self) -> Iterator[tuple[np.ndarray, list[str]]]:
         jobs = self._jobs()

@@ -176,6 +176,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     n_train = tc.synth_per_epoch or len(train)
     what_train = f"{n_train} fresh images per epoch" if tc.synth_per_epoch else f"{n_train} images"
     what_train += f" in epochs of {tc.epoch_images}" if tc.epoch_images else ""
+    what_train += f", {tc.synth_focus_share:.0%} given one of {tc.synth_focus!r}" if tc.synth_focus else ""
     if main:
         run.write_config(run_record(
             config, data, n_train, len(val), overfit=opts.overfit, parameters=count_parameters(model),

@@ -39,6 +39,7 @@ def train_batches_for(
         return FreshBatches(
             spec, tc.synth_per_epoch, data.charset, per_worker, offset=stored, rank=rank,
             world_size=world_size, workers=tc.synth_workers, channels=config.model.in_channels,
+            focus=tc.synth_focus, focus_share=tc.synth_focus_share,
         )  # fmt: skip
     return Batches(
         train.images, train.labels, charset=data.charset, batch_size=per_worker, shuffle=True, seed=tc.seed,
@@ -54,5 +55,5 @@ def statistics_sample(data: Dataset, train: Split, tc: TrainConfig) -> np.ndarra
     if not tc.synth_per_epoch:
         return train.images[:2048]
     spec, stored = spec_from_manifest(data.manifest, str(data.root))
-    images, _ = render_fresh((spec, stored, 0, 512))
+    images, _ = render_fresh((spec, stored, 0, 512, tc.synth_focus, tc.synth_focus_share))
     return images
