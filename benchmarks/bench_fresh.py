@@ -20,7 +20,7 @@ import torch
 from crnn.charset import Charset, resolve_charset
 from crnn.config import PRESETS
 from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, render_fresh
+from crnn.data.fresh import FreshBatches, FreshJob, render_fresh
 from crnn.data.synth import SynthSpec
 from crnn.model import build_model
 from crnn.train.loop import train_one_epoch
@@ -50,7 +50,7 @@ def main() -> None:
     cs = Charset(charset)
 
     start = time.perf_counter()
-    images, labels = render_fresh((spec, 0, 0, args.images, "", 0.0))
+    images, labels = render_fresh(FreshJob(spec, 0, 0, args.images))
     render_rate = args.images / (time.perf_counter() - start)
 
     def model():

@@ -7,7 +7,7 @@ import torch
 from crnn.charset import Charset
 from crnn.config import AUGMENT_OPS, resolve_config
 from crnn.data.augment import augment
-from crnn.data.fresh import FreshBatches, render_fresh, spec_from_manifest
+from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_manifest
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.train.fit import FitOptions, fit, read_metrics
@@ -57,7 +57,7 @@ def test_fresh_labels_follow_the_dataset_spec():
         {"charset": "AB", "length": [2, 4], "width": 64, "height": 32,
          "source": {"generator": "captcha.image.ImageCaptcha", "seed": 3, "count": 10}}, "d"
     )  # fmt: skip
-    images, labels = render_fresh((spec, 10, 0, 40, "", 0.0))
+    images, labels = render_fresh(FreshJob(spec, 10, 0, 40))
     assert images.shape == (40, 32, 64) and images.dtype == np.uint8
     assert all(set(s) <= {"A", "B"} and 2 <= len(s) <= 4 for s in labels) and len({len(s) for s in labels}) == 3
 
@@ -160,7 +160,7 @@ def test_a_fresh_image_run_measures_its_input_statistics_on_training_images_not_
     fit(data, tmp_path / "r", cfg, FitOptions(**QUIET))
     mean = load_model(tmp_path / "r").model.in_mean
     spec, stored = spec_from_manifest(data.manifest, "d")
-    fresh, _ = render_fresh((spec, stored, 0, 512, "", 0.0))
+    fresh, _ = render_fresh(FreshJob(spec, stored, 0, 512))
     assert torch.allclose(mean, to_input(fresh).mean(dim=(0, 2, 3)))
     assert not torch.allclose(mean, to_input(data.split("val").images).mean(dim=(0, 2, 3)))
 

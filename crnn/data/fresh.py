@@ -21,6 +21,7 @@ import multiprocessing as mp
 import random
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,15 +46,22 @@ def fresh_label(spec: SynthSpec, index: int, focus: str = "", share: float = 0.0
     return label
 
 
-# (spec, offset, first index, count, focus characters, focus share): one batch of the fresh stream
-FreshJob = tuple[SynthSpec, int, int, int, str, float]
+@dataclass(frozen=True)
+class FreshJob:
+    """One batch of the fresh stream: samples ``[start, start + count)``, rendered past ``offset`` stored ones."""
+
+    spec: SynthSpec
+    offset: int
+    start: int
+    count: int
+    focus: str = ""  # see ``fresh_label``
+    share: float = 0.0
 
 
 def render_fresh(job: FreshJob) -> tuple[np.ndarray, list[str]]:
-    """Samples ``[start, start + n)`` of the fresh stream: uint8 (n, H, W) and their labels."""
-    spec, offset, start, n, focus, share = job
-    labels = [fresh_label(spec, start + i, focus, share) for i in range(n)]
-    images = np.stack([render(spec, label, offset + start + i) for i, label in enumerate(labels)])  # (n, H, W)
+    """The job's samples of the fresh stream: uint8 (n, H, W) and their labels."""
+    labels = [fresh_label(job.spec, job.start + i, job.focus, job.share) for i in range(job.count)]
+    images = np.stack([render(job.spec, label, job.offset + job.start + i) for i, label in enumerate(labels)])  # (n, H, W)
     return images, labels
 
 
@@ -127,7 +135,7 @@ class FreshBatches:
     def _jobs(self) -> list[FreshJob]:
         first = (self.epoch - 1) * self.per_epoch + self.rank * self.share
         return [
-            (self.spec, self.offset, first + s, self.batch_size, self.focus, self.focus_share)
+            FreshJob(self.spec, self.offset, first + s, self.batch_size, self.focus, self.focus_share)
             for s in range(0, self.share, self.batch_size)
         ]
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, render_fresh, spec_from_manifest
+from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_manifest
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 
@@ -55,5 +55,5 @@ def statistics_sample(data: Dataset, train: Split, tc: TrainConfig) -> np.ndarra
     if not tc.synth_per_epoch:
         return train.images[:2048]
     spec, stored = spec_from_manifest(data.manifest, str(data.root))
-    images, _ = render_fresh((spec, stored, 0, 512, tc.synth_focus, tc.synth_focus_share))
+    images, _ = render_fresh(FreshJob(spec, stored, 0, 512, tc.synth_focus, tc.synth_focus_share))
     return images
