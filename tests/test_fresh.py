@@ -11,6 +11,7 @@ from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_mani
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.train.fit import FitOptions, fit, read_metrics
+from crnn.train.inputs import training_splits
 from tests.conftest import make_dataset
 from tests.other_scheme import write_scheme
 
@@ -191,6 +192,9 @@ def test_synth_focus_trains_resumes_and_rejects_bad_values(digits_data, tmp_path
     spec, stored = spec_from_manifest(data.manifest, "d")
     with pytest.raises(UserError, match=r"train.synth_focus '0Z': 'Z' is not in the dataset's charset"):
         FreshBatches(spec, 64, data.charset, 16, offset=stored, workers=0, focus="0Z")
+    outside = resolve_config("tiny", None, [*FRESH, "train.synth_focus=0Z"])
+    with pytest.raises(UserError, match=r"train.synth_focus '0Z': 'Z' is not in the dataset's charset"):
+        training_splits(data, outside.train, 0)  # fit refuses it before rendering its statistics sample
     for bad, field in (
         (["train.synth_focus=0O"], "train.synth_focus"),
         ([*FRESH, "train.synth_focus=00"], "train.synth_focus"),

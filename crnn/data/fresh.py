@@ -92,6 +92,13 @@ def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
     return spec, max(int(s["count"]) for s in sources if int(s["seed"]) == seed)
 
 
+def check_focus(focus: str, charset: Charset) -> None:
+    """Refuse a ``train.synth_focus`` character the dataset's charset lacks (a label it could never hold)."""
+    outside = sorted(set(focus) - set(charset.chars))
+    if outside:
+        raise UserError(f"train.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
+
+
 class FreshBatches:
     """An iterable of ``Batch`` of never-seen images; the same interface as ``Batches`` for training."""
 
@@ -109,9 +116,7 @@ class FreshBatches:
         focus: str = "",
         focus_share: float = 0.5,
     ) -> None:
-        outside = sorted(set(focus) - set(charset.chars))
-        if outside:
-            raise UserError(f"train.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
+        check_focus(focus, charset)
         if per_epoch < batch_size * world_size:
             raise UserError(
                 f"train.synth_per_epoch {per_epoch}: needs at least one global batch ({batch_size * world_size}) per epoch"

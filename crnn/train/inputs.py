@@ -6,7 +6,7 @@ import numpy as np
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_manifest
+from crnn.data.fresh import FreshBatches, FreshJob, check_focus, render_fresh, spec_from_manifest
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 
@@ -18,6 +18,7 @@ def training_splits(data: Dataset, tc: TrainConfig, overfit: int) -> tuple[Split
         if overfit:
             raise UserError("--overfit memorises the stored train split; set train.synth_per_epoch=0 for it")
         train = Split(train.images[:0], [])  # fresh images replace it (train_batches_for refuses imported data)
+        check_focus(tc.synth_focus, data.charset)  # before the statistics sample renders any focus label
     elif overfit:
         train = val = Split(train.images[:overfit], train.labels[:overfit])
     elif tc.train_samples:
