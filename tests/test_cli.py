@@ -85,7 +85,7 @@ def test_torchscript_export_loads_and_runs(trained, tmp_path):
     [
         (("eval", "--model", "{tmp}/nope", "--data", "{data}"), "no such run folder or checkpoint"),
         (("eval", "--model", "{run}", "--data", "{tmp}"), "not a dataset"),
-        (("eval", "--model", "{run}", "--data", "{data}", "--split", "dev"), "has no split 'dev'"),
+        (("eval", "--model", "{run}", "--data", "{data}", "--split", "dev"), "no split 'dev' (available: train, val, test, all)"),
         (("eval", "--model", "{run}", "--data", "{data}", "--beam-width", "0"), "--beam-width 0"),
         (("eval", "--model", "{tmp}/junk.pt", "--data", "{data}"), "not a readable crnn checkpoint"),
         (("predict", "--model", "{run}", "{tmp}/small.png"), "size 60x20, the model takes 150x40"),
@@ -102,6 +102,15 @@ def test_bad_input_gets_one_clear_line_and_exit_2(trained, tmp_path, cli, args, 
     code, _, err = cli(*(a.format(**fill) for a in args))
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_eval_of_an_empty_split_is_refused_not_scored(trained, tmp_path, cli):
+    # a val/test-only dataset (what fresh-synth training uses) has a train split of 0 images
+    crnn("data", "synth", "--out", tmp_path / "vt", "--count", 20, "--split", "0/50/50", "--charset", "digits", "--seed", 2)
+    code, out, err = cli("eval", "--model", trained / "run", "--data", tmp_path / "vt", "--split", "train")
+    assert code == 2 and "Traceback" not in err
+    assert "split 'train' is empty (0 images); splits with images: val (10), test (10)" in err
+    assert "%" not in out
 
 
 def test_predict_resizes_on_request_and_takes_a_beam_width(trained, tmp_path):

@@ -63,7 +63,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
     data = load_dataset(args.data, splits=SPLITS if args.split == "all" else (args.split,), mmap=True)
-    split = data.split(args.split)
+    split = data.require_images(args.split)
     unknown = loaded.charset.invalid_chars("".join(split.labels))
     if unknown:
         raise UserError(f"--data {args.data}: labels use {unknown!r}, which the model's charset {loaded.charset.chars!r} lacks")

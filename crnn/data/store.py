@@ -75,9 +75,20 @@ class Dataset:
             parts = [self.splits[n] for n in SPLITS if n in self.splits]
             return Split(np.concatenate([p.images for p in parts]), [label for p in parts for label in p.labels])
         if name not in self.splits:
-            available = ", ".join(self.splits) or "none"
+            # the manifest's splits, not the loaded ones: a caller loads only the split it asked for
+            available = ", ".join([n for n in SPLITS if n in self.manifest["splits"]] + ["all"])
             raise UserError(f"{self.root}: has no split {name!r} (available: {available})")
         return self.splits[name]
+
+    def require_images(self, name: str) -> Split:
+        """``split(name)``, refused when it holds no image (a val/test-only dataset's train split), so
+        that nothing reports a score of 0.00% over 0 images."""
+        split = self.split(name)
+        if len(split) == 0:
+            counts = self.manifest["splits"]
+            full = ", ".join(f"{n} ({counts[n]})" for n in SPLITS if int(counts.get(n, 0)) > 0) or "none"
+            raise UserError(f"{self.root}: split {name!r} is empty (0 images); splits with images: {full}")
+        return split
 
     def with_train_subset(self, idx: np.ndarray | list[int]) -> Dataset:
         """The same dataset training on the images ``idx`` of its train split only (val and test kept)."""
