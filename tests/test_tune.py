@@ -208,6 +208,14 @@ def test_retrain_without_a_finished_trial_is_refused(search, digits_data, tmp_pa
     assert code == 2 and "--trial nope: not a trial" in err
 
 
+def test_retrain_on_data_without_test_images_is_refused_before_training(search, tmp_path, cli):
+    code, _, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 24, "--split", "100/0/0", "--charset", "digits")
+    assert code == 0
+    code, _, err = cli("retrain", search, "--data", tmp_path / "d", "--out", tmp_path / "o")
+    assert code == 2 and "split 'test' is empty (0 images); splits with images: train (24)" in err
+    assert not (tmp_path / "o" / "checkpoints").exists()
+
+
 def test_optuna_dashboard_serves_the_study(search):
     import socket
     import urllib.request

@@ -60,8 +60,7 @@ def retrain(opts: RetrainOptions) -> dict:
     out = Path(opts.out)
     RunDir(out).check_resumable(config, allowed=())  # the same trial, --epochs and --set, or another --out
     data = load_dataset(opts.data, mmap=True)
-    if "test" not in data.splits or not len(data.split("test")):
-        raise UserError(f"--data {opts.data}: has no test split to evaluate on")
+    test = data.require_images("test")  # scored at the end: refused now, before any training
     start = time.perf_counter()
     print(f"retraining trial {row['trial_id']} of {exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
     if opts.workers:
@@ -75,7 +74,7 @@ def retrain(opts: RetrainOptions) -> dict:
     train_s = time.perf_counter() - start
     loaded = load_model(out)
     beam = config.train.beam_width
-    report = evaluate_model(loaded, data.split("test"), beam)
+    report = evaluate_model(loaded, test, beam)
     keys = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count")
     metrics = {k: report[k] for k in keys} | {"beam_width": beam, "trial_id": row["trial_id"], "train_minutes": train_s / 60}
     atomic_write_json(out / "metrics.json", metrics)
