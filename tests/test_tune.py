@@ -76,7 +76,7 @@ def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
 
 def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
     cmd = [sys.executable, "-m", "crnn", "tune", "--data", str(digits_data), "--name", "r", "--preset", "tiny",
-           "--samples", "3", "--max-concurrent", "1", "--storage", str(tmp_path)]  # fmt: skip
+           "--samples", "2", "--max-concurrent", "1", "--storage", str(tmp_path)]  # fmt: skip
     env = {**os.environ, "RAY_ADDRESS": ""}
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     exp = tmp_path / "r"
@@ -92,12 +92,12 @@ def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming experiment" in again.stdout
     rows = Experiment.load(exp).rows()
-    assert len(rows) == 3 and all(r["status"] in ("done", "early-stopped") for r in rows)
+    assert len(rows) == 2 and all(r["status"] in ("done", "early-stopped") for r in rows)
     for trial_dir in exp.glob("*/result.json"):
         epochs = [json.loads(line)["epoch"] for line in trial_dir.read_text().splitlines()]
         assert epochs == sorted(set(epochs)), f"{trial_dir.parent.name} repeated an epoch: {epochs}"
     study = optuna.load_study(study_name="r", storage=f"sqlite:///{exp / 'optuna.db'}")
-    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
+    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 2
 
 
 @pytest.mark.parametrize(
@@ -249,18 +249,18 @@ def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     trigger.touch()  # rank 1 of the first Train run raises once after epoch 1
     os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts: its workers inherit it
     try:
-        opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=2, workers_per_trial=2, storage=str(tmp_path))
+        opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=1, workers_per_trial=2, storage=str(tmp_path))
         exp = run_tune(opts)
     finally:
         os.environ.pop(CRASH_ONCE_ENV)
     rows = Experiment.load(exp).rows()
-    assert len(rows) == 2 and all(r["status"] in ("done", "early-stopped") for r in rows)
+    assert len(rows) == 1 and rows[0]["status"] in ("done", "early-stopped")
     runs = {p.name for p in (exp / "train_runs").iterdir()}
     assert runs == {r["trial_id"] for r in rows}  # each Train run is named after its trial, never a timestamp
     assert Path(str(trigger) + ".fired").exists()  # a worker did die...
     state = json.loads(next(exp.glob("experiment_state-*.json")).read_text())
     failures = [int(json.loads(r)["num_failures"]) for _t, r in state["trial_data"]]
-    assert failures == [0, 0]  # ...and its TorchTrainer replaced it: no trial failed
+    assert failures == [0]  # ...and its TorchTrainer replaced it: the trial did not fail
 
 
 BLANK_SPACE = "mode: replace\nparams:\n  model.blank_bias: {choice: [-5.0, 20.0]}\n  train.lr: {choice: [1.0e-6]}\n"
