@@ -77,3 +77,15 @@ def confusions(preds: Sequence[str], targets: Sequence[str], top: int = 10) -> l
         if p != t:
             counts.update(substitutions(p, t))
     return [(a, b, c) for (a, b), c in counts.most_common(top)]
+
+
+def pair_rates(preds: Sequence[str], targets: Sequence[str]) -> list[dict]:
+    """Every (true, predicted) substitution with its rate among the true character's occurrences in
+    ``targets``: how often an ``O`` is read as ``0``, not only how many times. Most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for p, t in zip(preds, targets, strict=True):
+        if p != t:
+            counts.update(substitutions(p, t))
+    seen = Counter("".join(targets))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"true": a, "pred": b, "count": n, "of": seen[a], "rate": n / seen[a]} for (a, b), n in ranked]

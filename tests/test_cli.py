@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from crnn.data.store import load_dataset
 from crnn.decode import greedy_decode
 from crnn.train.checkpoint import load_model
 
@@ -41,8 +42,14 @@ def test_train_writes_a_complete_run(trained):
 def test_eval_json_is_one_object_with_the_contract_keys(trained):
     proc = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--json")
     result = json.loads(proc.stdout)
-    assert set(result) == {"exact_acc", "char_acc", "edit_distance", "cer", "count"}
-    assert result["count"] == 10
+    contract = {"exact_acc", "char_acc", "edit_distance", "cer", "count", "exact_acc_nocase", "char_acc_nocase"}
+    assert contract | {"exact_ci", "wrong", "pair_rates", "mistakes", "beam_width", "loss"} == set(result)
+    assert result["count"] == 10 and result["wrong"] == round(10 * (1 - result["exact_acc"]))
+    lo, hi = result["exact_ci"]
+    assert 0.0 <= lo <= result["exact_acc"] <= hi <= 1.0 and hi - lo > 0.1  # 10 images: a wide interval
+    labels = "".join(load_dataset(trained / "data", splits=("test",)).splits["test"].labels)
+    for q in result["pair_rates"]:
+        assert q["true"] != q["pred"] and q["of"] == labels.count(q["true"]) and q["rate"] == q["count"] / q["of"]
     text = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--split", "val", "--beam-width", 3).stdout
     assert "exact accuracy" in text and "exact, ignoring case" in text and "beam width 3" in text
 

@@ -1,6 +1,6 @@
 import pytest
 
-from crnn.metrics import confusions, levenshtein, sequence_metrics, substitutions
+from crnn.metrics import confusions, levenshtein, pair_rates, sequence_metrics, substitutions
 
 
 def test_levenshtein_hand_cases():
@@ -36,3 +36,13 @@ def test_confusions_count_substitutions_only():
     assert substitutions("abde", "abcde") == []  # a deletion, not a substitution
     top = confusions(["Oa", "Ob", "xo", "xO"], ["oa", "ob", "xO", "xO"])  # (predicted, true)
     assert top == [("o", "O", 2), ("O", "o", 1)]  # (true, predicted, count)
+
+
+def test_pair_rates_divide_by_the_true_characters_occurrences():
+    # O occurs 3 times in the labels and is read as 0 twice; o once, read as O; the dropped x is no substitution
+    rates = pair_rates(["0a0O", "O", "ab"], ["OaOO", "o", "axb"])
+    assert rates == [
+        {"true": "O", "pred": "0", "count": 2, "of": 3, "rate": 2 / 3},
+        {"true": "o", "pred": "O", "count": 1, "of": 1, "rate": 1.0},
+    ]
+    assert pair_rates(["ab"], ["ab"]) == []
