@@ -163,10 +163,13 @@ def test_retrain_the_best_trial_writes_model_metrics_and_report(search, digits_d
     for key in ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count"):
         assert key in metrics
     assert metrics["count"] == 12  # the test split, never seen by tuning
+    lo, hi = metrics["exact_ci"]
+    assert lo <= metrics["exact_acc"] <= hi and metrics["wrong"] == round(12 * (1 - metrics["exact_acc"]))
     best = json.loads((search / "best_config.json").read_text())
     assert metrics["trial_id"] == best["trial_id"] and metrics["beam_width"] == best["params"]["beam_width"]
     report = (out / "report.md").read_text()
     assert "53.06%" in report and "79.74%" in report and "curves.png" in report and "minutes of training" in report
+    assert f"[{100 * lo:.2f}%, {100 * hi:.2f}%]" in report and "share of the true character's occurrences" in report
 
 
 def test_retrain_stopped_midway_resumes(search, digits_data, tmp_path):

@@ -75,7 +75,7 @@ def retrain(opts: RetrainOptions) -> dict:
     loaded = load_model(out)
     beam = config.train.beam_width
     report = evaluate_model(loaded, test, beam)
-    keys = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count")
+    keys = ("exact_acc", "exact_ci", "wrong", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count")
     metrics = {k: report[k] for k in keys} | {"beam_width": beam, "trial_id": row["trial_id"], "train_minutes": train_s / 60}
     atomic_write_json(out / "metrics.json", metrics)
     export_model(loaded, "onnx", out / "model.onnx")
@@ -104,7 +104,11 @@ def _schedule_words(config: RunConfig) -> str:
 
 def _report_md(opts: RetrainOptions, row: dict, config: RunConfig, report: dict, metrics: dict, train_s: float) -> str:
     pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    conf = "\n".join(f"| `{a}` | `{b}` | {n} |" for a, b, n in report["confusions"]) or "| - | - | 0 |"
+    top = report["pair_rates"][:10]
+    rows = [f"| `{q['true']}` | `{q['pred']}` | {q['count']} | {pct(q['rate'])} of {q['of']} |" for q in top]
+    conf = "\n".join(rows) or "| - | - | 0 | - |"
+    lo, hi = metrics["exact_ci"]
+    exact = f"{pct(metrics['exact_acc'])} [{pct(lo)}, {pct(hi)}], {metrics['wrong']} wrong"
     return f"""# Retrained: trial {row["trial_id"]} of experiment `{opts.exp.name}`
 
 Trained from scratch on the full training split of `{opts.data}`, {_schedule_words(config)},
@@ -115,7 +119,7 @@ by tuning), beam width {metrics["beam_width"]}.
 
 | metric | this model | reference report |
 |---|---|---|
-| exact accuracy | {pct(metrics["exact_acc"])} | {pct(REFERENCE["exact_acc"])} |
+| exact accuracy [95% interval] | {exact} | {pct(REFERENCE["exact_acc"])} |
 | character accuracy | {pct(metrics["char_acc"])} | {pct(REFERENCE["char_acc"])} |
 | average edit distance | {metrics["edit_distance"]:.3f} | {REFERENCE["edit_distance"]:.2f} |
 | CER | {pct(metrics["cer"])} | - |
@@ -128,8 +132,8 @@ by tuning), beam width {metrics["beam_width"]}.
 
 ## Most confused characters (true -> predicted, test split)
 
-| true | predicted | count |
-|---|---|---|
+| true | predicted | count | share of the true character's occurrences |
+|---|---|---|---|
 {conf}
 
 ## Configuration
