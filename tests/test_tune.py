@@ -165,8 +165,8 @@ def test_retrain_the_best_trial_writes_model_metrics_and_report(search, digits_d
     assert metrics["count"] == 12  # the test split, never seen by tuning
     lo, hi = metrics["exact_ci"]
     assert lo <= metrics["exact_acc"] <= hi and metrics["wrong"] == round(12 * (1 - metrics["exact_acc"]))
-    best = Experiment.load(search).refresh(plots=False)[0]  # the table's first row, whichever test ran before
-    assert metrics["trial_id"] == best["trial_id"] and metrics["beam_width"] == best["beam_width"]
+    best = json.loads((search / "best_config.json").read_text())  # written by run_tune itself
+    assert metrics["trial_id"] == best["trial_id"] and metrics["beam_width"] == best["params"]["beam_width"]
     report = (out / "report.md").read_text()
     assert "53.06%" in report and "79.74%" in report and "curves.png" in report and "minutes of training" in report
     assert f"[{100 * lo:.2f}%, {100 * hi:.2f}%]" in report and "share of the true character's occurrences" in report

@@ -168,7 +168,7 @@ class Experiment:
             search_plots(self.path, rows, names, curves, order)
 
     def refresh(self, plots: bool = True) -> list[dict]:
-        """Read the trials and (re)write the reports: what ``crnn results`` and ``crnn tune`` end with."""
+        """Read the trials and (re)write the reports: what ``crnn results`` and ``run_tune`` end with."""
         histories = self.histories()
         rows = self.rows(histories)
         self.write_reports(rows, histories, plots)

@@ -200,6 +200,7 @@ def run_tune(opts: TuneOptions) -> Path:
     finally:
         if started:
             ray.shutdown()
+    Experiment.load(exp).refresh()  # trials.csv, best_config.json, plots: the same files for every caller
     return exp
 
 

@@ -21,7 +21,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         address=args.address, seed=args.seed, max_failures=args.max_failures,
     )  # fmt: skip
     exp = Experiment.load(run_tune(opts))
-    print_results(exp.refresh(), "table", top=args.top, sort="exact_acc", exp=exp.path)
+    print_results(exp.rows(), "table", top=args.top, sort="exact_acc", exp=exp.path)  # run_tune wrote the reports
     return 0
 
 
