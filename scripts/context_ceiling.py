@@ -22,6 +22,8 @@ falls with more data is an upper bound on what the image allows, not an estimate
 from __future__ import annotations
 
 import argparse
+import io
+import multiprocessing as mp
 import sys
 import time
 from collections import Counter
@@ -35,7 +37,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from glyph_ceiling import ceiling, predict, train
 
-from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from crnn.charset import resolve_charset
 from crnn.data.synth import SynthSpec, make_labels, render_with
 from crnn.progress import Progress
@@ -120,28 +122,50 @@ def focus_labels(labels: list[str], focus: str, seed: int) -> tuple[list[str], l
     return out, where
 
 
+def _render_part(args: tuple[SynthSpec, int, int, list[str], list[int] | None]) -> tuple[np.ndarray, list[int]]:
+    """CAPTCHAs ``start, start + 1, ...`` of the stream with these labels -> their windows and class ids."""
+    spec, width, start, labels, keep = args
+    gen = _Recorder(spec.width, spec.height)
+    xs, ys = [], []
+    for i, label in enumerate(labels):
+        image, boxes = render_with_boxes(spec, label, start + i, gen)
+        win = windows(image, boxes, width)  # (L, 2, H, width)
+        if keep is None:
+            xs.append(win)
+            ys.extend(spec.charset.index(c) for c in label)
+        else:
+            xs.append(win[keep[i] : keep[i] + 1])
+            ys.append(spec.charset.index(label[keep[i]]))
+    return np.concatenate(xs), ys
+
+
 def render_windows(
-    spec: SynthSpec, count: int, width: int, progress: bool = True, focus: str = ""
+    spec: SynthSpec, count: int, width: int, progress: bool = True, focus: str = "", workers: int = 1, chunk: int = 500
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` CAPTCHAs of ``spec``'s stream -> windows (N*L, 2, H, width) and their class ids (N*L,).
-    With ``focus``, only the focus position's window of each (N, 2, H, width), see ``focus_labels``."""
-    gen = _Recorder(spec.width, spec.height)
+    With ``focus``, only the focus position's window of each (N, 2, H, width), see ``focus_labels``.
+    Every image is seeded by its index, so ``workers`` processes give the same arrays as one."""
     labels = make_labels(spec, count)
     keep = None
     if focus:
         labels, keep = focus_labels(labels, focus, spec.seed)
+    jobs = [
+        (spec, width, s, labels[s : s + chunk], None if keep is None else keep[s : s + chunk])
+        for s in range(0, count, chunk)
+    ]  # fmt: skip
+    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None  # fork: this file is not importable by name
     xs, ys = [], []
-    with Progress(count, f"rendering (seed {spec.seed})", enabled=progress) as bar:
-        for i, label in enumerate(labels):
-            image, boxes = render_with_boxes(spec, label, i, gen)
-            win = windows(image, boxes, width)  # (L, 2, H, width)
-            if keep is None:
-                xs.append(win)
-                ys.extend(spec.charset.index(c) for c in label)
-            else:
-                xs.append(win[keep[i] : keep[i] + 1])
-                ys.append(spec.charset.index(label[keep[i]]))
-            bar.update(1)
+    try:
+        parts = pool.imap(_render_part, jobs) if pool else map(_render_part, jobs)
+        with Progress(count, f"rendering (seed {spec.seed})", enabled=progress) as bar:
+            for job, (x, y) in zip(jobs, parts, strict=True):
+                xs.append(x)
+                ys.extend(y)
+                bar.update(len(job[3]))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     return np.concatenate(xs), np.asarray(ys, dtype=np.int64)
 
 
@@ -161,11 +185,14 @@ def main() -> None:
     ap.add_argument(
         "--focus", default="", help="only these characters (e.g. 0O): one per CAPTCHA, at a random position (default: all)"
     )
+    ap.add_argument("--workers", type=int, default=1, help="rendering processes (the arrays do not depend on it)")
     ap.add_argument(
         "--no-box", action="store_true",
         help="blank the box channel: the window is still centred on the character, but its glyph box's width is not given",
     )  # fmt: skip
     args = ap.parse_args()
+    if args.workers < 1:
+        ap.error(f"--workers {args.workers}: must be at least 1")
     if args.window % 16 or args.window < 16:
         ap.error(f"--window {args.window}: must be a multiple of 16")
     charset = resolve_charset(args.charset)
@@ -174,8 +201,8 @@ def main() -> None:
     spec = SynthSpec(charset=charset, length=(args.length, args.length), width=args.width, height=args.height, seed=args.seed)
     test_spec = SynthSpec(charset=charset, length=spec.length, width=args.width, height=args.height, seed=args.seed + 1)
     start = time.perf_counter()
-    x, y = render_windows(spec, args.captchas, args.window, focus=args.focus)
-    tx, ty = render_windows(test_spec, args.test_captchas, args.window, focus=args.focus)
+    x, y = render_windows(spec, args.captchas, args.window, focus=args.focus, workers=args.workers)
+    tx, ty = render_windows(test_spec, args.test_captchas, args.window, focus=args.focus, workers=args.workers)
     per_captcha = 1 if args.focus else args.length  # windows each CAPTCHA gives
     if args.no_box:  # the box's width is the glyph's text box, which the image shows only through its ink
         x[:, 1] = 0
@@ -189,16 +216,24 @@ def main() -> None:
             ap.error(f"--sizes {args.sizes!r}: expected comma-separated CAPTCHA counts, e.g. 25000,50000")
         if not all(0 < v <= args.captchas for v in sizes):
             ap.error(f"--sizes {args.sizes!r}: each must be between 1 and --captchas {args.captchas}")
-    curve, preds = [], None
+    counts = Counter(charset[t] for t in ty)
+    lower = np.array([charset.index(c.lower()) if c.lower() in charset else k for k, c in enumerate(charset)])
+    curve, preds, every = [], None, []
     for size in sizes:
         n = size * per_captcha
         print(f"training on {n} characters ({size} CAPTCHAs)", flush=True)
         preds = predict(train(x[:n], y[:n], len(charset), args.epochs, args.seed), tx)
-        err = float((preds != ty).mean())
-        nocase = float(np.mean([charset[t].lower() != charset[p].lower() for t, p in zip(ty, preds, strict=True)]))
-        curve.append({"captchas": size, "char_error": err, "char_error_nocase": nocase})
+        every.append(preds)
+        wrong, wrong_nocase = preds != ty, lower[preds] != lower[ty]
+        err, nocase = float(wrong.mean()), float(wrong_nocase.mean())
+        train_counts = Counter(charset[t] for t in y[:n])
+        curve.append({
+            "captchas": size, "char_error": err, "char_error_nocase": nocase,
+            "train_per_char": {c: train_counts[c] for c in counts},
+            "per_char_error": {c: float(wrong[ty == k].mean()) for k, c in enumerate(charset) if counts[c]},
+            "per_char_error_nocase": {c: float(wrong_nocase[ty == k].mean()) for k, c in enumerate(charset) if counts[c]},
+        })  # fmt: skip
         print(f"  fresh-character error {err:.3%} ({nocase:.3%} ignoring case) on {len(ty)} characters", flush=True)
-    counts = Counter(charset[t] for t in ty)
     pairs = Counter((charset[t], charset[p]) for t, p in zip(ty, preds, strict=True) if t != p)
     errors = {c: float((preds[ty == k] != k).mean()) if counts[c] else 0.0 for k, c in enumerate(charset)}
     case_errors = {
@@ -218,6 +253,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "context.json", result)
+    buf = io.BytesIO()  # every size's predictions on the fresh windows, for scripts/ceiling_fit.py's bootstrap
+    np.savez_compressed(buf, truth=ty, predicted=np.stack(every), sizes=np.asarray(sizes), charset=np.asarray(list(charset)))
+    atomic_write_bytes(out / "predictions.npz", buf.getvalue())
     lines = ["| true -> predicted | errors | rate |", "|---|---|---|"]
     lines += [f"| `{r['true']}` -> `{r['pred']}` | {r['count']} | {r['rate']:.2%} |" for r in result["pairs"][:20]]
     lines += ["", "| training CAPTCHAs | fresh-character error | ignoring case |", "|---|---|---|"]

@@ -2,6 +2,7 @@
 
 import importlib.util
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from crnn.data.synth import SynthSpec, make_labels, render
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 SPEC = importlib.util.spec_from_file_location("context_ceiling", SCRIPTS / "context_ceiling.py")
 context_ceiling = importlib.util.module_from_spec(SPEC)
+sys.modules["context_ceiling"] = context_ceiling  # so worker processes find its functions by name
 SPEC.loader.exec_module(context_ceiling)
 
 
@@ -127,3 +129,30 @@ def test_no_box_blanks_the_box_channel_the_reader_trains_and_is_scored_on(tmp_pa
     context_ceiling.main()
     assert len(seen) == 2 and not any(x[:, 1].any() for x in seen) and all(x[:, 0].any() for x in seen)
     assert json.loads((tmp_path / "n" / "context.json").read_text())["box_given"] is False
+
+
+def test_workers_render_the_same_windows():
+    """Each image is seeded by its index, so two processes (small chunks, out of step) give the same arrays."""
+    spec = SynthSpec(charset=NAMED_CHARSETS["alnum"], width=150, height=40, seed=5)
+    for focus in ("", "0O"):
+        one = context_ceiling.render_windows(spec, 23, 48, progress=False, focus=focus)
+        two = context_ceiling.render_windows(spec, 23, 48, progress=False, focus=focus, workers=2, chunk=4)
+        assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+        assert len(one[1]) == (23 if focus else 23 * 5)
+
+
+def test_each_size_keeps_its_per_character_errors_and_predictions(tmp_path, monkeypatch):
+    out = tmp_path / "ctx"
+    argv = ["context_ceiling", "--out", str(out), "--charset", "0123", "--length", "3", "--captchas", "48",
+            "--test-captchas", "12", "--epochs", "1", "--sizes", "12,24,48", "--focus", "01", "--workers", "2"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    context_ceiling.main()
+    import json
+
+    curve = json.loads((out / "context.json").read_text())["curve"]
+    assert [sum(c["train_per_char"].values()) for c in curve] == [12, 24, 48]  # one focus window per CAPTCHA
+    assert set(curve[0]["per_char_error"]) <= {"0", "1"}
+    npz = np.load(out / "predictions.npz")
+    assert npz["predicted"].shape == (3, 12) and npz["truth"].shape == (12,)
+    last = npz["predicted"][-1] != npz["truth"]
+    assert abs(last.mean() - curve[-1]["char_error"]) < 1e-9
