@@ -58,10 +58,28 @@ def fit_floor(n: np.ndarray, err: np.ndarray, m: int) -> tuple[float, float, flo
     return best[1], best[2], best[3]
 
 
-def errors_at(truth: np.ndarray, predicted: np.ndarray, classes: list[int], fold) -> np.ndarray:
-    """(sizes, classes) error of each class's fresh windows; ``fold`` maps class ids (e.g. to lower case)."""
-    wrong = fold[predicted] != fold[truth][None, :]  # (sizes, N)
-    return np.stack([wrong[:, truth == k].mean(1) for k in classes], axis=1)
+LOOK_ALIKE_SETS = ("0oO", "lI1")  # joined to the case pairs when grouping (the glyph script's look-alikes)
+
+
+def default_groups(chars: list[str]) -> list[str]:
+    """The read characters in confusion groups: a letter with its other case, ``0/o/O``, ``l/I/1``."""
+    groups: list[set[str]] = []
+    for ch in chars:
+        linked = {c for c in chars if c.lower() == ch.lower()}
+        linked |= {c for s in LOOK_ALIKE_SETS if ch in s for c in s if c in chars}
+        hits = [g for g in groups if g & linked]
+        for g in hits:
+            groups.remove(g)
+            linked |= g
+        groups.append(linked)
+    ordered = ["".join(sorted(g, key=chars.index)) for g in groups]
+    return sorted(ordered, key=lambda g: chars.index(g[0]))
+
+
+def group_errors(truth: np.ndarray, predicted: np.ndarray, members: list[int], fold: np.ndarray) -> np.ndarray:
+    """(sizes,) error over the fresh windows of a group's characters; ``fold`` maps ids (e.g. to lower case)."""
+    keep = np.isin(truth, members)
+    return (fold[predicted[:, keep]] != fold[truth[keep]][None, :]).mean(1)
 
 
 def main() -> None:
@@ -69,6 +87,7 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="a scripts/context_ceiling.py --out folder (context.json, predictions.npz)")
     ap.add_argument("--others", default="", help="a full-charset context_ceiling.py folder of the same task (optional)")
     ap.add_argument("--out", default="", help="where ceiling.json, ceiling.md and ceiling.png go (default: --run)")
+    ap.add_argument("--groups", default="", help="confusion groups, e.g. vV,0oO,lI (default: case pairs, 0oO, lI1)")
     ap.add_argument("--bootstrap", type=int, default=200, help="resamples of the fresh windows for the intervals")
     ap.add_argument("--at", default="100000,1000000", help="examples per character to predict the error at")
     ap.add_argument("--seed", type=int, default=0)
@@ -86,73 +105,69 @@ def main() -> None:
         ap.error(f"--run {run}: needs at least 4 sizes with per-character counts (--sizes a,b,c,d), has {len(ctx['curve'])}")
     npz = np.load(run / "predictions.npz")
     truth, predicted, charset = npz["truth"], npz["predicted"], "".join(npz["charset"].tolist())
-    read = sorted(set(truth.tolist()))
-    chars = [charset[k] for k in read]
-    n = np.array([[c["train_per_char"][ch] for ch in chars] for c in ctx["curve"]], dtype=float)  # (sizes, classes)
-    same = np.arange(len(charset))
-    lower = np.array([charset.index(c.lower()) if c.lower() in charset else k for k, c in enumerate(charset)])
+    chars = [charset[k] for k in sorted(set(truth.tolist()))]
+    groups = default_groups(chars) if not args.groups else args.groups.split(",")
+    if sorted("".join(groups)) != sorted(chars):
+        ap.error(f"--groups {args.groups!r}: must list each read character ({''.join(chars)}) exactly once")
+    units = [*groups, "".join(chars)] if len(groups) > 1 else groups  # the last: every read character as one group
+    folds = {"exact": np.arange(len(charset)), "nocase": lower_ids(charset)}
+    n = {u: np.array([np.mean([c["train_per_char"][ch] for ch in u]) for c in ctx["curve"]]) for u in units}
     rng = np.random.default_rng(args.seed)
 
-    def floors(idx: np.ndarray) -> dict[str, np.ndarray]:
-        t, p = truth[idx], predicted[:, idx]
-        out = {}
-        for key, fold in (("exact", same), ("nocase", lower)):
-            err = errors_at(t, p, read, fold)  # (sizes, classes)
-            fits = [fit_floor(n[:, j], err[:, j], int((t == k).sum())) for j, k in enumerate(read)]
-            out[key] = np.array(fits)  # (classes, 3): floor, a, b
-            out[key + "_err"] = err
+    def fits(idx: np.ndarray, sizes: np.ndarray) -> dict[tuple[str, str], tuple[np.ndarray, tuple[float, float, float]]]:
+        t, out = truth[idx], {}
+        for u in units:
+            members = [charset.index(ch) for ch in u]
+            m = int(np.isin(t, members).sum())
+            for key, fold in folds.items():
+                err = group_errors(t, predicted[sizes][:, idx], members, fold)
+                out[(u, key)] = err, fit_floor(n[u][sizes], err, m)
         return out
 
-    point = floors(np.arange(len(truth)))
-    boots = [floors(rng.integers(0, len(truth), len(truth))) for _ in range(args.bootstrap)]
+    everything = np.arange(len(truth))
+    all_sizes = np.arange(len(ctx["curve"]))
+    point = fits(everything, all_sizes)
+    boots = [fits(rng.integers(0, len(truth), len(truth)), all_sizes) for _ in range(args.bootstrap)]
+    loo = [fits(everything, np.delete(all_sizes, k)) for k in all_sizes] if len(all_sizes) >= 5 else []
+    others = outside_errors(args.others, ctx, charset, chars, ap) if args.others else ({}, {})
 
-    others: dict[str, dict[str, float]] = {"exact": {}, "nocase": {}}
-    outside: dict[str, dict[str, float]] = {"exact": {}, "nocase": {}}
-    if args.others:
-        full = json.loads((Path(args.others) / "context.json").read_text())
-        if full["charset"] != ctx["charset"] or full["length"] != ctx["length"] or full["size"] != ctx["size"]:
-            ap.error(f"--others {args.others}: a different task ({full['charset']}, {full['length']}, {full['size']})")
-        count = {ch: 0 for ch in charset}
-        for r in full["pairs"]:  # rate = count / occurrences of the true character
-            count[r["true"]] = r["count"] / r["rate"]
-        for ch in charset:
-            if ch in chars:
-                for key in ("exact", "nocase"):
-                    wrong = [r for r in full["pairs"] if r["true"] == ch and r["pred"] not in chars]
-                    if key == "nocase":
-                        wrong = [r for r in wrong if r["pred"].lower() != ch.lower()]
-                    outside[key][ch] = sum(r["rate"] for r in wrong)
-            else:
-                others["exact"][ch] = full["per_char_error"][ch]
-                case = sum(r["rate"] for r in full["pairs"] if r["true"] == ch and r["pred"].lower() == ch.lower())
-                others["nocase"][ch] = full["per_char_error"][ch] - case
-
-    def ceiling(fits: np.ndarray, key: str) -> float:
-        per_char = {ch: fits[j, 0] + outside[key].get(ch, 0.0) for j, ch in enumerate(chars)}
-        per_char.update(others[key])
+    def ceiling(result: dict, key: str, shift: float | None = None, pooled: bool = False) -> float:
+        """Over the whole charset; each read character at its group's floor (``pooled``: at the floor of
+        one fit over all of them), or at the group's fitted error for ``shift`` examples per character."""
+        per_char = {}
+        for u in [units[-1]] if pooled else groups:
+            floor, a, b = result[(u, key)][1]
+            for ch in u:
+                per_char[ch] = (floor if shift is None else floor + a * shift**-b) + others[1].get((ch, key), 0.0)
+        per_char.update({ch: v for (ch, k), v in others[0].items() if k == key})
         return (1 - sum(per_char.values()) / len(charset)) ** ctx["length"]
 
     result: dict = {"run": str(run), "others": args.others, "charset": ctx["charset"], "length": ctx["length"],
-                    "examples_per_char": {ch: n[:, j].tolist() for j, ch in enumerate(chars)}, "chars": {}}  # fmt: skip
-    for j, ch in enumerate(chars):
-        entry = {}
-        for key in ("exact", "nocase"):
-            floor, a, b = point[key][j]
-            boot = np.array([bt[key][j, 0] for bt in boots])
+                    "groups": groups, "units": {}}  # fmt: skip
+    for u in units:
+        entry = {"examples_per_char": n[u].tolist()}
+        for key in folds:
+            err, (floor, a, b) = point[(u, key)]
+            boot = np.array([bt[(u, key)][1][0] for bt in boots])
             entry[key] = {
-                "measured": point[key + "_err"][:, j].tolist(), "floor": floor, "a": a, "b": b,
+                "measured": err.tolist(), "floor": floor, "a": a, "b": b,
                 "floor_ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+                "floor_leave_one_size_out": [min(f[(u, key)][1][0] for f in loo), max(f[(u, key)][1][0] for f in loo)]
+                if loo else None,
                 "at": {str(v): floor + a * v**-b for v in at},
             }  # fmt: skip
-        result["chars"][ch] = entry
-    for key in ("exact", "nocase"):
-        values = np.array([ceiling(bt[key], key) for bt in boots])
-        result[f"ceiling_{key}"] = ceiling(point[key], key)
+        result["units"][u] = entry
+    for key in folds:
+        values = np.array([ceiling(bt, key) for bt in boots])
+        result[f"ceiling_{key}"] = ceiling(point, key)
         result[f"ceiling_{key}_ci"] = [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
-        for v in at:
-            fits = point[key].copy()
-            fits[:, 0] = fits[:, 0] + fits[:, 1] * v ** -fits[:, 2]
-            result.setdefault(f"exact_at_{key}", {})[str(v)] = ceiling(fits, key)
+        result[f"ceiling_{key}_leave_one_size_out"] = (
+            [min(ceiling(f, key) for f in loo), max(ceiling(f, key) for f in loo)] if loo else None
+        )
+        result[f"exact_at_{key}"] = {str(v): ceiling(point, key, shift=v) for v in at}
+        pooled = np.array([ceiling(bt, key, pooled=True) for bt in boots])
+        result[f"ceiling_{key}_pooled"] = ceiling(point, key, pooled=True)
+        result[f"ceiling_{key}_pooled_ci"] = [float(np.percentile(pooled, 2.5)), float(np.percentile(pooled, 97.5))]
     out = Path(args.out or run)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "ceiling.json", result)
@@ -161,28 +176,63 @@ def main() -> None:
     print(report(result, at))
 
 
+def lower_ids(charset: str) -> np.ndarray:
+    """Each class id mapped to its lower-case letter's id (itself when the charset has no lower case of it)."""
+    return np.array([charset.index(c.lower()) if c.lower() in charset else k for k, c in enumerate(charset)])
+
+
+def outside_errors(folder: str, ctx: dict, charset: str, chars: list[str], ap: argparse.ArgumentParser):
+    """From a full-charset run: the errors of the characters the focus run did not read, and the focus
+    characters' errors into characters outside the focus set (which a focus reader cannot make)."""
+    path = Path(folder) / "context.json"
+    if not path.is_file():
+        ap.error(f"--others {folder}: no context.json (a scripts/context_ceiling.py run without --focus)")
+    full = json.loads(path.read_text())
+    if full["charset"] != ctx["charset"] or full["length"] != ctx["length"] or full["size"] != ctx["size"] or full.get("focus"):
+        ap.error(f"--others {folder}: not a full-charset run of this task ({full['charset']}, {full['length']}, {full['size']})")
+    rest, leak = {}, {}
+    for ch in charset:
+        wrong = [r for r in full["pairs"] if r["true"] == ch]
+        case = sum(r["rate"] for r in wrong if r["pred"].lower() == ch.lower())
+        if ch in chars:
+            away = [r for r in wrong if r["pred"] not in chars]
+            leak[(ch, "exact")] = sum(r["rate"] for r in away)
+            leak[(ch, "nocase")] = sum(r["rate"] for r in away if r["pred"].lower() != ch.lower())
+        else:
+            rest[(ch, "exact")] = full["per_char_error"][ch]
+            rest[(ch, "nocase")] = full["per_char_error"][ch] - case
+    return rest, leak
+
+
 def report(result: dict, at: list[int]) -> str:
-    order = sorted(result["chars"], key=lambda ch: -result["chars"][ch]["exact"]["measured"][-1])
     lines = [
-        "| char | examples per char (largest) | error measured (sizes, small to large) | fitted floor [95%] | exponent b | "
-        + " | ".join(f"at {v:,}" for v in at)
-        + " | floor ignoring case [95%] |",
-        "|---" * (5 + len(at)) + "|",
-    ]
-    for ch in order:
-        e, c = result["chars"][ch]["exact"], result["chars"][ch]["nocase"]
-        measured = " / ".join(f"{v:.2%}" for v in e["measured"])
-        preds = " | ".join(f"{e['at'][str(v)]:.2%}" for v in at)
+        "| group | examples per char | error measured (small to large) | fitted floor [95%] | leave one size out | b | "
+        + " | ".join(f"at {v:,}" for v in at) + " | ignoring case: measured, floor [95%] |",
+        "|---" * (7 + len(at)) + "|",
+    ]  # fmt: skip
+    for u, entry in result["units"].items():
+        e, c = entry["exact"], entry["nocase"]
+        loo = e["floor_leave_one_size_out"]
         lines.append(
-            f"| `{ch}` | {result['examples_per_char'][ch][-1]:,.0f} | {measured} | {e['floor']:.2%} "
-            f"[{e['floor_ci'][0]:.2%}, {e['floor_ci'][1]:.2%}] | {e['b']:.2f} | {preds} | "
-            f"{c['floor']:.2%} [{c['floor_ci'][0]:.2%}, {c['floor_ci'][1]:.2%}] |"
-        )
+            f"| `{u}` | {entry['examples_per_char'][0]:,.0f}-{entry['examples_per_char'][-1]:,.0f} | "
+            + " / ".join(f"{v:.2%}" for v in e["measured"])
+            + f" | {e['floor']:.2%} [{e['floor_ci'][0]:.2%}, {e['floor_ci'][1]:.2%}] | "
+            + (f"{loo[0]:.2%}-{loo[1]:.2%}" if loo else "-")
+            + f" | {e['b']:.2f} | " + " | ".join(f"{e['at'][str(v)]:.2%}" for v in at)
+            + f" | {c['measured'][-1]:.2%}, {c['floor']:.2%} [{c['floor_ci'][0]:.2%}, {c['floor_ci'][1]:.2%}] |"
+        )  # fmt: skip
     lines.append("")
     for key, name in (("exact", "exact"), ("nocase", "ignoring case")):
         lo, hi = result[f"ceiling_{key}_ci"]
-        at_text = ", ".join(f"{v:,} per char: {result[f'exact_at_{key}'][str(v)]:.2%}" for v in at)
-        lines.append(f"ceiling, {name}: {result[f'ceiling_{key}']:.2%} [{lo:.2%}, {hi:.2%}]; fitted curve at {at_text}")
+        loo = result[f"ceiling_{key}_leave_one_size_out"]
+        at_text = ", ".join(f"{v:,} per char {result[f'exact_at_{key}'][str(v)]:.2%}" for v in at)
+        loo_text = f", leave one size out {loo[0]:.2%}-{loo[1]:.2%}" if loo else ""
+        lines.append(
+            f"ceiling, {name}: {result[f'ceiling_{key}']:.2%} [{lo:.2%}, {hi:.2%}]{loo_text}; the fitted curves at {at_text}"
+        )
+        if len(result["units"]) > len(result["groups"]):
+            plo, phi = result[f"ceiling_{key}_pooled_ci"]
+            lines.append(f"  from one fit over all read characters: {result[f'ceiling_{key}_pooled']:.2%} [{plo:.2%}, {phi:.2%}]")
     if not result["others"]:
         lines.append("(characters outside the focus set count as error-free: pass --others for a full-charset run)")
     return "\n".join(lines) + "\n"
@@ -190,18 +240,16 @@ def report(result: dict, at: list[int]) -> str:
 
 def plot(result: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
-    order = sorted(result["chars"], key=lambda ch: -result["chars"][ch]["exact"]["measured"][-1])[:8]
-    for ch in order:
-        e, n = result["chars"][ch]["exact"], np.array(result["examples_per_char"][ch])
-        (line,) = ax.loglog(n, np.maximum(e["measured"], 1e-4), "o", label=f"{ch}: floor {e['floor']:.2%}")
+    for u, entry in result["units"].items():
+        e, n = entry["exact"], np.array(entry["examples_per_char"])
+        (line,) = ax.loglog(n, np.maximum(e["measured"], 1e-4), "o", label=f"{u}: floor {e['floor']:.2%}")
         grid = np.geomspace(n[0], n[-1] * 50, 100)
-        ax.loglog(grid, e["floor"] + e["a"] * grid ** -e["b"], "-", color=line.get_color(), alpha=0.7)
-    ax.set_xlabel("training examples of the character")
+        ax.loglog(grid, np.maximum(e["floor"] + e["a"] * grid ** -e["b"], 1e-4), "-", color=line.get_color(), alpha=0.7)
+    ax.set_xlabel("training examples per character")
     ax.set_ylabel("fresh-character error")
     ax.set_title("context reader: error vs examples, fitted floor + a n^-b")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
     save_figure(fig, path)
 
 

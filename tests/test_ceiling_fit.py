@@ -49,13 +49,16 @@ def test_a_run_gets_its_tables_and_plot(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["ceiling_fit", "--run", str(tmp_path / "run"), "--bootstrap", "20"])
     ceiling_fit.main()
     result = json.loads((tmp_path / "run" / "ceiling.json").read_text())
-    zero = result["chars"]["0"]["exact"]
+    assert result["groups"] == ["0", "1"] and list(result["units"]) == ["0", "1", "01"]
+    zero = result["units"]["0"]["exact"]
     assert zero["measured"] == pytest.approx([0.4, 0.2, 0.1, 0.05, 0.025])
     assert zero["floor"] < 0.01 and zero["b"] == pytest.approx(1.0, abs=0.05)  # halves with every doubling
-    assert result["chars"]["1"]["exact"]["floor"] == 0.0
+    assert result["units"]["1"]["exact"]["floor"] == 0.0
     assert result["ceiling_exact"] > 0.99  # (1 - (floor + 0) / 2) ** 2
+    assert result["exact_at_exact"]["100000"] == pytest.approx(result["ceiling_exact"], abs=0.01)
     assert (tmp_path / "run" / "ceiling.png").read_bytes()[:4] == b"\x89PNG"
-    assert "ceiling, exact" in (tmp_path / "run" / "ceiling.md").read_text()
+    md = (tmp_path / "run" / "ceiling.md").read_text()
+    assert "ceiling, exact" in md and "from one fit over all read characters" in md
 
 
 def test_bad_runs_get_one_line_errors(tmp_path, monkeypatch, capsys):
@@ -65,3 +68,16 @@ def test_bad_runs_get_one_line_errors(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit):
             ceiling_fit.main()
         assert needle in capsys.readouterr().err
+
+
+def test_default_groups_join_case_pairs_and_look_alikes():
+    assert ceiling_fit.default_groups(list("0CIOVclov1")) == ["0Oo", "Cc", "Il1", "Vv"]
+    assert ceiling_fit.default_groups(list("ab")) == ["a", "b"]
+
+
+def test_groups_must_cover_the_read_characters(tmp_path, monkeypatch, capsys):
+    _fake_run(tmp_path / "run", 5)
+    monkeypatch.setattr("sys.argv", ["ceiling_fit", "--run", str(tmp_path / "run"), "--groups", "0"])
+    with pytest.raises(SystemExit):
+        ceiling_fit.main()
+    assert "--groups" in capsys.readouterr().err
