@@ -1,6 +1,7 @@
 """How well one character can be read from the finished CAPTCHA when its position is given.
 
     python scripts/context_ceiling.py --out runs/context [--captchas 40000] [--charset alnum] [--width --height]
+                                      [--focus 0oO] [--no-box] [--sizes a,b,c,d] [--workers 2]
 
 ``scripts/glyph_ceiling.py`` classifies each glyph as ``ImageCaptcha`` draws it, before pasting,
 overlap with its neighbours, the horizontal squeeze, greyscale, noise and smoothing. This script
@@ -17,6 +18,8 @@ destroyed (or what this classifier fails to recover); the gap to a CRNN's per-ch
 what the sequence model still leaves on the table. As with the glyph floor, an error that still
 falls with more data is an upper bound on what the image allows, not an estimate of it.
 ``(1 - error) ** length`` converts it into exact accuracy if errors were independent.
+Every size's predictions on the fresh windows are kept (``predictions.npz``): with four or more
+sizes, ``scripts/ceiling_fit.py`` fits where each confusion group's error is heading.
 """
 
 from __future__ import annotations
