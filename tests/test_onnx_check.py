@@ -1,0 +1,30 @@
+"""scripts/onnx_check.py: the images it feeds both runtimes, and its errors."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SPEC = importlib.util.spec_from_file_location("onnx_check", Path(__file__).parents[1] / "scripts" / "onnx_check.py")
+onnx_check = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(onnx_check)
+
+
+def test_images_become_nchw_in_unit_range():
+    grey = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)  # (1, 2, 2)
+    x = onnx_check.to_input(grey)
+    assert x.shape == (1, 1, 2, 2) and x.dtype == np.float32
+    assert x[0, 0, 0, 1] == 1.0 and x[0, 0, 1, 0] == pytest.approx(0.2)
+    colour = np.zeros((2, 4, 5, 3), dtype=np.uint8)
+    colour[..., 2] = 255
+    y = onnx_check.to_input(colour)
+    assert y.shape == (2, 3, 4, 5) and (y[:, 2] == 1).all() and (y[:, :2] == 0).all()
+
+
+def test_a_missing_model_is_one_line(tmp_path, monkeypatch, capsys):
+    argv = ["onnx_check", "--model", str(tmp_path / "nope"), "--onnx", str(tmp_path / "m.onnx"), "--data", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as e:
+        onnx_check.main()
+    assert e.value.code == 2 and "nope" in capsys.readouterr().err
