@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+LOOK_ALIKE_SETS = ("0oO", "lI1")  # characters the captcha font draws alike beyond case (error kinds, ceiling groups)
+
 
 def levenshtein(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))

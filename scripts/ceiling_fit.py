@@ -3,12 +3,14 @@
     python scripts/ceiling_fit.py --run runs/context-62-focus [--others results/context-ceiling/alnum-150x40-100k]
 
 ``scripts/context_ceiling.py`` trains a reader of the finished image at several data sizes and
-keeps every size's predictions on the same fresh windows. For each character this script fits
+keeps every size's predictions on the same fresh windows. For each confusion group (a letter with
+its other case, ``0/o/O``, ``l/I/1``, or ``--groups``), and for all read characters as one, it fits
 
-    error(n) = floor + a * n ** -b        (n: training examples of that character)
+    error(n) = floor + a * n ** -b        (n: training examples per character of the group)
 
 by weighted least squares (binomial variances; ``b`` on a grid, ``floor >= 0``), and bootstraps the
-fresh windows (the same resample at every size) for a 95% interval on each floor. The floor is where
+fresh windows (the same resample at every size) for a 95% interval on each floor, and refits
+with each size left out (the sizes' training noise). The floor is where
 that reader's error is heading with unlimited labels (which an attacker who has the generator has):
 an estimate, from an extrapolation, of the error the image forces on a reader told where the
 character is. ``error(n)`` at a larger ``n`` says how many labels would get there.
@@ -32,6 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.metrics import LOOK_ALIKE_SETS
 from crnn.plots import save_figure
 
 EXPONENTS = np.round(np.arange(0.05, 2.001, 0.01), 2)
@@ -56,9 +59,6 @@ def fit_floor(n: np.ndarray, err: np.ndarray, m: int) -> tuple[float, float, flo
         if sse < best[0]:
             best = (sse, float(floor), float(a), float(b))
     return best[1], best[2], best[3]
-
-
-LOOK_ALIKE_SETS = ("0oO", "lI1")  # joined to the case pairs when grouping (the glyph script's look-alikes)
 
 
 def default_groups(chars: list[str]) -> list[str]:
@@ -115,12 +115,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
 
     def fits(idx: np.ndarray, sizes: np.ndarray) -> dict[tuple[str, str], tuple[np.ndarray, tuple[float, float, float]]]:
-        t, out = truth[idx], {}
+        t, p, out = truth[idx], predicted[np.ix_(sizes, idx)], {}  # (N,), (sizes, N)
         for u in units:
             members = [charset.index(ch) for ch in u]
             m = int(np.isin(t, members).sum())
             for key, fold in folds.items():
-                err = group_errors(t, predicted[sizes][:, idx], members, fold)
+                err = group_errors(t, p, members, fold)
                 out[(u, key)] = err, fit_floor(n[u][sizes], err, m)
         return out
 
@@ -193,12 +193,12 @@ def outside_errors(folder: str, ctx: dict, charset: str, chars: list[str], ap: a
     rest, leak = {}, {}
     for ch in charset:
         wrong = [r for r in full["pairs"] if r["true"] == ch]
-        case = sum(r["rate"] for r in wrong if r["pred"].lower() == ch.lower())
         if ch in chars:
             away = [r for r in wrong if r["pred"] not in chars]
             leak[(ch, "exact")] = sum(r["rate"] for r in away)
             leak[(ch, "nocase")] = sum(r["rate"] for r in away if r["pred"].lower() != ch.lower())
         else:
+            case = sum(r["rate"] for r in wrong if r["pred"].lower() == ch.lower())
             rest[(ch, "exact")] = full["per_char_error"][ch]
             rest[(ch, "nocase")] = full["per_char_error"][ch] - case
     return rest, leak

@@ -38,6 +38,7 @@ from captcha.image import ImageCaptcha
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ceiling_fit import lower_ids
 from glyph_ceiling import ceiling, predict, train
 
 from crnn.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -220,7 +221,7 @@ def main() -> None:
         if not all(0 < v <= args.captchas for v in sizes):
             ap.error(f"--sizes {args.sizes!r}: each must be between 1 and --captchas {args.captchas}")
     counts = Counter(charset[t] for t in ty)
-    lower = np.array([charset.index(c.lower()) if c.lower() in charset else k for k, c in enumerate(charset)])
+    lower = lower_ids(charset)  # (K,) class id -> its lower case's id
     curve, preds, every = [], None, []
     for size in sizes:
         n = size * per_captcha

@@ -3,7 +3,8 @@
     python scripts/onnx_check.py --model results/captcha-62x5-stage2 --onnx results/captcha-62x5-stage2/model.onnx \
         --data data/fresh2026 [--split test] [--limit 2000]
 
-Feeds the first ``--limit`` images of the split, scaled to [0, 1] as ``crnn export`` expects, to
+Feeds the first ``--limit`` images of the split, made model input as everywhere else
+(``crnn.data.batches.to_input``: [0, 1], colour converted to the model's channels), to
 ``onnxruntime`` and to the checkpoint, and prints the largest log-probability difference, how many
 greedy labels agree, and each one's exact accuracy.
 """
@@ -16,16 +17,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from crnn.data.batches import to_input
 from crnn.data.store import load_dataset
 from crnn.decode import greedy_decode
 from crnn.errors import UserError
 from crnn.train.checkpoint import load_model
-
-
-def to_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (B, H, W) or (B, H, W, 3) -> float32 (B, C, H, W) in [0, 1]."""
-    x = images.astype(np.float32) / 255.0
-    return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
 
 
 def main() -> None:
@@ -46,12 +42,13 @@ def main() -> None:
     except Exception as e:  # onnxruntime raises its own types for a missing or corrupt file
         ap.exit(2, f"error: --onnx {args.onnx}: onnxruntime cannot load it ({type(e).__name__})\n")
     labels = split.labels[: args.limit]
+    model = loaded.model.eval()
     worst, same, right_onnx, right_torch = 0.0, 0, 0, 0
     for start in range(0, len(labels), 256):
-        x = to_input(np.asarray(split.images[start : min(start + 256, len(labels))]))  # (B, C, H, W)
-        onnx_lp = torch.from_numpy(session.run(None, {"images": x})[0])  # (T, B, K)
+        x = to_input(np.asarray(split.images[start : min(start + 256, len(labels))]), loaded.channels)  # (B, C, H, W)
+        onnx_lp = torch.from_numpy(session.run(None, {"images": x.numpy()})[0])  # (T, B, K)
         with torch.no_grad():
-            torch_lp = loaded.model.eval()(torch.from_numpy(x))  # (T, B, K)
+            torch_lp = model(x)  # (T, B, K)
         worst = max(worst, float((onnx_lp - torch_lp).abs().max()))
         ids = zip(greedy_decode(onnx_lp)[0], greedy_decode(torch_lp)[0], labels[start : start + 256], strict=True)
         for onnx_ids, torch_ids, t in ids:

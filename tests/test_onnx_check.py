@@ -6,19 +6,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from crnn.data.batches import to_input
+
 SPEC = importlib.util.spec_from_file_location("onnx_check", Path(__file__).parents[1] / "scripts" / "onnx_check.py")
 onnx_check = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(onnx_check)
 
 
 def test_images_become_nchw_in_unit_range():
+    """The script feeds both runtimes through the project's one pixel-to-input path."""
+    assert onnx_check.to_input is to_input
     grey = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)  # (1, 2, 2)
-    x = onnx_check.to_input(grey)
+    x = to_input(grey).numpy()
     assert x.shape == (1, 1, 2, 2) and x.dtype == np.float32
     assert x[0, 0, 0, 1] == 1.0 and x[0, 0, 1, 0] == pytest.approx(0.2)
     colour = np.zeros((2, 4, 5, 3), dtype=np.uint8)
     colour[..., 2] = 255
-    y = onnx_check.to_input(colour)
+    y = to_input(colour, 3).numpy()
     assert y.shape == (2, 3, 4, 5) and (y[:, 2] == 1).all() and (y[:, :2] == 0).all()
 
 
