@@ -1,9 +1,9 @@
 """How well one character can be read from the finished CAPTCHA when its position is given.
 
-    python scripts/context_ceiling.py --out runs/context [--captchas 40000] [--charset alnum] [--width --height]
+    python research/context_ceiling.py --out runs/context [--captchas 40000] [--charset alnum] [--width --height]
                                       [--focus 0oO] [--no-box] [--sizes a,b,c,d] [--workers 2]
 
-``scripts/glyph_ceiling.py`` classifies each glyph as ``ImageCaptcha`` draws it, before pasting,
+``research/glyph_ceiling.py`` classifies each glyph as ``ImageCaptcha`` draws it, before pasting,
 overlap with its neighbours, the horizontal squeeze, greyscale, noise and smoothing. This script
 classifies the same characters *after* all of that: it renders whole CAPTCHAs exactly as
 ``crnn data synth`` does (the same seeded stream, byte-identical pixels), records where each
@@ -19,7 +19,7 @@ what the sequence model still leaves on the table. As with the glyph floor, an e
 falls with more data is an upper bound on what the image allows, not an estimate of it.
 ``(1 - error) ** length`` converts it into exact accuracy if errors were independent.
 Every size's predictions on the fresh windows are kept (``predictions.npz``): with four or more
-sizes, ``scripts/ceiling_fit.py`` fits where each confusion group's error is heading.
+sizes, ``research/ceiling_fit.py`` fits where each confusion group's error is heading.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "context.json", result)
-    buf = io.BytesIO()  # every size's predictions on the fresh windows, for scripts/ceiling_fit.py's bootstrap
+    buf = io.BytesIO()  # every size's predictions on the fresh windows, for research/ceiling_fit.py's bootstrap
     np.savez_compressed(buf, truth=ty, predicted=np.stack(every), sizes=np.asarray(sizes), charset=np.asarray(list(charset)))
     atomic_write_bytes(out / "predictions.npz", buf.getvalue())
     lines = ["| true -> predicted | errors | rate |", "|---|---|---|"]

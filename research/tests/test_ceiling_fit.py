@@ -1,4 +1,4 @@
-"""scripts/ceiling_fit.py: the floor of a data-scaling curve, and the task ceiling it implies."""
+"""research/ceiling_fit.py: the floor of a data-scaling curve, and the task ceiling it implies."""
 
 import importlib.util
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPTS = Path(__file__).parents[1] / "scripts"
+SCRIPTS = Path(__file__).parents[1]
 
 
 def _load(name):
@@ -32,6 +32,14 @@ def test_the_fit_recovers_a_known_curve(floor, a, b):
 def test_a_curve_that_has_flattened_has_its_plateau_as_floor():
     err = np.array([0.021, 0.0205, 0.02, 0.0201, 0.0199])
     assert ceiling_fit.fit_floor(N, err, 10**6)[0] == pytest.approx(0.02, abs=1e-3)
+
+
+def test_a_rising_curve_keeps_its_mean_as_floor():
+    """A curve whose error grows with data has no falling part: the floor is its weighted mean, not 0."""
+    err = np.array([0.020, 0.022, 0.025, 0.027, 0.030])
+    floor, a, _ = ceiling_fit.fit_floor(N, err, 10**5)
+    assert a == 0.0
+    assert floor == pytest.approx(err.mean(), abs=1e-3)
 
 
 def _fake_run(folder: Path, sizes: int) -> None:

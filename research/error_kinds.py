@@ -1,6 +1,6 @@
 """What kind of mistake each wrong image is: case only, a look-alike, another substitution, wrong length.
 
-    python scripts/error_kinds.py --model results/captcha-62x5-stage2 --data data/fresh2026 [--data ...]
+    python research/error_kinds.py --model results/captcha-62x5 --data data/fresh2026 [--data ...]
 
 Every wrong prediction of ``--model`` on the ``--split`` of each ``--data`` falls in the first kind
 that fits: *wrong length* (a character missed or added), *case only* (right ignoring case), *look-alike*

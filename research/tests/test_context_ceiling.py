@@ -1,4 +1,4 @@
-"""scripts/context_ceiling.py: the generator's own pixels, boxes where the glyphs land, windows on them."""
+"""research/context_ceiling.py: the generator's own pixels, boxes where the glyphs land, windows on them."""
 
 import importlib.util
 import itertools
@@ -11,7 +11,7 @@ import pytest
 from crnn.charset import NAMED_CHARSETS
 from crnn.data.synth import SynthSpec, make_labels, render
 
-SCRIPTS = Path(__file__).parents[1] / "scripts"
+SCRIPTS = Path(__file__).parents[1]
 SPEC = importlib.util.spec_from_file_location("context_ceiling", SCRIPTS / "context_ceiling.py")
 context_ceiling = importlib.util.module_from_spec(SPEC)
 sys.modules["context_ceiling"] = context_ceiling  # so worker processes find its functions by name

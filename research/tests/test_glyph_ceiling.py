@@ -1,4 +1,4 @@
-"""scripts/glyph_ceiling.py: glyphs cut as the image cuts them, and the ceiling arithmetic."""
+"""research/glyph_ceiling.py: glyphs cut as the image cuts them, and the ceiling arithmetic."""
 
 import importlib.util
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SPEC = importlib.util.spec_from_file_location("glyph_ceiling", Path(__file__).parents[1] / "scripts" / "glyph_ceiling.py")
+SPEC = importlib.util.spec_from_file_location("glyph_ceiling", Path(__file__).parents[1] / "glyph_ceiling.py")
 glyph_ceiling = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(glyph_ceiling)
 

@@ -1,6 +1,6 @@
 """How far look-alike glyphs cap a ``captcha`` task, measured on the generator's own glyphs.
 
-    python scripts/glyph_ceiling.py --out runs/glyphs [--per-class 4000] [--chars 0oOvV...] [--width --height]
+    python research/glyph_ceiling.py --out runs/glyphs [--per-class 4000] [--chars 0oOvV...] [--width --height]
 
 The argument. ``ImageCaptcha`` draws each character on its own (``_draw_character``: font size,
 offsets, rotation, warp, then stretched into the character's text box) and only then pastes the

@@ -1,11 +1,11 @@
-"""scripts/error_kinds.py: each wrong prediction gets one kind."""
+"""research/error_kinds.py: each wrong prediction gets one kind."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-SPEC = importlib.util.spec_from_file_location("error_kinds", Path(__file__).parents[1] / "scripts" / "error_kinds.py")
+SPEC = importlib.util.spec_from_file_location("error_kinds", Path(__file__).parents[1] / "error_kinds.py")
 error_kinds = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(error_kinds)
 

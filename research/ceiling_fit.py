@@ -1,8 +1,8 @@
 """Where a task's per-character error stops falling: fit the data-scaling curve of a context reader.
 
-    python scripts/ceiling_fit.py --run runs/context-62-focus [--others results/context-ceiling/alnum-150x40-100k]
+    python research/ceiling_fit.py --run runs/context-62-focus [--others results/context-ceiling/alnum-150x40-100k]
 
-``scripts/context_ceiling.py`` trains a reader of the finished image at several data sizes and
+``research/context_ceiling.py`` trains a reader of the finished image at several data sizes and
 keeps every size's predictions on the same fresh windows. For each confusion group (a letter with
 its other case, ``0/o/O``, ``l/I/1``, or ``--groups``), and for all read characters as one, it fits
 
@@ -47,13 +47,16 @@ def fit_floor(n: np.ndarray, err: np.ndarray, m: int) -> tuple[float, float, flo
     best = (np.inf, 0.0, 0.0, 0.0)
     for b in EXPONENTS:
         z = n**-b
-        # weighted least squares of err on [1, z], then floor clipped to >= 0 (refit a alone)
+        # weighted least squares of err on [1, z]; a rising curve (a < 0) has no falling part, so it
+        # keeps its weighted mean as the floor; a negative floor is clipped to 0 and a refitted alone
         sw, swz, swzz = w.sum(), (w * z).sum(), (w * z * z).sum()
         swe, swze = (w * err).sum(), (w * z * err).sum()
         det = sw * swzz - swz * swz
         floor = (swzz * swe - swz * swze) / det if det > 0 else 0.0
         a = (sw * swze - swz * swe) / det if det > 0 else 0.0
-        if floor < 0 or a < 0:
+        if a < 0:
+            floor, a = swe / sw, 0.0
+        elif floor < 0:
             floor, a = 0.0, max(swze / swzz, 0.0)
         sse = float((w * (err - floor - a * z) ** 2).sum())
         if sse < best[0]:
@@ -84,7 +87,7 @@ def group_errors(truth: np.ndarray, predicted: np.ndarray, members: list[int], f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", required=True, help="a scripts/context_ceiling.py --out folder (context.json, predictions.npz)")
+    ap.add_argument("--run", required=True, help="a research/context_ceiling.py --out folder (context.json, predictions.npz)")
     ap.add_argument("--others", default="", help="a full-charset context_ceiling.py folder of the same task (optional)")
     ap.add_argument("--out", default="", help="where ceiling.json, ceiling.md and ceiling.png go (default: --run)")
     ap.add_argument("--groups", default="", help="confusion groups, e.g. vV,0oO,lI (default: case pairs, 0oO, lI1)")
@@ -95,7 +98,7 @@ def main() -> None:
     run = Path(args.run)
     for name in ("context.json", "predictions.npz"):
         if not (run / name).is_file():
-            ap.error(f"--run {run}: no {name} (write it with scripts/context_ceiling.py --out {run})")
+            ap.error(f"--run {run}: no {name} (write it with research/context_ceiling.py --out {run})")
     try:
         at = [int(v) for v in args.at.split(",")]
     except ValueError:
@@ -186,7 +189,7 @@ def outside_errors(folder: str, ctx: dict, charset: str, chars: list[str], ap: a
     characters' errors into characters outside the focus set (which a focus reader cannot make)."""
     path = Path(folder) / "context.json"
     if not path.is_file():
-        ap.error(f"--others {folder}: no context.json (a scripts/context_ceiling.py run without --focus)")
+        ap.error(f"--others {folder}: no context.json (a research/context_ceiling.py run without --focus)")
     full = json.loads(path.read_text())
     if full["charset"] != ctx["charset"] or full["length"] != ctx["length"] or full["size"] != ctx["size"] or full.get("focus"):
         ap.error(f"--others {folder}: not a full-charset run of this task ({full['charset']}, {full['length']}, {full['size']})")

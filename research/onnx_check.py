@@ -1,12 +1,13 @@
 """Does an exported ONNX model read like the PyTorch model it came from? Run both on the same images.
 
-    python scripts/onnx_check.py --model results/captcha-62x5-stage2 --onnx results/captcha-62x5-stage2/model.onnx \
+    python research/onnx_check.py --model results/captcha-62x5 --onnx results/captcha-62x5/model.onnx \
         --data data/fresh2026 [--split test] [--limit 2000]
 
 Feeds the first ``--limit`` images of the split, made model input as everywhere else
 (``crnn.data.batches.to_input``: [0, 1], colour converted to the model's channels), to
 ``onnxruntime`` and to the checkpoint, and prints the largest log-probability difference, how many
-greedy labels agree, and each one's exact accuracy.
+greedy labels agree, and each one's exact accuracy. Exits 1 when a label differs or a log-probability
+differs by more than ``--atol``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="dataset folder")
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int, default=2000)
+    ap.add_argument("--atol", type=float, default=1e-3, help="the largest log-probability difference accepted")
     args = ap.parse_args()
     try:
         loaded = load_model(args.model)
@@ -61,6 +63,9 @@ def main() -> None:
         f"{n} images of {args.data} [{args.split}]: max |onnx - torch| log-prob {worst:.2e}; same label on {same}/{n}; "
         f"onnx exact {right_onnx / n:.2%}, torch exact {right_torch / n:.2%}"
     )
+    if same < n or worst > args.atol:
+        print(f"MISMATCH: {n - same} labels differ, max |diff| {worst:.2e} (accepted: {args.atol:.0e})")
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """How much of a model's error is the generator's look-alike glyphs, and the exact accuracy that
 would remain if those confusions could not be reduced (results/README.md, "The ceiling").
 
-    python scripts/ceiling.py --model results/tuned-62/final --data data/alnum100k [--split test]
+    python research/ceiling.py --model results/tuned-62/final --data data/alnum100k [--split test]
 
 Look-alikes: a letter and its other case (``v/V``), and ``0/o/O``. The estimate is
 ``(1 - look-alike substitutions / characters) ** length``: an upper bound on exact accuracy only
