@@ -4,8 +4,8 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from crnn.data.batches import to_input
 
@@ -45,7 +45,14 @@ def _model(folder: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     config = resolve_config("tiny")
     net = build_model(config.model, 11, 40, 150, 5)
-    state = {"model": net.state_dict(), "config": config.to_dict(), "charset": "0123456789", "height": 40, "width": 150, "max_label_len": 5}
+    state = {
+        "model": net.state_dict(),
+        "config": config.to_dict(),
+        "charset": "0123456789",
+        "height": 40,
+        "width": 150,
+        "max_label_len": 5,
+    }
     save_checkpoint(folder / "checkpoints" / "best.pt", state)
     export_model(load_model(folder), "onnx", folder / "model.onnx")
     return folder
@@ -58,7 +65,9 @@ def test_exit_status_says_whether_the_runtimes_agree(tmp_path, monkeypatch, caps
     synthesize(data, SynthSpec(charset="0123456789", length=(5, 5), seed=0), 40, workers=1, progress=False)
     a, b = _model(tmp_path / "a", 0), _model(tmp_path / "b", 1)
     for onnx, code in ((a / "model.onnx", 0), (b / "model.onnx", 1)):
-        monkeypatch.setattr("sys.argv", ["onnx_check", "--model", str(a), "--onnx", str(onnx), "--data", str(data), "--split", "train"])
+        monkeypatch.setattr(
+            "sys.argv", ["onnx_check", "--model", str(a), "--onnx", str(onnx), "--data", str(data), "--split", "train"]
+        )
         if code == 0:
             onnx_check.main()
         else:
