@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from crnn.cli.main import main
 from crnn.data.synth import SynthSpec, synthesize
+from crnn_cli.main import main
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

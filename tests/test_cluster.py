@@ -14,7 +14,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from crnn.cli.main import build_parser
+from crnn_cli.main import build_parser
 from tests.conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,7 +206,7 @@ def test_submit_refuses_to_ship_what_looks_like_a_secret(tmp_path, cli, secret):
 
 
 def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli, monkeypatch):
-    from crnn.cli import jobs_cmds
+    from crnn_cli import jobs_cmds
 
     (tmp_path / "space.yaml").write_text("params: {}\n")
     shipped = {}
@@ -226,7 +226,7 @@ def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli
 
 
 def test_a_token_over_plain_http_to_another_host_is_warned_about(capsys):
-    from crnn.cli.jobs_cmds import warn_plain_http
+    from crnn_cli.jobs_cmds import warn_plain_http
 
     assert warn_plain_http("http://10.0.0.5:8265") and "plain HTTP" in capsys.readouterr().err
     for quiet in ("http://127.0.0.1:8265", "https://ray.example.org", "http://localhost:8265"):

@@ -21,7 +21,7 @@ def colour_scheme(tmp_path_factory):
     """60 RGB 200x75 PNGs of a PIL-rendered scheme, imported keeping colour."""
     root = tmp_path_factory.mktemp("colour")
     write_scheme(root / "pngs", 60, seed=4)
-    from crnn.cli.main import main
+    from crnn_cli.main import main
 
     assert main(["data", "import", str(root / "pngs"), "--out", str(root / "d"), "--colour", "--split", "80/10/10"]) == 0
     return root

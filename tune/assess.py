@@ -26,10 +26,7 @@ from crnn.data.store import Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
-
-RUNS = "runs"
-TRAIN_RUNS = "train_runs"  # the Ray Train runs of multi-worker runs (--workers-per-run > 1)
-TEST_FILE = "test.json"  # in a trial's final checkpoint: per-sample confidence and correctness on the test split
+from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 
 
 @dataclass(frozen=True)
@@ -260,7 +257,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     """Start or resume the assessment in ``opts.out``; returns the report folder."""
     out = Path(opts.out).resolve()
     setup, sizes = validate(opts)
-    stored = out / "assess.json"
+    stored = out / SETUP
     if stored.is_file():
         saved = json.loads(stored.read_text())
         if (

@@ -15,7 +15,7 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
 from crnn.train.state import plateau_advice
-from tune.assess import RUNS, TEST_FILE
+from tune.assess_files import ASSESSMENT, RUNS, SETUP, TEST_FILE
 
 
 def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]]:
@@ -83,7 +83,7 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
 
 
 def build_assessment(out: Path) -> dict:
-    setup_file = json.loads((out / "assess.json").read_text())
+    setup_file = json.loads((out / SETUP).read_text())
     setup = setup_file["setup"]
     data = load_dataset(setup["data"], splits=())
     m = data.manifest
@@ -134,10 +134,10 @@ def build_assessment(out: Path) -> dict:
 
 def write_report(out: Path) -> dict:
     out = Path(out)
-    if not (out / "assess.json").is_file():
+    if not (out / SETUP).is_file():
         raise UserError(f"{out}: not an assessment (no assess.json); run `crnn assess --data DIR --out {out}` first")
     a = build_assessment(out)
-    atomic_write_json(out / "assessment.json", a)
+    atomic_write_json(out / ASSESSMENT, a)
     if a["curve"]:
         from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
 
@@ -215,7 +215,7 @@ def compare(reports: list[str], out: Path | None) -> str:
     """One table across schemes (and one PNG of their curves); returns the table as markdown."""
     loaded = {}
     for r in reports:
-        path = Path(r) / "assessment.json"
+        path = Path(r) / ASSESSMENT
         if not path.is_file():
             raise UserError(f"--compare {r}: no assessment.json there (run `crnn assess` into it first)")
         loaded[Path(r).name] = json.loads(path.read_text())

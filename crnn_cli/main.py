@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from crnn import __version__
-from crnn.cli import assess_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
 from crnn.errors import UserError
+from crnn_cli import assess_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
