@@ -1,5 +1,6 @@
-"""Export a trained model to ONNX or TorchScript. Both take (B, C, H, W) in [0, 1] and return
-log-probs (T, B, K); decoding (greedy or beam) stays outside the graph, as in PyTorch."""
+"""Export a trained model to ONNX or TorchScript, both taking (B, C, H, W) in [0, 1] and returning
+log-probs (T, B, K) with decoding (greedy or beam) outside the graph, as in PyTorch; or to an
+inference-only checkpoint (``pt``) that every ``crnn`` command reads as it reads a run's."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import torch
 
 from crnn.atomic import atomic_write_bytes
 from crnn.errors import UserError
-from crnn.train.checkpoint import LoadedModel
+from crnn.train.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "pt")
 
 
 def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: accepted: {', '.join(FORMATS)}")
     out = Path(out)
+    if fmt == "pt":
+        save_checkpoint(out, inference_checkpoint(loaded.state))
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
     model = loaded.model.eval()
     example = torch.rand(2, loaded.channels, loaded.height, loaded.width)  # (B, C, H, W)

@@ -101,7 +101,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
 
     out = export_model(load_model(args.model), args.format, args.out)
-    print(f"wrote {out} ({args.format}; input images (B, 1, H, W) in [0, 1], output log-probs (T, B, K))")
+    if args.format == "pt":
+        print(f"wrote {out} (inference-only checkpoint, {out.stat().st_size / 2**20:.1f} MiB: weights, config, charset)")
+    else:
+        print(f"wrote {out} ({args.format}; input images (B, C, H, W) in [0, 1], output log-probs (T, B, K))")
     return 0
 
 
@@ -147,8 +150,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", action="store_true", help="resize images of another size to the model's")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("export", help="export a model to ONNX or TorchScript")
+    p = sub.add_parser("export", help="export a model to ONNX, TorchScript or an inference-only checkpoint")
     p.add_argument("--model", required=True, help="run folder or checkpoint file")
-    p.add_argument("--format", required=True, choices=["onnx", "torchscript"])
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript", "pt"],
+                   help="pt: the checkpoint without optimizer and training state (to publish; not resumable)")  # fmt: skip
     p.add_argument("--out", required=True, help="output file")
     p.set_defaults(func=cmd_export)

@@ -87,6 +87,21 @@ def test_torchscript_export_loads_and_runs(trained, tmp_path):
     assert torch.allclose(scripted(x), load_model(trained / "run").model(x), atol=1e-5)
 
 
+def test_pt_export_is_inference_only_scores_the_same_and_refuses_resume(trained, tmp_path):
+    crnn("export", "--model", trained / "run", "--format", "pt", "--out", tmp_path / "slim/checkpoints/best.pt")
+    full = torch.load(trained / "run/checkpoints/best.pt", weights_only=True)
+    slim = torch.load(tmp_path / "slim/checkpoints/best.pt", weights_only=True)
+    assert "optimizer" not in slim and "train_state" not in slim and slim["inference_only"] is True
+    assert (tmp_path / "slim/checkpoints/best.pt").stat().st_size < (trained / "run/checkpoints/best.pt").stat().st_size / 2
+    assert all(torch.equal(full["model"][k], v) for k, v in slim["model"].items())
+    a = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--json").stdout
+    b = crnn("eval", "--model", tmp_path / "slim", "--data", trained / "data", "--json").stdout
+    assert json.loads(a) == json.loads(b)
+    (tmp_path / "slim/checkpoints/last.pt").write_bytes((tmp_path / "slim/checkpoints/best.pt").read_bytes())
+    proc = crnn("train", "--data", trained / "data", "--out", tmp_path / "slim", "--preset", "tiny", "--resume", check=False)
+    assert proc.returncode == 2 and "inference-only checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -15,6 +15,10 @@ from crnn.errors import UserError
 from crnn.model import CRNN, build_model
 
 CHECKPOINT_DIR = "checkpoints"
+# What inference needs: the weights that score (the average under train.ema_decay), the config and the
+# task. An inference-only checkpoint drops the optimizer, schedule, scaler and trained weights (a third
+# to a fifth of the size) and cannot be resumed; eval, predict, export and --init-from take it.
+INFERENCE_KEYS = ("model", "config", "charset", "height", "width", "max_label_len", "min_label_len", "metrics")
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -24,6 +28,11 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def inference_checkpoint(state: dict) -> dict:
+    """The part of a training checkpoint that inference needs, marked ``inference_only``."""
+    return {k: state[k] for k in INFERENCE_KEYS if k in state} | {"inference_only": True}
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -151,8 +151,11 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         if main and opts.resume_from is None:
             run.check_resumable(config)
         saved = load_checkpoint(resume_from)
-        if "train_state" not in saved:
-            raise UserError(f"{resume_from}: written by an older crnn-tune; it can be evaluated and exported, not resumed")
+        if "train_state" not in saved or saved.get("inference_only"):
+            raise UserError(
+                f"{resume_from}: an inference-only checkpoint (crnn export --format pt, or an older crnn-tune's); "
+                "it can be evaluated, exported and used with --init-from, not resumed"
+            )
         model.load_state_dict(saved["train_model" if tc.ema_decay else "model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])

@@ -1,0 +1,39 @@
+"""The published models in results/: inference-only checkpoints that read as they did when published.
+
+Each folder's model.onnx was exported from the full training checkpoint before it was slimmed, so the
+slim checkpoint giving the same log-probs on real images is the same model, scoring the same."""
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from crnn.data.batches import to_input
+from crnn.data.synth import SynthSpec, render_many
+from crnn.train.checkpoint import load_checkpoint, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINTS = sorted((ROOT / "results").rglob("checkpoints/best.pt"))
+
+
+def test_at_most_eight_published_models():
+    models = {p.parent.parent for p in CHECKPOINTS} | {p.parent for p in (ROOT / "results").rglob("model.onnx")}
+    assert 0 < len(models) <= 8, sorted(str(m.relative_to(ROOT)) for m in models)
+
+
+@pytest.mark.parametrize("ckpt", CHECKPOINTS, ids=lambda p: str(p.parent.parent.relative_to(ROOT / "results")))
+def test_a_published_checkpoint_is_inference_only_and_matches_its_onnx(ckpt):
+    state = load_checkpoint(ckpt)
+    assert state.get("inference_only") is True and "optimizer" not in state and "train_model" not in state
+    loaded = load_model(ckpt.parent.parent)
+    chars, length = loaded.charset.chars, state["max_label_len"]
+    spec = SynthSpec(charset=chars, length=(length, length), width=loaded.width, height=loaded.height, seed=99)
+    labels = ["".join(chars[(7 * i + j) % len(chars)] for j in range(length)) for i in range(8)]
+    x = to_input(np.stack(render_many(spec, labels, workers=1)), loaded.channels)  # (B, C, H, W)
+    session = ort.InferenceSession(str(ckpt.parent.parent / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_lp = session.run(None, {"images": x.numpy()})[0]  # (T, B, K)
+    with torch.no_grad():
+        torch_lp = loaded.model(x).numpy()
+    assert np.abs(onnx_lp - torch_lp).max() < 1e-3
