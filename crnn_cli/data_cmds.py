@@ -42,7 +42,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )  # fmt: skip
     workers = args.workers or max(1, os.cpu_count() or 1)
     manifest = synthesize(
-        Path(args.out), spec, args.count, parse_fractions(args.split), workers=workers, overwrite=args.overwrite
+        Path(args.out),
+        spec,
+        args.count,
+        parse_fractions(args.split),
+        workers=workers,
+        overwrite=args.overwrite,
+        unlabeled=args.unlabeled,
     )
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
     kind = "RGB" if spec.colour else "greyscale"
@@ -57,6 +63,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         Path(args.src), Path(args.out), charset_spec=args.charset, length_spec=args.length,
         resize=parse_size(args.resize) if args.resize else None, fractions=parse_fractions(args.split),
         seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite, colour=args.colour,
+        unlabeled=Path(args.unlabeled) if args.unlabeled else None,
     )  # fmt: skip
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
     skipped = manifest["source"]["skipped"]
@@ -97,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=40, help="image height (default 40)")
     p.add_argument("--split", default="90/5/5", help="train/val/test proportions (default 90/5/5)")
     p.add_argument("--colour", action="store_true", help="keep the generator's RGB images (default: greyscale)")
+    p.add_argument("--unlabeled", type=int, default=0, metavar="N",
+                   help="also write N more images without labels (the unlabeled split, for train.semi)")  # fmt: skip
     p.add_argument("--workers", type=int, default=0, help="rendering processes (default: one per CPU)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_synth)
@@ -114,6 +123,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="90/5/5", help="train/val/test proportions for rows without a split column")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
     p.add_argument("--colour", action="store_true", help="keep RGB (default: convert to greyscale)")
+    p.add_argument("--unlabeled", metavar="DIR",
+                   help="a folder of the scheme's unlabelled images (any names): the unlabeled split")  # fmt: skip
     p.add_argument("--skip-invalid", action="store_true", help="import the valid images, list the rest in import_report.json")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_import)

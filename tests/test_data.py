@@ -6,7 +6,7 @@ from PIL import Image
 
 from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
 from crnn.data.check import check_dataset
-from crnn.data.store import load_dataset, split_checksum, write_dataset
+from crnn.data.store import load_dataset, load_unlabeled, load_unlabeled_truth, split_checksum, write_dataset
 from crnn.data.synth import SynthSpec, make_labels, render
 from crnn.errors import UserError
 from tests.conftest import make_dataset
@@ -259,3 +259,85 @@ def test_data_check_never_holds_a_split_in_memory(tmp_path, cli):
     del arr
     code, _, err = cli("data", "check", str(root))
     assert code == 2 and "train.npy" in err and "checksum" in err
+
+
+# --- unlabelled images ---------------------------------------------------------
+
+
+def test_import_unlabeled_folder_becomes_the_unlabeled_split(folder, tmp_path, cli):
+    unl = tmp_path / "unl"
+    unl.mkdir()
+    for i, name in enumerate(["x.png", "any name.png", "007.jpg"]):
+        Image.new("RGB", (150, 40), (10 * i, 0, 0)).save(unl / name)
+    code, out, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--unlabeled", unl)
+    assert code == 0, err
+    assert "unlabeled 3" in out
+    data = load_dataset(tmp_path / "ds")
+    images = load_unlabeled(data)
+    assert images.shape == (3, 40, 150) and images.dtype == np.uint8  # greyscale, as the labelled ones
+    assert data.manifest["splits"]["unlabeled"] == 3 and load_unlabeled_truth(data) is None
+    assert sum(len(s) for s in data.splits.values()) == 8  # the labelled splits are untouched
+    code, out, _ = cli("data", "check", tmp_path / "ds")
+    assert code == 0 and "unlabeled 3" in out
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("wrong_size", "size 100x30, the labelled images are 150x40"),
+        ("empty", "--unlabeled {unl}: no images"),
+        ("corrupt", "bad.png: unreadable or corrupt image"),
+        ("missing", "--unlabeled {unl}: no such folder"),
+    ],
+)
+def test_import_refuses_bad_unlabeled_images_and_writes_nothing(folder, tmp_path, cli, setup, message):
+    unl = tmp_path / "unl"
+    if setup != "missing":
+        unl.mkdir()
+        write_png(unl / "ok.png")
+    if setup == "wrong_size":
+        write_png(unl / "small.png", size=(100, 30))
+    elif setup == "empty":
+        (unl / "ok.png").unlink()
+    elif setup == "corrupt":
+        (unl / "bad.png").write_bytes(b"\x89PNG not really")
+    code, _, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--unlabeled", unl)
+    assert code == 2 and message.format(unl=unl) in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "ds").exists()
+
+
+def test_synth_unlabeled_are_the_streams_next_images_without_labels(tmp_path, cli):
+    code, _, err = cli("data", "synth", "--out", tmp_path / "d", "--count", 20, "--unlabeled", 6, "--charset", "digits",
+                       "--workers", 1)  # fmt: skip
+    assert code == 0, err
+    data = load_dataset(tmp_path / "d")
+    spec = SynthSpec(charset="0123456789", seed=0)
+    truth = make_labels(spec, 26)[20:]
+    assert load_unlabeled_truth(data) == truth
+    assert np.array_equal(load_unlabeled(data)[0], render(spec, truth[0], 20))
+    assert data.manifest["source"]["count"] == 26  # a fresh stream starts past them
+    stored = load_dataset(make_dataset(tmp_path / "plain", count=20))
+    assert stored.split("train").labels == data.split("train").labels  # the labelled part is unchanged
+
+
+def test_an_unlabeled_image_that_is_scored_is_refused(folder, tmp_path, cli):
+    unl = tmp_path / "unl"
+    unl.mkdir()
+    for p in folder.iterdir():  # every labelled image again: some of them land in val or test
+        (unl / p.name).write_bytes(p.read_bytes())
+    code, _, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split", "50/25/25", "--unlabeled", unl)
+    assert code == 2 and "unlabelled images must not include scored ones" in err
+
+
+def test_merge_keeps_every_inputs_unlabeled_images(tmp_path, cli):
+    for seed in (1, 2):
+        code, _, err = cli("data", "synth", "--out", tmp_path / f"d{seed}", "--count", 20, "--unlabeled", 4,
+                           "--charset", "digits", "--workers", 1, "--seed", seed)  # fmt: skip
+        assert code == 0, err
+    code, out, err = cli("data", "merge", tmp_path / "d1", tmp_path / "d2", "--out", tmp_path / "m")
+    assert code == 0 and "unlabeled 8" in out, err
+    merged = load_dataset(tmp_path / "m")
+    parts = [load_dataset(tmp_path / f"d{s}") for s in (1, 2)]
+    assert np.array_equal(load_unlabeled(merged), np.concatenate([load_unlabeled(p) for p in parts]))
+    assert load_unlabeled_truth(merged) == load_unlabeled_truth(parts[0]) + load_unlabeled_truth(parts[1])
+    assert cli("data", "check", tmp_path / "m")[0] == 0

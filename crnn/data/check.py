@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from crnn.data.store import load_dataset
+from crnn.data.store import UNLABELED, load_dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 
 
@@ -25,10 +25,15 @@ def check_dataset(root: str | Path) -> dict:
                 raise UserError(f"{data.root}/{name}.txt:{i + 1}: label {label!r} is not {lo}-{hi} characters long")
             lengths[len(label)] += 1
             chars.update(label)
+    unlabeled = load_unlabeled(data, verify=True)
+    truth = load_unlabeled_truth(data)
+    if unlabeled is not None and truth is not None and len(truth) != len(unlabeled):
+        raise UserError(f"{data.root}: {len(truth)} truth labels for {len(unlabeled)} unlabelled images")
     height, width = data.image_size
+    counts = {name: len(split) for name, split in data.splits.items()}
     return {
         "path": str(data.root),
-        "splits": {name: len(split) for name, split in data.splits.items()},
+        "splits": counts | ({UNLABELED: len(unlabeled)} if unlabeled is not None else {}),
         "image_size": f"{width}x{height}",
         "colour": "RGB" if data.channels == 3 else "greyscale",
         "charset": charset.chars,
@@ -41,14 +46,14 @@ def check_dataset(root: str | Path) -> dict:
 
 
 def format_summary(s: dict) -> str:
-    total = sum(s["splits"].values())
+    total = sum(v for k, v in s["splits"].items() if k != UNLABELED)
     freq = s["char_frequencies"]
     n_chars = sum(freq.values()) or 1
     top = ", ".join(f"{c}:{n / n_chars:.2%}" for c, n in list(freq.items())[:5])
     rare = ", ".join(f"{c}:{n / n_chars:.2%}" for c, n in list(freq.items())[-5:])
     lines = [
         f"dataset     {s['path']}  (ok: checksums, labels and lengths verified)",
-        "splits      " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) + f"  (total {total})",
+        "splits      " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) + f"  (labelled {total})",
         f"image size  {s['image_size']} {s['colour']}",
         f"charset     {s['classes']} classes: {s['charset']}",
         "lengths     " + ", ".join(f"{k}: {v}" for k, v in s["length_histogram"].items()),

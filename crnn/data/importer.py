@@ -8,6 +8,7 @@ an optional ``split`` column), paths relative to the CSV's folder.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -32,8 +33,12 @@ class Entry:
     split: str | None = None
 
 
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def entries_from_folder(src: Path) -> list[Entry]:
-    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = _image_files(src)
     if not files:
         raise UserError(f"{src}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
     return [Entry(p, p.stem.split("_", 1)[0]) for p in files]
@@ -80,6 +85,33 @@ def _assign_splits(entries: list[Entry], fractions: tuple[float, float, float], 
     return {s: sorted(ix) for s, ix in fixed.items()}
 
 
+def _read_unlabeled(
+    folder: Path, shape: tuple[int, ...], resize: tuple[int, int] | None, colour: bool, progress: bool
+) -> np.ndarray:
+    """Every image of ``folder``, of the labelled images' ``shape`` (after ``--resize``); any other is refused."""
+    if not folder.is_dir():
+        raise UserError(f"--unlabeled {folder}: no such folder")
+    files = _image_files(folder)
+    if not files:
+        raise UserError(f"--unlabeled {folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+    out = np.empty((len(files), *shape), dtype=np.uint8)
+    for i, path in enumerate(Progress(len(files), "unlabelled", enabled=progress).wrap(files)):
+        try:
+            image = _read(path, colour)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise UserError(f"{path}: unreadable or corrupt image ({type(exc).__name__})") from None
+        if resize is not None and image.shape[:2] != (resize[1], resize[0]):
+            with Image.fromarray(image) as im:
+                image = np.asarray(im.resize(resize, Image.Resampling.BILINEAR), dtype=np.uint8)
+        if image.shape != shape:
+            raise UserError(
+                f"{path}: size {image.shape[1]}x{image.shape[0]}, the labelled images are {shape[1]}x{shape[0]}; "
+                f"unlabelled images must match them (or pass --resize {shape[1]}x{shape[0]})"
+            )
+        out[i] = image
+    return out
+
+
 def import_images(
     src: Path,
     out: Path,
@@ -92,8 +124,11 @@ def import_images(
     overwrite: bool = False,
     progress: bool = True,
     colour: bool = False,
+    unlabeled: Path | None = None,
 ) -> dict:
-    """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``."""
+    """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``.
+    ``unlabeled``: a folder of the scheme's images without labels (any file names), read by the same size
+    and colour rules, written as the ``unlabeled`` split."""
     if not src.exists():
         raise UserError(f"{src}: no such folder or CSV file")
     entries = entries_from_csv(src) if src.is_file() else entries_from_folder(src)
@@ -164,14 +199,24 @@ def import_images(
 
     kept_entries = [e for e, _ in good]
     images = np.stack([img for _, img in good])  # (N, H, W) or (N, H, W, 3)
+    extra = _read_unlabeled(unlabeled, images.shape[1:], resize, colour, progress) if unlabeled is not None else None
     index = _assign_splits(kept_entries, fractions, seed)
     splits = {s: (images[ix], [kept_entries[i].label for i in ix]) for s, ix in index.items()}
+    if extra is not None:  # an image scored in val or test must not be pseudo-labelled for training
+        scored = {hashlib.blake2b(img.tobytes(), digest_size=16).digest(): s for s in ("val", "test") for img in splits[s][0]}
+        for i, img in enumerate(extra):
+            split = scored.get(hashlib.blake2b(img.tobytes(), digest_size=16).digest())
+            if split is not None:
+                name = _image_files(unlabeled)[i]
+                raise UserError(f"{name}: the same image is in the {split} split; unlabelled images must not include scored ones")
     source = {
         "imported_from": str(src.resolve()), "seed": seed, "fractions": list(fractions),
         "resize": list(resize) if resize else None, "skipped": len(problems),
     }  # fmt: skip
     with staging_dir(out, overwrite, is_dataset, "dataset") as tmp:
-        manifest = write_dataset(tmp, splits, charset, (lo, hi), source)
+        if extra is not None:
+            source["unlabeled_from"] = str(unlabeled.resolve())
+        manifest = write_dataset(tmp, splits, charset, (lo, hi), source, extra)
         if problems:
             report = [{"path": str(p), "reason": why} for p, why in problems]
             (tmp / "import_report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -19,7 +19,20 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from crnn.atomic import atomic_write_json, staging_dir
-from crnn.data.store import FORMAT, SPLITS, VERSION, Dataset, is_dataset, load_dataset, read_manifest
+from crnn.data.store import (
+    FORMAT,
+    SPLITS,
+    UNLABELED,
+    UNLABELED_TRUTH,
+    VERSION,
+    Dataset,
+    is_dataset,
+    load_dataset,
+    load_unlabeled,
+    load_unlabeled_truth,
+    read_manifest,
+    split_checksum,
+)  # fmt: skip
 from crnn.errors import UserError
 from crnn.progress import Progress
 
@@ -93,6 +106,26 @@ def merge_datasets(inputs: list[Path], out: Path, overwrite: bool = False) -> di
             (tmp / f"{split}.txt").write_text("".join(label + "\n" for label in labels))
             digest.update("\n".join(labels).encode())
             checksums[split] = digest.hexdigest()
+        unl_parts = [load_dataset(path, splits=()) for path, m in parts if int(m["splits"].get(UNLABELED, 0))]
+        if unl_parts:  # the unlabelled images of every input, after the same overlap check
+            arrays = [load_unlabeled(d, mmap=False) for d in unl_parts]
+            for d, images in zip(unl_parts, arrays, strict=True):
+                for i, img in enumerate(images):
+                    other, other_path, j = seen.setdefault(
+                        hashlib.blake2b(img.tobytes(), digest_size=16).digest(), (UNLABELED, d.root, i)
+                    )
+                    if other != UNLABELED:
+                        raise UserError(
+                            f"{d.root}: unlabelled image {i} is image {j} of split {other!r} of {other_path}; "
+                            "pseudo-labelling it would train on an image the model is scored on"
+                        )
+            unlabeled = np.concatenate(arrays)
+            np.save(tmp / f"{UNLABELED}.npy", unlabeled, allow_pickle=False)
+            checksums[UNLABELED] = split_checksum(unlabeled, [])
+            counts[UNLABELED] = len(unlabeled)
+            truths = [load_unlabeled_truth(d) for d in unl_parts]
+            if all(t is not None for t in truths):
+                (tmp / UNLABELED_TRUTH).write_text("".join(label + "\n" for t in truths for label in t))
         manifest = {
             "format": FORMAT,
             "version": VERSION,

@@ -4,6 +4,9 @@
     DIR/train.npy        uint8 (N, H, W) greyscale, or (N, H, W, 3) RGB for a colour dataset; 0 = black
     DIR/train.txt        N labels, one per line, in the same order
     DIR/val.npy, val.txt, test.npy, test.txt
+    DIR/unlabeled.npy    optional: images of the scheme without labels, for semi-supervised training
+    DIR/unlabeled.truth.txt  optional, synthetic datasets only: their labels, read only to measure
+                         how many pseudo-labels were right, never to train
 
 100,000 images of 150x40 are 600 MB of uint8 and load with one ``np.load`` each: training never
 decodes a PNG. A dataset is written into a sibling temporary folder and renamed into place at the
@@ -26,6 +29,8 @@ from crnn.errors import UserError
 FORMAT = "crnn-dataset"
 VERSION = 1
 SPLITS = ("train", "val", "test")
+UNLABELED = "unlabeled"
+UNLABELED_TRUTH = "unlabeled.truth.txt"
 
 
 @dataclass
@@ -171,14 +176,45 @@ def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
     return data
 
 
+def load_unlabeled(data: Dataset, mmap: bool = True, verify: bool = False) -> np.ndarray | None:
+    """The dataset's ``unlabeled`` images ((N, H, W) or (N, H, W, 3) uint8, mapped by default), or None."""
+    n = int(data.manifest["splits"].get(UNLABELED, 0))
+    if not n:
+        return None
+    path = data.root / f"{UNLABELED}.npy"
+    if not path.is_file():
+        raise UserError(f"{path}: missing; the manifest lists {n} unlabelled images")
+    try:
+        images = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable image array ({exc})") from None
+    want = data.image_size if data.channels == 1 else (*data.image_size, 3)
+    if images.dtype != np.uint8 or images.shape[1:] != want or len(images) != n:
+        raise UserError(f"{path}: expected uint8 ({n}, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
+    if verify:
+        expected = data.manifest.get("checksums", {}).get(UNLABELED)
+        if expected and split_checksum(images, []) != expected:
+            raise UserError(f"{path}: checksum differs from the manifest; the dataset was modified or is corrupt")
+    return images
+
+
+def load_unlabeled_truth(data: Dataset) -> list[str] | None:
+    """The synthetic unlabelled images' labels, to score pseudo-labels with; None for imported data."""
+    path = data.root / UNLABELED_TRUTH
+    return path.read_text().splitlines() if path.is_file() else None
+
+
 def write_dataset(
     out: Path,
     splits: dict[str, tuple[np.ndarray, list[str]]],
     charset: str,
     length: tuple[int, int],
     source: dict,
+    unlabeled: np.ndarray | None = None,
+    unlabeled_truth: list[str] | None = None,
 ) -> dict:
-    """Write splits and manifest into ``out`` (a staging folder); returns the manifest."""
+    """Write splits (and unlabelled images, with their truth when synthetic) and the manifest into
+    ``out`` (a staging folder); returns the manifest."""
     heights = {imgs.shape[1] for imgs, _ in splits.values() if len(imgs)}
     widths = {imgs.shape[2] for imgs, _ in splits.values() if len(imgs)}
     assert len(heights) == 1 and len(widths) == 1, "all splits must share one image size"
@@ -189,15 +225,23 @@ def write_dataset(
         np.save(out / f"{name}.npy", np.ascontiguousarray(images, dtype=np.uint8), allow_pickle=False)
         (out / f"{name}.txt").write_text("".join(label + "\n" for label in labels))
         checksums[name] = split_checksum(images, labels)
+    counts = {name: len(labels) for name, (_, labels) in splits.items()}
+    if unlabeled is not None and len(unlabeled):
+        assert unlabeled.shape[1:3] == (*heights, *widths) and unlabeled.ndim == (4 if 3 in channels else 3), "unlabelled size"
+        np.save(out / f"{UNLABELED}.npy", np.ascontiguousarray(unlabeled, dtype=np.uint8), allow_pickle=False)
+        checksums[UNLABELED] = split_checksum(unlabeled, [])
+        counts[UNLABELED] = len(unlabeled)
+        if unlabeled_truth is not None:
+            (out / UNLABELED_TRUTH).write_text("".join(label + "\n" for label in unlabeled_truth))
     manifest = {
         "format": FORMAT,
         "version": VERSION,
         "charset": charset,
-        "height": heights.pop(),
-        "width": widths.pop(),
-        "channels": channels.pop(),
+        "height": next(iter(heights)),
+        "width": next(iter(widths)),
+        "channels": next(iter(channels)),
         "length": list(length),
-        "splits": {name: len(labels) for name, (_, labels) in splits.items()},
+        "splits": counts,
         "source": source,
         "checksums": checksums,
     }

@@ -147,25 +147,31 @@ def synthesize(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    unlabeled: int = 0,
 ) -> dict:
-    """Generate ``count`` CAPTCHAs into dataset folder ``out``; returns the manifest."""
+    """Generate ``count`` CAPTCHAs into dataset folder ``out``, and ``unlabeled`` more whose labels are
+    dropped (kept only as ``unlabeled.truth.txt``, to measure pseudo-labels); returns the manifest."""
     if count < 1:
         raise UserError(f"--count {count}: must be at least 1")
+    if unlabeled < 0:
+        raise UserError(f"--unlabeled {unlabeled}: must be 0 or more")
     counts = split_counts(count, fractions)
-    labels = make_labels(spec, count)
+    labels = make_labels(spec, count + unlabeled)  # the unlabelled ones are the stream's next samples
     with (
         staging_dir(out, overwrite, is_dataset, "dataset") as tmp,
-        Progress(count, "rendering", enabled=progress) as bar,
+        Progress(count + unlabeled, "rendering", enabled=progress) as bar,
     ):
-        images = render_many(spec, labels, workers=workers, on_progress=bar.update)
+        rendered = render_many(spec, labels, workers=workers, on_progress=bar.update)
+        images, labels, extra, truth = rendered[:count], labels[:count], rendered[count:], labels[count:]
         bounds = np.cumsum([0, counts["train"], counts["val"], counts["test"]])
         splits = {
             name: (images[bounds[i] : bounds[i + 1]], labels[bounds[i] : bounds[i + 1]])
             for i, name in enumerate(("train", "val", "test"))
         }
         source = {
-            **generator_info(), "seed": spec.seed, "count": count, "fractions": list(fractions),
-            "reproducible_pixels": True, "colour": spec.colour,
+            # "count" is every sample stored under this seed: a fresh stream (train.synth_per_epoch) starts past it
+            **generator_info(), "seed": spec.seed, "count": count + unlabeled, "labelled": count,
+            "fractions": list(fractions), "reproducible_pixels": True, "colour": spec.colour,
         }  # fmt: skip
-        manifest = write_dataset(tmp, splits, spec.charset, spec.length, source)
+        manifest = write_dataset(tmp, splits, spec.charset, spec.length, source, extra if unlabeled else None, truth)
     return manifest
