@@ -32,6 +32,7 @@ class ModelConfig:
     blank_bias: float = 0.0  # initial bias of the blank logit; negative fights the all-blank plateau
     in_channels: int = 1  # 1: greyscale input (colour datasets are converted); 3: RGB, needs a colour dataset
     normalize: bool = False  # subtract the training images' mean and divide by their std, stored in the model
+    input_height: int = 0  # >0: the model resizes every image to this height, aspect kept (0: the images' own size)
 
     def __post_init__(self) -> None:
         if not self.channels or any(c < 1 for c in self.channels):
@@ -49,6 +50,8 @@ class ModelConfig:
             raise ValueError(f"model.norm {self.norm!r}: accepted: batch, group")
         if self.in_channels not in (1, 3):
             raise ValueError(f"model.in_channels {self.in_channels}: accepted: 1 (greyscale), 3 (RGB)")
+        if self.input_height < 0 or 0 < self.input_height < 8:
+            raise ValueError(f"model.input_height {self.input_height}: 0 (the images' own size) or at least 8 pixels")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout {self.dropout}: must be in [0, 1)")
 
@@ -80,6 +83,14 @@ class TrainConfig:
     eval_samples: int = 0  # cap on val samples scored per epoch; 0 = the whole split
     train_samples: int = 0  # train on the first N training images only; 0 = all (quick searches use a subset)
     ema_decay: float = 0.0  # >0: evaluate, select and save a moving average of the weights (e.g. 0.999); 0 = off
+    semi: str = ""  # "" off | fixmatch (an EMA teacher labels the unlabeled split each step) | pseudo (rounds of pseudo-labels)
+    semi_threshold: float = 0.95  # whole-string confidence a pseudo-label needs (GeeSolver's 0.95)
+    semi_weight: float = 1.0  # the unlabelled loss's weight against the labelled loss
+    semi_rampup: int = 5  # epochs over which that weight ramps up linearly from 0
+    semi_ratio: float = 1.0  # unlabelled images per labelled image in a step
+    semi_strong_ops: tuple[str, ...] = ("perspective", "rotate", "lines", "noise")  # fixmatch: the student's view
+    semi_round_epochs: int = 5  # pseudo: epochs per round; the scored model relabels the pool after each
+    semi_unlabeled: int = 0  # use the first N unlabelled images only; 0 = all
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
     seed: int = 0  # model init, shuffling and augmentation
 
@@ -116,9 +127,21 @@ class TrainConfig:
             raise ValueError(f"train.synth_focus_share {self.synth_focus_share}: must be in (0, 1], e.g. 0.5")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay {self.ema_decay}: must be in [0, 1), e.g. 0.999; 0 turns it off")
-        bad = [op for op in self.augment_ops if op not in AUGMENT_OPS]
-        if bad or not self.augment_ops:
-            raise ValueError(f"train.augment_ops: {bad[0] if bad else '[]'!r} is not an op; accepted: {', '.join(AUGMENT_OPS)}")
+        if self.semi not in ("", "fixmatch", "pseudo"):
+            raise ValueError(f"train.semi {self.semi!r}: accepted: fixmatch, pseudo, or empty (off)")
+        if self.semi == "fixmatch" and not self.ema_decay:
+            raise ValueError("train.semi=fixmatch: the teacher is the weight average; set train.ema_decay (e.g. 0.99)")
+        if not 0.0 < self.semi_threshold <= 1.0:
+            raise ValueError(f"train.semi_threshold {self.semi_threshold}: must be in (0, 1], e.g. 0.95")
+        if self.semi_weight < 0 or self.semi_rampup < 0 or self.semi_unlabeled < 0:
+            raise ValueError("train.semi_weight, train.semi_rampup and train.semi_unlabeled cannot be negative")
+        if self.semi_ratio <= 0 or self.semi_round_epochs < 1:
+            raise ValueError("train.semi_ratio must be positive and train.semi_round_epochs at least 1")
+        for key in ("augment_ops", "semi_strong_ops"):
+            ops = getattr(self, key)
+            bad = [op for op in ops if op not in AUGMENT_OPS]
+            if bad or not ops:
+                raise ValueError(f"train.{key}: {bad[0] if bad else '[]'!r} is not an op; accepted: {', '.join(AUGMENT_OPS)}")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The CRNN: images (B, C, H, W) in [0, 1] -> CTC log-probs (T, B, K). Pure: no device, loss or AMP.
 
 The input's per-channel mean and std are buffers of the model (identity until ``fit`` measures the
-training images when ``model.normalize`` is on), so eval, predict and the exported ONNX graph all
-normalise exactly as training did.
+training images when ``model.normalize`` is on), and ``model.input_height`` resizes the images inside
+the model, so eval, predict and the exported ONNX graph all read images exactly as training did.
 """
 
 from __future__ import annotations
@@ -10,14 +10,23 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from crnn.config import POOLS, ModelConfig
 from crnn.errors import UserError
 
 
+def input_size(cfg: ModelConfig, height: int, width: int) -> tuple[int, int]:
+    """(height, width) the conv blocks see: the images' own, or ``model.input_height`` with the aspect kept."""
+    if not cfg.input_height:
+        return height, width
+    return cfg.input_height, max(1, round(width * cfg.input_height / height))
+
+
 def feature_shape(cfg: ModelConfig, height: int, width: int) -> tuple[int, int]:
-    """(height, width) of the last conv block's output; the width is the number of time steps T."""
+    """(height, width) of the last conv block's output for images of this size; the width is T."""
+    height, width = input_size(cfg, height, width)
     for pool in cfg.pools:
         ph, pw = POOLS[pool]
         height, width = height // ph, width // pw
@@ -32,12 +41,16 @@ def check_time_steps(cfg: ModelConfig, height: int, width: int, max_label_len: i
     """
     fh, t = feature_shape(cfg, height, width)
     if fh < 1 or t < 1:
-        raise UserError(f"model.pools {list(cfg.pools)}: pool away the whole {width}x{height} image; use fewer or 2x1 pools")
+        raise UserError(
+            f"model.pools {list(cfg.pools)}: pool away the whole {width}x{height} image (read at "
+            f"{'x'.join(map(str, input_size(cfg, height, width)[::-1]))}); use fewer or 2x1 pools or a larger model.input_height"
+        )
     need = 2 * max_label_len - 1
     if t < need:
         raise UserError(
             f"model: {width}px wide images give T={t} time steps after pools {list(cfg.pools)}, but labels of "
-            f"{max_label_len} characters need T >= {need} (a blank between repeated characters); use 2x1 pools or wider images"
+            f"{max_label_len} characters need T >= {need} (a blank between repeated characters); "
+            "use 2x1 pools, wider images or a larger model.input_height"
         )
     return t
 
@@ -58,6 +71,7 @@ class CRNN(nn.Module):
             ]
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
+        self.resize = input_size(cfg, height, width) if cfg.input_height else None  # (H', W') or None
         fh, _ = feature_shape(cfg, height, width)
         self.rnn = nn.LSTM(
             input_size=in_ch * fh,
@@ -72,9 +86,14 @@ class CRNN(nn.Module):
             self.head.bias.zero_()
             self.head.bias[0] = cfg.blank_bias  # class 0 is the CTC blank
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """What the conv blocks read: images (B, C, H, W) in [0, 1], resized and normalised as the model's own."""
+        if self.resize is not None:
+            images = F.interpolate(images, size=self.resize, mode="bilinear", align_corners=False)  # (B, C, H', W')
+        return (images - self.in_mean.view(1, -1, 1, 1)) / self.in_std.view(1, -1, 1, 1)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images - self.in_mean.view(1, -1, 1, 1)) / self.in_std.view(1, -1, 1, 1)  # (B, C, H, W)
-        f = self.cnn(x)  # (B, C', H', T)
+        f = self.cnn(self.prepare(images))  # (B, C', H', T)
         b, c, h, t = f.shape
         f = f.reshape(b, c * h, t).permute(2, 0, 1)  # (T, B, C'*H')
         f, _ = self.rnn(f)  # (T, B, 2*hidden)

@@ -39,3 +39,27 @@ def test_too_few_time_steps_are_refused():
         check_time_steps(cfg, 40, 150, 5)
     with pytest.raises(UserError, match="pool away"):
         check_time_steps(ModelConfig(channels=(8,) * 6, pools=("2x2",) * 6), 40, 150, 5)
+
+
+def test_input_height_resizes_inside_the_model_so_any_image_size_shares_the_weights():
+    cfg = ModelConfig(channels=(8, 16, 16), hidden=16, input_height=32)
+    wide = build_model(cfg, 37, height=75, width=200, max_label_len=5)  # read at 32x85: T = 10
+    square = build_model(cfg, 37, height=144, width=256, max_label_len=4)  # read at 32x57: T = 7
+    assert wide(torch.rand(2, 1, 75, 200)).shape == (10, 2, 37)
+    assert square(torch.rand(2, 1, 144, 256)).shape == (7, 2, 37)
+    assert {k: v.shape for k, v in wide.state_dict().items()} == {k: v.shape for k, v in square.state_dict().items()}
+    assert feature_shape(cfg, 75, 200) == (4, 10)
+    with pytest.raises(UserError, match="larger model.input_height"):
+        check_time_steps(ModelConfig(input_height=16), 144, 256, 8)  # read at 16x28: T = 3 < 15
+
+
+def test_input_height_is_in_the_onnx_graph(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    model = build_model(ModelConfig(channels=(8, 16, 16), hidden=16, input_height=32), 11, 75, 200, 5).eval()
+    x = torch.rand(3, 1, 75, 200)
+    torch.onnx.export(model, (x,), str(tmp_path / "m.onnx"), dynamo=False, input_names=["images"], opset_version=17)
+    onnx_lp = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(onnx_lp - model(x).numpy()).max() < 1e-4

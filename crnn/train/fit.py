@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches, to_input
-from crnn.data.store import Dataset
+from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.train.amp import choose_precision
@@ -34,6 +34,7 @@ from crnn.train.inputs import statistics_sample, train_batches_for, training_spl
 from crnn.train.loop import evaluate, train_one_epoch
 from crnn.train.rundir import RunDir, read_metrics, run_record
 from crnn.train.schedule import LRSchedule
+from crnn.train.semi import SemiSupervision
 from crnn.train.state import TrainState, left_plateau, plateau_advice
 from crnn.train.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
 
@@ -104,6 +105,27 @@ def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
     return ""
 
 
+def _semi_supervision(data: Dataset, tc: TrainConfig, per_worker: int, channels: int, opts: FitOptions) -> SemiSupervision:
+    """The unlabelled pool (its first ``train.semi_unlabeled``) and, on synthetic data, its truth."""
+    pool = load_unlabeled(data)
+    if pool is None:
+        raise UserError(
+            f"train.semi={tc.semi}: {data.root} has no unlabeled split; add one with "
+            "`crnn data import SRC --unlabeled DIR` or `crnn data synth --unlabeled N`"
+        )
+    truth = load_unlabeled_truth(data)
+    if tc.semi_unlabeled:
+        pool, truth = pool[: tc.semi_unlabeled], truth[: tc.semi_unlabeled] if truth is not None else None
+    return SemiSupervision(tc, pool, data.charset, data.length_range, per_worker, channels, opts.rank, opts.world_size, truth)
+
+
+def _pseudo_text(row: dict) -> str:
+    if "pseudo_kept" not in row:
+        return ""
+    right = f", {row['pseudo_right']:.0%} right" if row.get("pseudo_right") is not None else ""
+    return f" pseudo {row['pseudo_kept']:.0%} kept{right}"
+
+
 def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
     """Train ``config`` on ``data``, writing the run into ``out``; returns the best epoch's metrics."""
     opts = opts or FitOptions()
@@ -143,6 +165,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
     val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
     steps_per_epoch = len(train_batches)
+    semi = _semi_supervision(data, tc, per_worker, channels, opts) if tc.semi else None
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
@@ -161,6 +184,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         schedule.load_state_dict(saved["schedule"])
         scaler.load_state_dict(saved["scaler"])
         state = TrainState.from_dict(saved["train_state"])
+        if semi is not None:
+            semi.table = list(saved.get("semi_table", []))  # the round's pseudo-labels, as they were
         state.resumed_after.append(state.epoch)
         if main:
             best = f"best val exact {state.best:.2%} at epoch {state.best_epoch}"
@@ -180,6 +205,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     what_train = f"{n_train} fresh images per epoch" if tc.synth_per_epoch else f"{n_train} images"
     what_train += f" in epochs of {tc.epoch_images}" if tc.epoch_images else ""
     what_train += f", {tc.synth_focus_share:.0%} given one of {tc.synth_focus!r}" if tc.synth_focus else ""
+    what_train += f" + {len(semi.pool)} unlabelled ({tc.semi})" if semi is not None else ""
     if main:
         run.write_config(run_record(
             config, data, n_train, len(val), overfit=opts.overfit, parameters=count_parameters(model),
@@ -212,9 +238,16 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 bar.update(n)
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
+            if semi is not None:
+                semi.start_epoch(epoch)
+                if semi.round_due(epoch):
+                    kept = semi.relabel(scored, device, precision.autocast)
+                    if main:
+                        opts.log(f"pseudo-label round: {kept} of {len(semi.pool)} unlabelled images kept")
             stats = train_one_epoch(
                 net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
                 on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last, augment_ops=tc.augment_ops,
+                semi=semi, teacher=ema.model if ema is not None else None,
             )  # fmt: skip
             bar.close()
             if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
@@ -234,6 +267,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 "lr": schedule.lr, "images_per_s": stats.images_per_s * opts.world_size,
                 "epoch_s": stats.seconds, "elapsed_min": state.elapsed_s / 60,
             }  # fmt: skip
+            if semi is not None:
+                row |= semi.counts.row(semi.truth is not None)
             improved = state.record(row, schedule.warmed_up)
             stop = _stop_reason(tc, state, opts)
             state.early_stopped = stop.startswith("early stop")
@@ -246,13 +281,15 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 }  # fmt: skip
                 if ema is not None:  # what a resume continues to train, and how far the average's decay has ramped
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}
+                if semi is not None and semi.table:
+                    checkpoint["semi_table"] = semi.table
                 plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
                 run.save_epoch(checkpoint, improved, state.history, plot)
                 eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)
                 opts.log(
                     f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
                     f"exact {row['exact_acc']:.2%} char {row['char_acc']:.2%} nocase {row['exact_acc_nocase']:.2%} "
-                    f"ed {row['edit_distance']:.3f} | {row['images_per_s']:.0f} img/s lr {row['lr']:.2e} "
+                    f"ed {row['edit_distance']:.3f}{_pseudo_text(row)} | {row['images_per_s']:.0f} img/s lr {row['lr']:.2e} "
                     f"{state.elapsed_s / 60:.1f} min, eta {eta / 60:.1f} min"
                 )
             if opts.on_epoch_end is not None:

@@ -16,6 +16,7 @@ from crnn.data.augment import augment
 from crnn.data.batches import Batch
 from crnn.decode import decode
 from crnn.metrics import sequence_metrics
+from crnn.train.semi import SemiSupervision, masked_ctc
 
 
 def ctc_loss(log_probs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -59,8 +60,11 @@ def train_one_epoch(
     augment_gen: torch.Generator | None = None,
     channels_last: bool = False,
     augment_ops: tuple[str, ...] = ("perspective",),
+    semi: SemiSupervision | None = None,
+    teacher: nn.Module | None = None,
 ) -> EpochStats:
-    """One pass over ``batches``. ``on_step(images, loss)`` runs after every step (progress, warmup, one-cycle)."""
+    """One pass over ``batches``. ``on_step(images, loss)`` runs after every step (progress, warmup, one-cycle).
+    With ``semi`` every step also learns an unlabelled batch's pseudo-labels (``teacher``: fixmatch's)."""
     model.train()
     total_loss, seen, steps = 0.0, 0, 0
     start = time.perf_counter()
@@ -70,9 +74,16 @@ def train_one_epoch(
         if augment_gen is not None:
             images = augment(images, augment_gen, augment_ops)
             images = images.contiguous(memory_format=torch.channels_last) if channels_last else images
+        n = images.shape[0]
+        if semi is not None:  # one forward over both halves, so batch norm sees them together (as FixMatch does)
+            view, ids, keep = semi.batch(teacher, device, autocast, channels_last)
+            images = torch.cat([images, view])  # (B + B_u, C, H, W)
+            images = images.contiguous(memory_format=torch.channels_last) if channels_last else images
         with autocast():
-            log_probs = model(images)  # (T, B, K)
-        loss = ctc_loss(log_probs, batch)
+            log_probs = model(images)  # (T, B [+ B_u], K)
+        loss = ctc_loss(log_probs[:, :n], batch)
+        if semi is not None:
+            loss = loss + semi.weight * masked_ctc(log_probs[:, n:], ids, keep)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if grad_clip > 0:
@@ -80,7 +91,6 @@ def train_one_epoch(
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         scaler.step(optimizer)
         scaler.update()
-        n = batch.images.shape[0]
         loss_value = float(loss.detach())
         total_loss += loss_value * n
         seen += n

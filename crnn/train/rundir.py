@@ -86,7 +86,8 @@ class RunDir:
         """metrics.jsonl and metrics.csv, rewritten whole and atomically, and the curves."""
         atomic_write_text(self.out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(METRIC_KEYS), extrasaction="ignore")
+        extra = [k for k in ("pseudo_kept", "pseudo_right") if any(k in r for r in rows)]  # semi-supervised runs
+        writer = csv.DictWriter(buf, fieldnames=[*METRIC_KEYS, *extra], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.out / "metrics.csv", buf.getvalue())

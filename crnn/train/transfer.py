@@ -47,7 +47,7 @@ def init_identity_blocks(model: nn.Module, blocks: list[int], images: torch.Tens
         conv, norm, pool = model.cnn[4 * b], model.cnn[4 * b + 1], model.cnn[4 * b + 3]
         if conv.in_channels != conv.out_channels or pool.kernel_size != POOLS["1x1"] or not isinstance(norm, nn.BatchNorm2d):
             continue
-        x = (images - model.in_mean.view(1, -1, 1, 1)) / model.in_std.view(1, -1, 1, 1)  # (N, C, H, W)
+        x = model.prepare(images)  # (N, C, H, W) as the conv blocks read it
         f = model.cnn[: 4 * b](x)  # (N, ch, H', W'): this block's input, >= 0 after the previous ReLU and pool
         mean, var = f.mean(dim=(0, 2, 3)), f.var(dim=(0, 2, 3))  # (ch,)
         nn.init.dirac_(conv.weight)
