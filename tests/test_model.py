@@ -49,7 +49,7 @@ def test_input_height_resizes_inside_the_model_so_any_image_size_shares_the_weig
     assert square(torch.rand(2, 1, 144, 256)).shape == (7, 2, 37)
     assert {k: v.shape for k, v in wide.state_dict().items()} == {k: v.shape for k, v in square.state_dict().items()}
     assert feature_shape(cfg, 75, 200) == (4, 10)
-    with pytest.raises(UserError, match="larger model.input_height"):
+    with pytest.raises(UserError, match=r"larger model\.input_height"):
         check_time_steps(ModelConfig(input_height=16), 144, 256, 8)  # read at 16x28: T = 3 < 15
 
 
