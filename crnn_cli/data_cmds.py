@@ -38,7 +38,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     spec = SynthSpec(
         charset=resolve_charset(args.charset), length=parse_length(args.length),
-        width=args.width, height=args.height, seed=args.seed, colour=args.colour,
+        width=args.width, height=args.height, seed=args.seed, colour=args.colour, generator=args.generator,
     )  # fmt: skip
     workers = args.workers or max(1, os.cpu_count() or 1)
     manifest = synthesize(
@@ -104,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=40, help="image height (default 40)")
     p.add_argument("--split", default="90/5/5", help="train/val/test proportions (default 90/5/5)")
     p.add_argument("--colour", action="store_true", help="keep the generator's RGB images (default: greyscale)")
+    p.add_argument("--generator", default="captcha",
+                   help="captcha (the captcha package, default) or family (a wide family of styles: base models)")  # fmt: skip
     p.add_argument("--unlabeled", type=int, default=0, metavar="N",
                    help="also write N more images without labels (the unlabeled split, for train.semi)")  # fmt: skip
     p.add_argument("--workers", type=int, default=0, help="rendering processes (default: one per CPU)")

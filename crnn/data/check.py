@@ -64,7 +64,8 @@ def format_summary(s: dict) -> str:
         lines.append(f"unused      {s['unused_chars']} (in the charset, never in a label)")
     src = s["source"]
     if "generator" in src:
-        lines.append(f"source      {src['generator']} {src.get('captcha_version', '')}, seed {src.get('seed')}")
+        version = src.get("captcha_version") or src.get("family_version", "")
+        lines.append(f"source      {src['generator']} {version}, seed {src.get('seed')}")
     elif "imported_from" in src:
         lines.append(f"source      imported from {src['imported_from']} ({src.get('skipped', 0)} skipped)")
     return "\n".join(lines)

@@ -28,7 +28,7 @@ import torch
 
 from crnn.charset import Charset
 from crnn.data.batches import Batch, encode_labels, to_input
-from crnn.data.synth import SynthSpec, generator_info, render
+from crnn.data.synth import GENERATORS, SynthSpec, render
 from crnn.errors import UserError
 
 
@@ -69,7 +69,7 @@ def _synth_sources(source: dict, where: str) -> list[dict]:
     """The generator records behind a dataset: its own, or each merged input's (``crnn data merge``), in order."""
     if "merged" in source:
         return [s for part in source["merged"] for s in _synth_sources(part.get("source") or {}, part.get("path", where))]
-    if source.get("generator") != generator_info()["generator"]:
+    if source.get("generator") not in GENERATORS.values():
         raise UserError(
             f"train.synth_per_epoch: {where} was not made by `crnn data synth` (source {source.get('generator', 'import')!r}); "
             "fresh images need the generator's settings, so set train.synth_per_epoch=0 for imported data"
@@ -88,6 +88,7 @@ def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
     spec = SynthSpec(
         charset=manifest["charset"], length=tuple(manifest["length"]), width=int(manifest["width"]),
         height=int(manifest["height"]), seed=seed, colour=int(manifest.get("channels", 1)) == 3,
+        generator=next(k for k, v in GENERATORS.items() if v == sources[0]["generator"]),
     )  # fmt: skip
     return spec, max(int(s["count"]) for s in sources if int(s["seed"]) == seed)
 

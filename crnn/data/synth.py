@@ -1,4 +1,5 @@
-"""Synthetic CAPTCHAs from the ``captcha`` package's ``ImageCaptcha``, reproducible from a seed.
+"""Synthetic CAPTCHAs, reproducible from a seed: the ``captcha`` package's ``ImageCaptcha`` (the reference
+task), or ``crnn.data.family``'s wide family of styles (``--generator family``, for base models).
 
 ``captcha`` 0.7.1 draws every random choice (fonts, offsets, rotation, warp, colours, noise) from
 the ``secrets`` module, which cannot be seeded. While rendering, we point the module's ``secrets``
@@ -21,6 +22,7 @@ import numpy as np
 from captcha.image import ImageCaptcha
 
 from crnn.atomic import staging_dir
+from crnn.data import family
 from crnn.data.store import is_dataset, write_dataset
 from crnn.errors import UserError
 from crnn.progress import Progress
@@ -52,10 +54,13 @@ class SynthSpec:
     height: int = 40
     seed: int = 0
     colour: bool = False  # keep the RGB image (H, W, 3); greyscale (H, W) otherwise
+    generator: str = "captcha"  # captcha (ImageCaptcha) | family (crnn.data.family, for base models)
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
             raise UserError(f"--width/--height {self.width}x{self.height}: both must be at least 16 pixels")
+        if self.generator not in GENERATORS:
+            raise UserError(f"--generator {self.generator!r}: accepted: {', '.join(GENERATORS)}")
 
 
 def make_labels(spec: SynthSpec, count: int) -> list[str]:
@@ -89,6 +94,8 @@ def render_with(gen: ImageCaptcha, spec: SynthSpec, label: str, index: int) -> n
 
 def render(spec: SynthSpec, label: str, index: int) -> np.ndarray:
     """Render sample ``index`` of the stream as uint8 (H, W) greyscale or (H, W, 3) RGB."""
+    if spec.generator == "family":
+        return family.render_family(label, index, spec.seed, spec.width, spec.height, spec.colour)
     key = (spec.width, spec.height)
     if key not in _GENERATORS:  # fonts are loaded once per process
         _GENERATORS[key] = ImageCaptcha(width=spec.width, height=spec.height)
@@ -135,8 +142,13 @@ def split_counts(count: int, fractions: tuple[float, float, float]) -> dict[str,
     return {"train": count - n_val - n_test, "val": n_val, "test": n_test}
 
 
-def generator_info() -> dict:
-    return {"generator": "captcha.image.ImageCaptcha", "captcha_version": captcha.__version__}
+GENERATORS = {"captcha": "captcha.image.ImageCaptcha", "family": family.GENERATOR}  # --generator -> manifest name
+
+
+def generator_info(generator: str = "captcha") -> dict:
+    if generator == "family":
+        return {"generator": family.GENERATOR, "family_version": family.VERSION}
+    return {"generator": GENERATORS["captcha"], "captcha_version": captcha.__version__}
 
 
 def synthesize(
@@ -170,7 +182,7 @@ def synthesize(
         }
         source = {
             # "count" is every sample stored under this seed: a fresh stream (train.synth_per_epoch) starts past it
-            **generator_info(), "seed": spec.seed, "count": count + unlabeled, "labelled": count,
+            **generator_info(spec.generator), "seed": spec.seed, "count": count + unlabeled, "labelled": count,
             "fractions": list(fractions), "reproducible_pixels": True, "colour": spec.colour,
         }  # fmt: skip
         manifest = write_dataset(tmp, splits, spec.charset, spec.length, source, extra if unlabeled else None, truth)
