@@ -13,7 +13,7 @@ from crnn.errors import UserError
 def cmd_train(args: argparse.Namespace) -> int:
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.train.checkpoint import init_source  # noqa: PLC0415
     from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
     from crnn.train.rundir import RunDir  # noqa: PLC0415
 
@@ -23,9 +23,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     saved = RunDir(args.out).saved_config() if args.resume else None
     if saved is not None:  # continue the run as configured, not as the preset reads today
         config = resumed_config(saved, args.config, args.set)
-    init_from, init_state = None, None
+    init_from, source = None, {}
     if args.init_from:
-        init_state = load_model(args.init_from).state["model"]  # also a clear error for a bad path, before anything starts
+        source = init_source(args.init_from)  # also a clear error for a bad path, before anything starts
         init_from = str(Path(args.init_from).resolve())  # Ray Train workers load it themselves
     if args.workers is not None:
         from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load_dataset(args.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
             resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
-            init_from=init_state,
+            **source,
         )  # fmt: skip
         best = fit(data, Path(args.out), config, opts)
     if best:

@@ -367,3 +367,18 @@ def test_more_characters_read_at_zero_exact_accuracy_is_progress():
     assert state.record({"epoch": 5, "exact_acc": 0.01, "char_acc": 0.1}, warmed_up=True)  # exact first
     old = {k: v for k, v in state.to_dict().items() if k != "best_char"}  # a checkpoint from before best_char
     assert TrainState.from_dict(old).best_char == -1.0
+
+
+def test_init_from_another_charset_keeps_the_head_rows_of_shared_characters():
+    from crnn.config import ModelConfig
+    from crnn.train.transfer import transfer_weights
+
+    cfg = ModelConfig(channels=(8, 8, 8), hidden=8, input_height=32)
+    source = build_model(cfg, 1 + 4, 40, 150, 5)  # blank + "abcd"
+    target = build_model(cfg, 1 + 3, 75, 200, 5)  # blank + "dxa": another size too, read at the same height
+    before = target.state_dict()["head.weight"].clone()
+    kept, fresh = transfer_weights(target, source.state_dict(), "abcd", "dxa")
+    head, src = target.state_dict()["head.weight"], source.state_dict()["head.weight"]
+    assert torch.equal(head[0], src[0]) and torch.equal(head[1], src[4]) and torch.equal(head[3], src[1])  # blank, d, a
+    assert torch.equal(head[2], before[2])  # x: never read by the source, fresh
+    assert "head.weight" in kept and "rnn.weight_ih_l0" in kept and not [k for k in fresh if "num_batches" not in k]

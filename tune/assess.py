@@ -116,7 +116,7 @@ def _train_here(
     """Train in the trial's own process (one worker); returns the best epoch's model and the final state."""
     import ray.tune  # noqa: PLC0415
 
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.train.checkpoint import init_source  # noqa: PLC0415
     from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
     from crnn.train.ray_glue import report_epoch  # noqa: PLC0415
 
@@ -132,7 +132,7 @@ def _train_here(
     opts = FitOptions(
         device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
         resume_from=last, max_minutes=setup.minutes_per_run,
-        init_from=load_model(setup.init_from).state["model"] if setup.init_from else None,
+        **init_source(setup.init_from),
     )  # fmt: skip
     fit(data, run, config, opts)
     state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["train_state"]

@@ -90,3 +90,11 @@ def load_model(model: str | Path) -> LoadedModel:
     net.load_state_dict(state["model"])
     net.eval()
     return LoadedModel(net, charset, state["height"], state["width"], config, state)
+
+
+def init_source(model: str | Path | None) -> dict:
+    """``FitOptions`` fields for ``--init-from MODEL``: its weights and its charset (nothing without one)."""
+    if not model:
+        return {}
+    loaded = load_model(model)
+    return {"init_from": loaded.state["model"], "init_charset": loaded.charset.chars}

@@ -56,6 +56,7 @@ class FitOptions:
     world_size: int = 1
     wrap_model: Callable[[nn.Module], nn.Module] | None = None  # e.g. Ray Train's prepare_model (DDP)
     init_from: dict | None = None  # a state_dict to start from (transfer): tensors of matching name and shape
+    init_charset: str = ""  # the init_from model's charset: its head rows are mapped to this dataset's characters
     on_epoch_end: Callable[[dict, Path | None, bool], None] | None = None  # (row, last.pt on rank 0, improved)
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
@@ -157,7 +158,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         init = opts.init_from
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
             init = {**init, "in_mean": torch.zeros(channels), "in_std": torch.ones(channels)}
-        kept, fresh = transfer_weights(model, init)
+        kept, fresh = transfer_weights(model, init, opts.init_charset, charset.chars)
         identity = init_identity_blocks(model, appended_blocks(model, init), to_input(sample[:512], channels).to(device))
         if main:
             opts.log(f"--init-from: {summarize(kept, fresh, identity)}")

@@ -26,7 +26,7 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.model import build_model, check_time_steps, count_parameters
 from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import load_checkpoint, load_model
+from crnn.train.checkpoint import init_source, load_checkpoint
 from crnn.train.fit import FitOptions, fit, worker_batch_size
 from crnn.train.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
 from crnn.train.rundir import RunDir, run_record
@@ -102,7 +102,7 @@ def train_worker(cfg: dict) -> None:
             rank=rank, world_size=world, device=str(device), wrap_model=wrap, on_epoch_end=report,
             resume_from=resume_path(ray.train.get_checkpoint(), scratch),  # ray: the latest reported, after a failure
             progress=False, max_minutes=cfg["max_minutes"],
-            init_from=load_model(cfg["init_from"]).state["model"] if cfg.get("init_from") else None,
+            **init_source(cfg.get("init_from")),
             log=logging.getLogger("crnn.train").info,  # Ray routes worker logging to the driver once
         )  # fmt: skip
         fit(data, Path(scratch) / "run", config, opts)

@@ -1,6 +1,7 @@
 """Start a model from another one's weights (``--init-from``): every tensor whose name and shape
-match is copied; the rest keep their fresh initialisation. A different charset changes only the
-head's output rows; a different image height only the LSTM's first input matrices.
+match is copied; the rest keep their fresh initialisation. A different charset keeps the head's rows of
+the characters both charsets share; a different image height changes the LSTM's first input matrices
+(unless both models read a fixed ``model.input_height``).
 
 A deeper model than the source (conv blocks appended after the source's last one) starts as the
 source's function where it can: an appended block with as many channels out as in, a 1x1 pool and
@@ -17,9 +18,26 @@ from torch import nn
 from crnn.config import POOLS
 
 
-def transfer_weights(model: nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
-    """Copy matching tensors of ``source`` into ``model``; returns (kept, reinitialised) names."""
+def map_head(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor], source_chars: str, chars: str) -> dict:
+    """``source`` with its head's rows re-ordered for ``chars``: the blank and every character the two
+    charsets share keep what they learnt, a character the source never read keeps its fresh row."""
+    if "head.weight" not in source or source["head.weight"].shape[1:] != own["head.weight"].shape[1:]:
+        return source
+    weight, bias = own["head.weight"].clone(), own["head.bias"].clone()  # (K, 2*hidden), (K,)
+    rows = [(0, 0)] + [(i + 1, source_chars.index(c) + 1) for i, c in enumerate(chars) if c in source_chars]
+    for dst, src in rows:
+        weight[dst], bias[dst] = source["head.weight"][src], source["head.bias"][src]
+    return {**source, "head.weight": weight, "head.bias": bias}
+
+
+def transfer_weights(
+    model: nn.Module, source: dict[str, torch.Tensor], source_chars: str = "", chars: str = ""
+) -> tuple[list[str], list[str]]:
+    """Copy matching tensors of ``source`` into ``model``; returns (kept, reinitialised) names. With both
+    charsets, the head is mapped character by character (``map_head``) instead of kept only when equal."""
     own = model.state_dict()
+    if source_chars and chars and source_chars != chars:
+        source = map_head(own, source, source_chars, chars)
     kept = [k for k, v in own.items() if k in source and source[k].shape == v.shape]
     model.load_state_dict({**own, **{k: source[k] for k in kept}})
     return kept, [k for k in own if k not in kept]
