@@ -1,0 +1,102 @@
+"""train.semi: pseudo-labels from the dataset's unlabelled images (crnn/train/semi.py)."""
+
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from crnn.config import resolve_config
+from crnn.data.store import load_dataset
+from crnn.data.synth import SynthSpec, synthesize
+from crnn.train.fit import FitOptions, fit, read_metrics
+from crnn.train.semi import confident, masked_ctc
+from tests.conftest import wait_for
+
+QUIET = {"progress": False, "log": lambda line: None}
+
+
+@pytest.fixture(scope="module")
+def semi_data(tmp_path_factory):
+    """120 labelled 5-digit CAPTCHAs (108 train) and 96 unlabelled ones, with their truth kept apart."""
+    out = tmp_path_factory.mktemp("semi") / "d"
+    synthesize(out, SynthSpec(charset="0123456789", seed=3), 120, workers=1, progress=False, unlabeled=96)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("ids", "conf", "keep"),
+    [
+        ([[1, 2, 3]], [0.96], [True]),
+        ([[1, 2, 3]], [0.94], [False]),  # not sure enough
+        ([[1, 2]], [0.99], [False]),  # too short for a 3-4 character task
+        ([[1, 2, 3, 4, 5]], [0.99], [False]),  # too long
+        ([[1, 2, 3, 4], []], [0.95, 0.999], [True, False]),  # the threshold is inclusive; an empty answer never kept
+    ],
+)
+def test_confident_keeps_sure_answers_of_an_allowed_length(ids, conf, keep):
+    assert confident(ids, conf, (3, 4), 0.95) == keep
+
+
+def test_masked_ctc_counts_only_kept_rows_over_the_whole_batch():
+    torch.manual_seed(0)
+    lp = torch.randn(8, 3, 5).log_softmax(-1).requires_grad_()  # (T, B, K)
+    ids = [[1, 2], [3], [4, 4]]
+    none = masked_ctc(lp, ids, [False, False, False])
+    assert none.item() == 0.0
+    one = masked_ctc(lp, ids, [False, True, False])
+    alone = torch.nn.functional.ctc_loss(lp[:, 1:2], torch.tensor([[3]]), torch.tensor([8]), torch.tensor([1]), reduction="sum")
+    assert one.item() == pytest.approx(alone.item() / 3, rel=1e-5)  # over the batch of 3, per target character
+    one.backward()
+    assert lp.grad[:, 0].abs().sum() == 0 and lp.grad[:, 1].abs().sum() > 0
+
+
+def test_semi_needs_an_unlabeled_split(digits_data, tmp_path, cli):
+    code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=pseudo")
+    assert code == 2 and "has no unlabeled split" in err and "--unlabeled" in err
+    code, _, err = cli(
+        "train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=fixmatch"
+    )
+    assert code == 2 and "set train.ema_decay" in err
+
+
+def _config(semi: str):
+    cfg = resolve_config("tiny")
+    train = replace(cfg.train, epochs=4, semi=semi, semi_threshold=1e-6, semi_round_epochs=1, ema_decay=0.9)
+    return replace(cfg, train=train)
+
+
+@pytest.mark.parametrize("semi", ["fixmatch", "pseudo"])
+def test_a_semi_run_logs_its_pseudo_labels_and_resumes_exactly(semi_data, tmp_path, semi):
+    data = load_dataset(semi_data, mmap=True)
+    cfg = _config(semi)
+    fit(data, tmp_path / "whole", cfg, FitOptions(**QUIET))
+    fit(data, tmp_path / "parts", cfg, FitOptions(max_epochs=2, **QUIET))
+    fit(data, tmp_path / "parts", cfg, FitOptions(resume=True, **QUIET))
+    whole, parts = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "parts")
+    assert [r["epoch"] for r in parts] == [1, 2, 3, 4]
+    for a, b in zip(whole, parts, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert (a["pseudo_kept"], a["pseudo_right"]) == (b["pseudo_kept"], b["pseudo_right"])
+    assert all(0.0 <= r["pseudo_kept"] <= 1.0 and r["pseudo_right"] is not None for r in whole)
+    assert "pseudo_kept" in (tmp_path / "whole/metrics.csv").read_text().splitlines()[0]
+
+
+def test_a_killed_semi_run_resumes_and_repeats_no_epoch(semi_data, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "crnn", "train", "--data", str(semi_data), "--out", str(out), "--preset", "tiny",
+           "--set", "train.epochs=40", "--set", "train.semi=pseudo", "--set", "train.semi_round_epochs=1",
+           "--set", "train.semi_threshold=0.000001"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(read_metrics(out)) >= 3, 120, "three epochs of the semi-supervised run")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = len(read_metrics(out))
+    resumed = subprocess.run([*cmd[:-8], "--set", "train.epochs=6", *cmd[-6:], "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    epochs = [r["epoch"] for r in read_metrics(out)]
+    assert epochs == list(range(1, max(done, 6) + 1)), epochs  # every epoch once: none repeated, none lost
