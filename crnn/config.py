@@ -191,6 +191,9 @@ PRESETS: dict[str, RunConfig] = {
         ),
     ),
 }
+# cpu-fast reading every image at height 48: the architecture of the published base model (results/base),
+# so `--preset base --init-from base` keeps every one of its weights on a scheme of any image size.
+PRESETS["base"] = replace(PRESETS["cpu-fast"], model=replace(PRESETS["cpu-fast"].model, input_height=48))
 
 
 def _field_types(section: str) -> dict[str, Any]:

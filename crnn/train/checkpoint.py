@@ -45,9 +45,17 @@ def load_checkpoint(path: str | Path) -> dict:
         raise UserError(f"{path}: not a readable crnn checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
 
 
+BASE_MODEL = Path(__file__).resolve().parents[2] / "results" / "base"  # the published base model, in a checkout
+
+
 def resolve_model_path(model: str | Path) -> Path:
-    """A run folder (its best checkpoint, else the last) or a checkpoint file."""
+    """A run folder (its best checkpoint, else the last), a checkpoint file, or ``base``: the published
+    base model (``results/base`` of this checkout) unless a folder of that name is here."""
     path = Path(model)
+    if str(model) == "base" and not path.exists():
+        if not BASE_MODEL.is_dir():
+            raise UserError("--init-from base: the published base model is results/base of a crnn-tune checkout; give its path")
+        path = BASE_MODEL
     if path.is_dir():
         for name in ("best.pt", "last.pt"):
             if (path / CHECKPOINT_DIR / name).is_file():
