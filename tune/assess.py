@@ -26,6 +26,7 @@ from crnn.data.store import Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
+from crnn.train.checkpoint import resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 
 
@@ -235,8 +236,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
             raise UserError(f"{flag} {value}: must be at least 1")
     if opts.minutes_per_run < 0 or opts.gpus_per_worker < 0:
         raise UserError("--minutes-per-run and --gpus-per-worker cannot be negative")
-    if opts.init_from and not Path(opts.init_from).exists():
-        raise UserError(f"--init-from {opts.init_from}: no such run folder or checkpoint")
+    init_from = str(resolve_model_path(opts.init_from, "--init-from").resolve()) if opts.init_from else None  # `base` too
     config, recipe = _recipe(opts)
     if config.train.synth_per_epoch or config.train.epoch_images:
         raise UserError(
@@ -247,7 +247,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
     setup = AssessSetup(
         data=str(Path(opts.data).resolve()), config=config.to_dict(), recipe=recipe, seed=opts.seed,
         min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
-        init_from=str(Path(opts.init_from).resolve()) if opts.init_from else None, gpus_per_worker=opts.gpus_per_worker,
+        init_from=init_from, gpus_per_worker=opts.gpus_per_worker,
         workers_per_run=opts.workers_per_run, train_storage=str(Path(opts.out).resolve() / TRAIN_RUNS),
     )  # fmt: skip
     return setup, sizes

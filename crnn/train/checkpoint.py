@@ -48,21 +48,21 @@ def load_checkpoint(path: str | Path) -> dict:
 BASE_MODEL = Path(__file__).resolve().parents[2] / "results" / "base"  # the published base model, in a checkout
 
 
-def resolve_model_path(model: str | Path) -> Path:
+def resolve_model_path(model: str | Path, flag: str = "--model") -> Path:
     """A run folder (its best checkpoint, else the last), a checkpoint file, or ``base``: the published
     base model (``results/base`` of this checkout) unless a folder of that name is here."""
     path = Path(model)
     if str(model) == "base" and not path.exists():
         if not BASE_MODEL.is_dir():
-            raise UserError("--init-from base: the published base model is results/base of a crnn-tune checkout; give its path")
+            raise UserError(f"{flag} base: the published base model is results/base of a crnn-tune checkout; give its path")
         path = BASE_MODEL
     if path.is_dir():
         for name in ("best.pt", "last.pt"):
             if (path / CHECKPOINT_DIR / name).is_file():
                 return path / CHECKPOINT_DIR / name
-        raise UserError(f"--model {path}: a folder without {CHECKPOINT_DIR}/best.pt or last.pt; is it a run folder?")
+        raise UserError(f"{flag} {path}: a folder without {CHECKPOINT_DIR}/best.pt or last.pt; is it a run folder?")
     if not path.exists():
-        raise UserError(f"--model {path}: no such run folder or checkpoint file")
+        raise UserError(f"{flag} {path}: no such run folder or checkpoint file")
     return path
 
 
@@ -85,9 +85,9 @@ class LoadedModel:
         return self.config.model.in_channels
 
 
-def load_model(model: str | Path) -> LoadedModel:
-    """A model ready for inference (eval mode, on the CPU) from a run folder or checkpoint."""
-    path = resolve_model_path(model)
+def load_model(model: str | Path, flag: str = "--model") -> LoadedModel:
+    """A model ready for inference (eval mode, on the CPU) from a run folder or checkpoint (``flag`` names it in errors)."""
+    path = resolve_model_path(model, flag)
     state = load_checkpoint(path)
     for key in ("model", "config", "charset", "height", "width", "max_label_len"):
         if key not in state:
@@ -104,5 +104,5 @@ def init_source(model: str | Path | None) -> dict:
     """``FitOptions`` fields for ``--init-from MODEL``: its weights and its charset (nothing without one)."""
     if not model:
         return {}
-    loaded = load_model(model)
+    loaded = load_model(model, "--init-from")
     return {"init_from": loaded.state["model"], "init_charset": loaded.charset.chars}
