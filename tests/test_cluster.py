@@ -232,3 +232,41 @@ def test_a_token_over_plain_http_to_another_host_is_warned_about(capsys):
     for quiet in ("http://127.0.0.1:8265", "https://ray.example.org", "http://localhost:8265"):
         assert not warn_plain_http(quiet)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.ray
+def test_a_command_without_address_starts_its_own_ray_beside_a_running_head(head, digits_data, tmp_path):
+    """A head started by start-local.sh is live on this machine; `--workers` without --address must not attach."""
+    env = {k: v for k, v in head["env"].items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(tmp_path / "r"), "--preset", "tiny",
+           "--set", "train.epochs=1", "--workers", "2"]  # fmt: skip
+    proc = run(cmd, env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "started an embedded local Ray" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_address_file_of_a_dead_head_neither_hangs_nor_breaks_a_command(digits_data, tmp_path):
+    """`ray start --head` leaves /tmp/ray/ray_current_cluster behind when it is killed; Ray alone would wait on it."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    port = free_port()
+    head = subprocess.Popen(
+        ["ray", "start", "--head", "--block", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+         "--node-ip-address", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+    )  # fmt: skip
+    try:
+        from tests.conftest import wait_for
+
+        current = Path("/tmp/ray/ray_current_cluster")
+        wait_for(lambda: current.is_file() and f":{port}" in current.read_text(), 60, "the head's address file")
+    finally:
+        from tests.conftest import kill_session
+
+        kill_session(head.pid)  # the whole head, SIGKILL: its address file stays
+    cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(tmp_path / "r"), "--preset", "tiny",
+           "--set", "train.epochs=1", "--workers", "1"]  # fmt: skip
+    proc = run(cmd, env, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

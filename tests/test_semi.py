@@ -16,6 +16,7 @@ from crnn.train.semi import confident, masked_ctc
 from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}
+EPOCHS = 100
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,25 @@ def test_a_killed_semi_run_resumes_and_repeats_no_epoch(semi_data, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     epochs = [r["epoch"] for r in read_metrics(out)]
     assert epochs == list(range(1, max(done, 6) + 1)), epochs  # every epoch once: none repeated, none lost
+
+
+@pytest.fixture(scope="module")
+def few_labels(tmp_path_factory):
+    """64 labelled 2-character CAPTCHAs of '0123' (100 val), and 400 unlabelled ones."""
+    out = tmp_path_factory.mktemp("few") / "d"
+    synthesize(out, SynthSpec(charset="0123", length=(2, 2), seed=5), 264, (64 / 264, 100 / 264, 100 / 264), workers=1,
+               progress=False, unlabeled=400)  # fmt: skip
+    return load_dataset(out, mmap=True)
+
+
+def test_pseudo_labels_teach_what_the_labels_alone_do_not(few_labels, tmp_path):
+    """Seeded: the same tiny recipe on the same 64 labels, with and without the 400 unlabelled images."""
+    cfg = resolve_config("tiny")
+    train = replace(cfg.train, epochs=EPOCHS, batch_size=16, augment=True, ema_decay=0.99, semi_threshold=0.5)
+    best = {}
+    for semi in ("", "fixmatch"):
+        fit(few_labels, tmp_path / (semi or "labels"), replace(cfg, train=replace(train, semi=semi)), FitOptions(**QUIET))
+        rows = read_metrics(tmp_path / (semi or "labels"))
+        best[semi] = max(r["exact_acc"] for r in rows)
+    assert best["fixmatch"] >= best[""] + 0.03, best
+    assert max(r["pseudo_kept"] for r in rows) > 0.3 and min(r["pseudo_right"] for r in rows[-5:]) > 0.9
