@@ -112,6 +112,7 @@ def few_labels(tmp_path_factory):
     return load_dataset(out, mmap=True)
 
 
+@pytest.mark.slow
 def test_pseudo_labels_teach_what_the_labels_alone_do_not(few_labels, tmp_path):
     """Seeded: the same tiny recipe on the same 64 labels, with and without the 400 unlabelled images."""
     cfg = resolve_config("tiny")
