@@ -57,14 +57,10 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
         except ConnectionError as exc:
             raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
         return True
-    # address="local": always a new instance of our own. Without it Ray attaches to a head already
-    # running on this machine (refusing num_cpus with a traceback) or, after that head died, waits
-    # minutes on the dead GCS its address file still names.
     ray.init(
-        address="local", num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1",
-        log_to_driver=True, runtime_env=runtime_env,
+        num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True,
+        runtime_env=runtime_env,
     )  # fmt: skip
-    print("started an embedded local Ray for this command (give --address to use a running cluster)", flush=True)
     return True
 
 
