@@ -12,6 +12,7 @@ import torch
 
 from crnn.data.batches import to_input
 from crnn.data.synth import SynthSpec, render_many
+from crnn.errors import UserError
 from crnn.train.checkpoint import load_checkpoint, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +38,12 @@ def test_a_published_checkpoint_is_inference_only_and_matches_its_onnx(ckpt):
     with torch.no_grad():
         torch_lp = loaded.model(x).numpy()
     assert np.abs(onnx_lp - torch_lp).max() < 1e-3
+
+
+def test_base_names_the_published_base_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no folder called base here
+    loaded = load_model("base", "--init-from")
+    assert loaded.config.model.input_height == 48 and loaded.charset.chars.startswith("0123456789")
+    (tmp_path / "base").mkdir()  # a folder of that name is the user's, and is what they meant
+    with pytest.raises(UserError, match="--init-from base: a folder without"):
+        load_model("base", "--init-from")
