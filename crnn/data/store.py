@@ -142,6 +142,18 @@ def read_manifest(root: str | Path) -> dict:
     return manifest
 
 
+def _load_images(path: Path, data: Dataset, mmap: bool) -> np.ndarray:
+    """One image array of the dataset, refused unless it is uint8 of the manifest's image size."""
+    try:
+        images = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable image array ({exc})") from None
+    want = data.image_size if data.channels == 1 else (*data.image_size, 3)
+    if images.dtype != np.uint8 or images.shape[1:] != want:
+        raise UserError(f"{path}: expected uint8 (N, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
+    return images
+
+
 def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = False, mmap: bool = False) -> Dataset:
     """Load the named splits that exist (all by default). ``verify`` recomputes the checksums;
     ``mmap`` maps the image arrays read-only instead of reading them into memory."""
@@ -155,15 +167,9 @@ def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
         for p in (img_path, txt_path):
             if not p.is_file():
                 raise UserError(f"{p}: missing; the manifest lists split {name!r}")
-        try:
-            images = np.load(img_path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{img_path}: unreadable image array ({exc})") from None
+        images = _load_images(img_path, data, mmap)
         labels = txt_path.read_text().splitlines()
         expected = int(manifest["splits"][name])
-        want = data.image_size if data.channels == 1 else (*data.image_size, 3)
-        if images.dtype != np.uint8 or images.shape[1:] != want:
-            raise UserError(f"{img_path}: expected uint8 (N, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
         if len(images) != expected or len(labels) != expected:
             raise UserError(
                 f"{root}: split {name!r} should hold {expected} samples, found {len(images)} images and {len(labels)} labels"
@@ -184,13 +190,9 @@ def load_unlabeled(data: Dataset, mmap: bool = True, verify: bool = False) -> np
     path = data.root / f"{UNLABELED}.npy"
     if not path.is_file():
         raise UserError(f"{path}: missing; the manifest lists {n} unlabelled images")
-    try:
-        images = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable image array ({exc})") from None
-    want = data.image_size if data.channels == 1 else (*data.image_size, 3)
-    if images.dtype != np.uint8 or images.shape[1:] != want or len(images) != n:
-        raise UserError(f"{path}: expected uint8 ({n}, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
+    images = _load_images(path, data, mmap)
+    if len(images) != n:
+        raise UserError(f"{path}: holds {len(images)} images, the manifest lists {n}")
     if verify:
         expected = data.manifest.get("checksums", {}).get(UNLABELED)
         if expected and split_checksum(images, []) != expected:
