@@ -85,6 +85,7 @@ def test_a_semi_run_logs_its_pseudo_labels_and_resumes_exactly(semi_data, tmp_pa
     assert "pseudo_kept" in (tmp_path / "whole/metrics.csv").read_text().splitlines()[0]
 
 
+@pytest.mark.slow
 def test_a_killed_semi_run_resumes_and_repeats_no_epoch(semi_data, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "crnn", "train", "--data", str(semi_data), "--out", str(out), "--preset", "tiny",
