@@ -248,7 +248,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             stats = train_one_epoch(
                 net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
                 on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last, augment_ops=tc.augment_ops,
-                semi=semi, teacher=ema.model if ema is not None else None,
+                semi=semi if semi is not None and semi.active else None,  # pseudo's first round: labels only
+                teacher=ema.model if ema is not None else None,
             )  # fmt: skip
             bar.close()
             if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last

@@ -118,6 +118,18 @@ class SemiSupervision:
         self._at += self.batch_size
         return np.sort(idx)  # sorted: a memory-mapped gather reads forward
 
+    @property
+    def active(self) -> bool:
+        """Whether a step has anything to learn from the pool: always for fixmatch; for pseudo, once a round labelled it."""
+        return self.tc.semi == "fixmatch" or bool(self.table)
+
+    def _answers(self, model: nn.Module, x: torch.Tensor, autocast) -> tuple[list[list[int]], list[bool]]:
+        """The model's greedy answers on ``x`` (B, C, H, W) and which of them are confident pseudo-labels."""
+        model.eval()
+        with autocast():
+            ids, conf = greedy_decode(model(x))  # (T, B, K) -> B id lists
+        return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
+
     def round_due(self, epoch: int) -> bool:
         """Pseudo mode: relabel the pool before this epoch (the first round trains on the labels alone)."""
         every = self.tc.semi_round_epochs
@@ -126,23 +138,13 @@ class SemiSupervision:
     @torch.no_grad()
     def relabel(self, model: nn.Module, device: torch.device, autocast: Callable[[], contextlib.AbstractContextManager]) -> int:
         """Pseudo mode: the model's confident answer for every pool image; returns how many were kept."""
-        model.eval()
         table: list[str] = []
         for start in range(0, len(self.pool), 256):
             x = to_input(np.asarray(self.pool[start : start + 256]), self.channels).to(device)  # (B, C, H, W)
-            with autocast():
-                ids, conf = greedy_decode(model(x))  # (T, B, K) -> B strings
-            keep = confident(ids, conf, self.lengths, self.tc.semi_threshold)
+            ids, keep = self._answers(model, x, autocast)
             table += [self.charset.decode(s) if k else "" for s, k in zip(ids, keep, strict=True)]
         self.table = table
         return sum(bool(s) for s in table)
-
-    @torch.no_grad()
-    def _teacher_targets(self, teacher: nn.Module, clean: torch.Tensor, autocast) -> tuple[list[list[int]], list[bool]]:
-        teacher.eval()
-        with autocast():
-            ids, conf = greedy_decode(teacher(clean))  # (T, B, K) -> B id lists
-        return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
 
     def batch(
         self, teacher: nn.Module | None, device: torch.device, autocast, channels_last: bool
@@ -152,7 +154,8 @@ class SemiSupervision:
         clean = to_input(np.asarray(self.pool[idx]), self.channels).to(device)  # (B_u, C, H, W)
         if self.tc.semi == "fixmatch":
             assert teacher is not None, "fixmatch reads its targets from the weight average"
-            ids, keep = self._teacher_targets(teacher, clean, autocast)
+            with torch.no_grad():
+                ids, keep = self._answers(teacher, clean, autocast)
             view = augment(clean, self._gen, self.tc.semi_strong_ops)
         else:
             answers = [self.table[i] if self.table else "" for i in idx]
