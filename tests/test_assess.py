@@ -17,7 +17,18 @@ from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
 
 pytestmark = pytest.mark.ray
-KEYS = {"scheme", "curve", "labels_to_break", "verdict", "attempts_per_success", "solve_latency_ms", "coverage"}
+KEYS = {
+    "scheme",
+    "curve",
+    "labels_to_break",
+    "verdict",
+    "attempts_per_success",
+    "solve_latency_ms",
+    "coverage",
+    "attackers",
+    "strongest",
+    "brackets",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +40,8 @@ def scheme(tmp_path_factory):
 def report(scheme, tmp_path_factory):
     out = tmp_path_factory.mktemp("assess") / "r"
     proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64,256",
-                           "--preset", "tiny", "--max-epochs", "2"], capture_output=True, text=True, timeout=600)  # fmt: skip
+                           "--preset", "tiny", "--max-epochs", "2", "--attackers", "scratch"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "verdict: " in proc.stdout
     return out
@@ -48,6 +60,10 @@ def test_a_tiny_assessment_writes_the_contract(report):
     values = [v for v in a["labels_to_break"].values() if v is not None]
     assert list(a["labels_to_break"]) == ["0.01", "0.10", "0.50", "0.90"] and values == sorted(values)
     assert a["verdict"] in ("broken", "resistant at the sizes tried")
+    assert (
+        a["strongest"] == "scratch" and list(a["attackers"]) == ["scratch"] and a["attackers"]["scratch"]["curve"] == a["curve"]
+    )
+    assert a["attackers"]["scratch"]["unlabeled"] == 0 and a["sizes"] == [64, 256] and a["rounds"] == 1
     lat = a["solve_latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] and lat["batch1_device"] == "cpu" and lat["throughput_per_s_batch256"] > 0
     assert [c["coverage"] for c in a["coverage"]] == [1.0, 0.9, 0.75, 0.5, 0.25]
@@ -85,7 +101,7 @@ def test_compare_two_reports(report, tmp_path, cli):
     ("flags", "message"),
     [
         (["--sizes", "0,64"], "--sizes '0,64': expected positive numbers"),
-        (["--sizes", "a,b"], "--sizes 'a,b': expected comma-separated numbers"),
+        (["--sizes", "a,b"], "--sizes 'a,b': expected auto or comma-separated numbers"),
         (["--sizes", "64,100000"], "the training split holds 360 images"),
         (["--repeats", "0"], "--repeats 0: must be at least 1"),
         (["--init-from", "/nonexistent/run"], "--init-from /nonexistent/run: no such run folder"),
@@ -105,11 +121,11 @@ def test_bad_flags_are_refused_before_ray_starts(scheme, tmp_path, cli, flags, m
 def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_path):
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "32,64,128",
-           "--preset", "tiny", "--max-epochs", "2", "--max-concurrent", "1"]  # fmt: skip
+           "--preset", "tiny", "--max-epochs", "2", "--max-concurrent", "1", "--attackers", "scratch"]  # fmt: skip
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def finished() -> list[Path]:
-        return [p for p in out.glob("runs/n*/result.json") if '"final": true' in p.read_text()]
+        return [p for p in out.glob("runs/round-0/*/result.json") if '"final": true' in p.read_text()]
 
     wait_for(lambda: len(finished()) >= 1, 300, "the first run's final report")
     done = finished()[0]
@@ -118,7 +134,7 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
     first.wait()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming assessment" in again.stdout
+    assert "resuming round 0" in again.stdout
     after = done.read_text()
     extra = [json.loads(line) for line in after[len(before) :].splitlines()]
     assert after.startswith(before) and all(r.get("final") for r in extra)  # kept: no epoch trained again
@@ -129,19 +145,19 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
 def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
     out = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64",
-                           "--preset", "tiny", "--max-epochs", "2", "--workers-per-run", "2"],
+                           "--preset", "tiny", "--max-epochs", "2", "--workers-per-run", "2", "--attackers", "scratch"],
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     a = json.loads((out / "assessment.json").read_text())
     assert [(r["train_images"], r["workers"], r["test_count"]) for r in a["curve"]] == [(64, 2, 20)]
-    epochs = [json.loads(line) for line in (out / "runs/n64-r0/result.json").read_text().splitlines()]
+    epochs = [json.loads(line) for line in (out / "runs/round-0/scratch-n64-r0/result.json").read_text().splitlines()]
     assert [r["train_images"] for r in epochs if not r.get("final")] == [64, 64]  # the workers trained on the subset
     assert [p.name for p in (out / "train_runs").iterdir()]  # the Train run, kept for a resume
 
 
 def test_more_workers_per_run_than_the_cluster_has_cpus_is_refused(scheme, tmp_path, cli):
     code, _, err = cli("assess", "--data", scheme, "--out", tmp_path / "r", "--sizes", "64", "--preset", "tiny",
-                       "--workers-per-run", "64")  # fmt: skip
+                       "--workers-per-run", "64", "--attackers", "scratch")  # fmt: skip
     assert code == 2 and "--workers-per-run 64: the cluster has" in err and "CPUs, one per worker needed" in err
 
 
@@ -149,7 +165,7 @@ def test_resuming_with_other_workers_per_run_is_refused(report, scheme, tmp_path
     other = tmp_path / "r"
     shutil.copytree(report, other)
     code, _, err = cli("assess", "--data", scheme, "--out", other, "--sizes", "64,256", "--preset", "tiny", "--max-epochs", "2",
-                       "--workers-per-run", "2")  # fmt: skip
+                       "--workers-per-run", "2", "--attackers", "scratch")  # fmt: skip
     assert code == 2 and "--workers-per-run 2: the assessment in" in err and "runs with 1" in err
 
 
@@ -165,20 +181,30 @@ def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
     assert torch.equal(target.state_dict()["cnn.0.weight"], source["cnn.0.weight"])
 
 
-def test_another_generators_scheme_imports_and_assesses_with_init_from(report, tmp_path, cli):
-    """Colour 200x75 images of 4-6 characters from a PIL renderer (not `captcha`), imported from files."""
+def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_base_model(report, tmp_path, cli):
+    """Colour 200x75 images of 4-6 characters from a PIL renderer (not `captcha`), imported from files, assessed
+    by two attackers: the recipe from --init-from, and the published base model adapted to its size and charset."""
     write_scheme(tmp_path / "pngs", 160)
     code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split", "70/15/15")
     assert code == 0, err
     assert "200x75" in out
     model = report / "runs"
-    best = next(model.glob("n256-r0/checkpoint_*")) / "best.pt"
+    best = next(model.glob("round-0/scratch-n256-r0/checkpoint_*")) / "best.pt"
     code, out, err = cli("assess", "--data", tmp_path / "data", "--out", tmp_path / "r", "--sizes", "40,112", "--preset", "tiny",
-                         "--max-epochs", "2", "--init-from", best)  # fmt: skip
+                         "--max-epochs", "2", "--init-from", best, "--attackers", "scratch,base")  # fmt: skip
     assert code == 0, err
     a = json.loads((tmp_path / "r/assessment.json").read_text())
-    assert a["scheme"]["width"] == 200 and a["scheme"]["length"] == [4, 6] and a["init_from"] == str(best)
-    assert [r["train_images"] for r in a["curve"]] == [40, 112]
+    assert a["scheme"]["width"] == 200 and a["scheme"]["length"] == [4, 6]
+    assert list(a["attackers"]) == ["scratch", "base"] and a["strongest"] in a["attackers"]
+    assert a["attackers"]["scratch"]["init_from"] == str(best) and a["attackers"]["base"]["init_from"].endswith("best.pt")
+    for attacker in a["attackers"].values():
+        assert [r["train_images"] for r in attacker["curve"]] == [40, 112]
+        reached = [v for v in attacker["labels_to_break"].values() if v is not None]
+        assert reached == sorted(reached)  # monotone per attacker
+    assert a["curve"] == a["attackers"][a["strongest"]]["curve"]
+    setup = json.loads((tmp_path / "r/assess.json").read_text())["setup"]["attackers"]
+    assert setup["base"]["config"]["model"]["input_height"] == 48 and setup["base"]["config"]["train"]["schedule"] == "onecycle"
+    assert "`base`" in (tmp_path / "r/report.md").read_text()
 
 
 def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
@@ -189,3 +215,46 @@ def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
     assert [setup.epochs_for(n) for n in (300, 2000, 90_000)] == [200, 50, 2]
     two = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", workers_per_run=2)
     assert [two.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 124, 128]  # splits evenly over 2 workers
+
+
+def test_a_semi_attacker_learns_from_the_unlabeled_split(tmp_path, cli):
+    from crnn.data.synth import SynthSpec, synthesize
+
+    data = tmp_path / "d"
+    synthesize(data, SynthSpec(charset="0123456789", seed=5), 200, workers=1, progress=False, unlabeled=120)
+    code, _, err = cli("assess", "--data", data, "--out", tmp_path / "r", "--sizes", "40", "--preset", "tiny", "--max-epochs",
+                       "2", "--attackers", "semi", "--unlabeled-count", "100")  # fmt: skip
+    assert code == 0, err
+    a = json.loads((tmp_path / "r/assessment.json").read_text())
+    assert a["strongest"] == "semi" and a["attackers"]["semi"]["unlabeled"] == 100 and a["curve"][0]["unlabeled"] == 100
+    epochs = [json.loads(line) for line in (tmp_path / "r/runs/round-0/semi-n40-r0/result.json").read_text().splitlines()]
+    assert all("pseudo_kept" in r for r in epochs if "exact_acc" in r and not r.get("final"))  # FixMatch ran
+    code, _, err = cli("assess", "--data", tmp_path / "d", "--out", tmp_path / "r2", "--attackers", "semi,best")
+    assert code == 2 and "unknown attacker 'best'" in err and "scratch, base, semi, base+semi" in err
+
+
+def test_semi_attackers_need_an_unlabeled_split(scheme, tmp_path, cli):
+    code, _, err = cli("assess", "--data", scheme, "--out", tmp_path / "r", "--attackers", "base+semi")
+    assert code == 2 and "need unlabelled images" in err and "--unlabeled" in err and not (tmp_path / "r").exists()
+
+
+def test_an_assessment_written_before_attackers_still_reports(report, tmp_path, cli):
+    """The layout of earlier versions (runs/nSIZE-rREPEAT, no attackers in assess.json), rebuilt from a new one."""
+    old = tmp_path / "old"
+    shutil.copytree(report, old)
+    for trial in (old / "runs/round-0").glob("scratch-n*"):
+        lines = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        (trial / "result.json").write_text(
+            "".join(json.dumps({k: v for k, v in r.items() if k != "attacker"}) + "\n" for r in lines)
+        )
+        trial.rename(old / "runs" / trial.name.removeprefix("scratch-"))
+    stored = json.loads((old / "assess.json").read_text())
+    stored.pop("rounds")
+    stored["setup"].pop("attackers")
+    (old / "assess.json").write_text(json.dumps(stored))
+    code, out, err = cli("assess", "--out", old, "--report-only")
+    assert code == 0, err
+    a = json.loads((old / "assessment.json").read_text())
+    assert a["strongest"] == "scratch" and [r["train_images"] for r in a["curve"]] == [64, 256]
+    code, _, err = cli("assess", "--data", stored["setup"]["data"], "--out", old, "--sizes", "64,256", "--attackers", "scratch")
+    assert code == 2 and "made before attackers existed" in err and "--report-only" in err

@@ -1,10 +1,12 @@
-"""``crnn assess``: how many labels break this CAPTCHA scheme? One Ray Tune trial per (training-set
-size, repeat) trains the recipe on a nested subset of the training split, with a budget that grows
-with the size and early stopping on the val split, and scores its best epoch on the whole test split.
+"""``crnn assess``: how many labels break this CAPTCHA scheme, for each attacker (``tune.attackers``)?
+One Ray Tune trial per (attacker, training-set size, repeat) trains the attacker's recipe on a nested
+subset of the training split, with a budget that grows with the size, and scores its best epoch on the
+whole test split. With ``--sizes auto`` the sizes come in rounds (``tune.sizes``): a coarse grid, then
+the middle of every bracket wider than 2x around a solve rate, until each labels-to-break is known within 2x.
 
-    REPORT/runs/            Tune's experiment (one trial per size and repeat; resumable)
-    REPORT/assessment.json  the contract: scheme, curve, labels_to_break, verdict, latency, coverage
-    REPORT/report.md, curve.png, coverage.png, model.onnx (the model of the largest size)
+    REPORT/runs/round-K/    Tune's experiment of round K (one trial per attacker, size and repeat; resumable)
+    REPORT/assessment.json  the contract: scheme, attackers, the strongest's curve and labels_to_break, verdict
+    REPORT/report.md, curve.png, coverage.png, model.onnx (the strongest attacker's model of the largest size)
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crnn.config import RunConfig, apply_overrides, load_config_file, parse_set, resolve_config
-from crnn.data.store import Dataset, load_dataset, read_manifest
+from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_config
+from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
-from crnn.train.checkpoint import resolve_model_path
+from crnn.train.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
+from tune.assess_runs import finished_runs, trial_folders
+from tune.attackers import build_attackers, parse_attackers
+from tune.sizes import coarse_sizes, parse_sizes, refine
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,9 @@ class AssessSetup:
     """Everything a trial needs (picklable), stored in REPORT/assess.json so that a resume rebuilds it."""
 
     data: str
-    config: dict  # RunConfig.to_dict(): the recipe
+    config: dict  # RunConfig.to_dict(): the recipe the attackers build on
     recipe: str  # where the recipe came from, for the report
+    attackers: dict = field(default_factory=dict)  # name -> {"config", "init_from", "unlabeled"} (tune.attackers)
     seed: int = 0
     min_images: int = 200_000  # images each run sees at least (epochs = this / size, capped)
     max_epochs: int = 200
@@ -55,7 +61,7 @@ class AssessSetup:
         """The recipe's batch, made smaller for a small subset so that an epoch is at least 16 optimiser
         steps: CTC leaves its blank plateau after a number of steps, not of images, and 300 images in
         batches of 128 would give it 2 steps an epoch."""
-        batch = max(8, min(int(self.config["train"]["batch_size"]), size // 16))
+        batch = max(8, min(int(self.config["train"]["batch_size"]), size // 16))  # every attacker's recipe keeps the batch
         return max(self.workers_per_run, batch - batch % self.workers_per_run)  # the global batch splits over the workers
 
 
@@ -66,7 +72,7 @@ def nested_subset(n_train: int, size: int, seed: int, repeat: int) -> np.ndarray
 
 
 def assess_trial(params: dict, setup: AssessSetup) -> None:
-    """One (size, repeat): train, then score the best epoch on the whole test split."""
+    """One (attacker, size, repeat): train, then score the best epoch on the whole test split."""
     import ray.tune  # noqa: PLC0415
 
     from crnn.evaluate import predict_split  # noqa: PLC0415
@@ -76,12 +82,13 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
 
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
-    size, repeat = int(params["size"]), int(params["repeat"])
+    name, size, repeat = params["run"]["attacker"], int(params["run"]["size"]), int(params["run"]["repeat"])
+    attacker = setup.attackers[name]
     # Ray Train workers load the train and val splits themselves: the trial then needs only the test split
     data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"), mmap=True)
     idx = nested_subset(int(data.manifest["splits"]["train"]), size, setup.seed, repeat)
     budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
-    config = apply_overrides(RunConfig.from_dict(setup.config), {"train": budget})
+    config = apply_overrides(RunConfig.from_dict(attacker["config"]), {"train": budget})
 
     with tempfile.TemporaryDirectory() as scratch:
         last = resume_path(ray.tune.get_checkpoint(), scratch)  # ray: set when the trial resumes
@@ -89,15 +96,17 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             ray.tune.report(json.loads((last.parent / TEST_FILE).read_text())["final"])
             return
         if setup.workers_per_run > 1:
-            best_pt, state = _train_on_workers(config, setup, idx, Path(scratch))
+            best_pt, state = _train_on_workers(config, setup, attacker["init_from"], idx, Path(scratch))
         else:
-            best_pt, state = _train_here(data.with_train_subset(idx), config, setup, last, Path(scratch), size, repeat)
+            sub = data.with_train_subset(idx)
+            best_pt, state = _train_here(sub, config, setup, attacker["init_from"], last, Path(scratch), size, repeat)
         test = data.split("test")
         preds, labels, confs, _ = predict_split(load_model(best_pt), test, config.train.beam_width)
         metrics = sequence_metrics(preds, labels)
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
-            "final": True, "train_images": size, "repeat": repeat, "epoch": state["epoch"] + 1,
+            "final": True, "attacker": name, "unlabeled": attacker["unlabeled"], "train_images": size, "repeat": repeat,
+            "epoch": state["epoch"] + 1,
             "batch_size": config.train.batch_size, "workers": setup.workers_per_run,
             "test_correct": sum(correct), "test_count": len(correct), "test_exact_acc": metrics["exact_acc"],
             "test_char_acc": metrics["char_acc"], "test_cer": metrics["cer"],
@@ -112,7 +121,8 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
 
 
 def _train_here(
-    data: Dataset, config: RunConfig, setup: AssessSetup, last: Path | None, scratch: Path, size: int, repeat: int
+    data: Dataset, config: RunConfig, setup: AssessSetup, init_from: str | None, last: Path | None, scratch: Path,
+    size: int, repeat: int,
 ) -> tuple[Path, dict]:  # fmt: skip
     """Train in the trial's own process (one worker); returns the best epoch's model and the final state."""
     import ray.tune  # noqa: PLC0415
@@ -133,14 +143,16 @@ def _train_here(
     opts = FitOptions(
         device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
         resume_from=last, max_minutes=setup.minutes_per_run,
-        **init_source(setup.init_from),
+        **init_source(init_from),
     )  # fmt: skip
     fit(data, run, config, opts)
     state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["train_state"]
     return run / "checkpoints" / "best.pt", state
 
 
-def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, scratch: Path) -> tuple[Path, dict]:
+def _train_on_workers(
+    config: RunConfig, setup: AssessSetup, init_from: str | None, idx: np.ndarray, scratch: Path
+) -> tuple[Path, dict]:  # fmt: skip
     """Train on ``setup.workers_per_run`` Ray Train workers (DDP). The Train run is named after the trial,
     so a resumed trial continues it. Returns the best epoch's model and the final state."""
     import ray.tune  # noqa: PLC0415
@@ -151,7 +163,7 @@ def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, sc
     from crnn.train.ray_train import last_and_best, train_worker  # noqa: PLC0415
 
     trainer = torch_trainer(
-        train_worker, loop_config(config, setup.data, setup.minutes_per_run, setup.init_from, train_indices=idx.tolist()),
+        train_worker, loop_config(config, setup.data, setup.minutes_per_run, init_from, train_indices=idx.tolist()),
         workers=setup.workers_per_run, gpus_per_worker=setup.gpus_per_worker, name=ray.tune.get_context().get_trial_id(),
         storage_path=setup.train_storage, max_failures=1, callbacks=[TuneReportCallback()], keep=3,
     )  # fmt: skip
@@ -170,13 +182,15 @@ def _train_on_workers(config: RunConfig, setup: AssessSetup, idx: np.ndarray, sc
 class AssessOptions:
     data: str
     out: str
-    sizes: str | None = None  # default: 250, 500, 1000, ... doubling, and the whole training split
+    sizes: str | None = None  # None or "auto": rounds of sizes until every labels-to-break is known within 2x
     repeats: int = 1
     minutes_per_run: float = 0.0
     preset: str = "cpu-fast"
     config: str | None = None  # a best_config.json of a search, or a model: train section
     sets: tuple[str, ...] = ()
     init_from: str | None = None
+    attackers: str | None = None  # comma-separated names (tune.attackers); None: the strongest the data allows
+    unlabeled_count: int = 5000
     address: str | None = None
     workers_per_run: int = 1
     gpus_per_worker: float = 0.0
@@ -186,25 +200,8 @@ class AssessOptions:
     max_concurrent: int | None = None
 
 
-def parse_sizes(text: str | None, n_train: int) -> list[int]:
-    if text is None:
-        sizes, size = [], 250
-        while size < n_train:
-            sizes.append(size)
-            size *= 2
-        return [*sizes, n_train]
-    try:
-        sizes = sorted({int(s) for s in text.split(",") if s.strip()})
-    except ValueError:
-        raise UserError(f"--sizes {text!r}: expected comma-separated numbers of training images, e.g. 250,1000,4000") from None
-    if not sizes or sizes[0] < 1:
-        raise UserError(f"--sizes {text!r}: expected positive numbers of training images, e.g. 250,1000,4000")
-    if sizes[-1] > n_train:
-        raise UserError(f"--sizes {text!r}: the training split holds {n_train} images; the largest size can be at most that")
-    return sizes
-
-
 def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
+    """The user's recipe before ``--set`` (each attacker applies those last), and where it came from."""
     if opts.config:
         raw = load_config_file(opts.config)
         if "config" in raw and "trial_id" in raw:  # a search's best_config.json
@@ -216,13 +213,12 @@ def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
     else:
         config, where = resolve_config(opts.preset), f"preset {opts.preset}"
     if opts.sets:
-        config = apply_overrides(config, parse_set(list(opts.sets)))
         where += " with " + ", ".join(opts.sets)
     return apply_overrides(config, {"train": {"train_samples": 0}}), where
 
 
-def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
-    """Everything a user can get wrong, refused before Ray starts."""
+def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
+    """Everything a user can get wrong, refused before Ray starts. Returns the setup and the sizes (None: auto)."""
     manifest = read_manifest(opts.data)
     if not all(int(manifest["splits"].get(s, 0)) for s in ("train", "val", "test")):
         raise UserError(f"--data {opts.data}: needs non-empty train, val and test splits (has {manifest['splits']})")
@@ -231,89 +227,124 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int]]:
         (opts.repeats, "--repeats"),
         (opts.workers_per_run, "--workers-per-run"),
         (opts.max_epochs, "--max-epochs"),
+        (opts.unlabeled_count, "--unlabeled-count"),
     ):
         if value < 1:
             raise UserError(f"{flag} {value}: must be at least 1")
     if opts.minutes_per_run < 0 or opts.gpus_per_worker < 0:
         raise UserError("--minutes-per-run and --gpus-per-worker cannot be negative")
+    has_unlabeled = int(manifest["splits"].get(UNLABELED, 0)) > 0
+    names = parse_attackers(opts.attackers, has_unlabeled)
     init_from = str(resolve_model_path(opts.init_from, "--init-from").resolve()) if opts.init_from else None  # `base` too
-    config, recipe = _recipe(opts)
-    if config.train.synth_per_epoch or config.train.epoch_images:
-        raise UserError(
-            "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess: each run's budget of labels is "
-            "the point (a fresh or streamed epoch would train on other images)"
-        )
-    check_time_steps(config.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
+    base_model = base_path = None
+    if any(n.startswith("base") for n in names):
+        base = resolve_model_path("base", f"--attackers {','.join(names)}").resolve()
+        base_path, base_model = str(base), load_checkpoint(base)["config"]["model"]
+    recipe, where = _recipe(opts)
+    scheme = (int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
+    unlabeled = min(opts.unlabeled_count, int(manifest["splits"].get(UNLABELED, 0)))
+    attackers = build_attackers(names, recipe, opts.sets, init_from, base_model, base_path, unlabeled, scheme)
+    for attacker in attackers.values():
+        config = RunConfig.from_dict(attacker.config)
+        if config.train.synth_per_epoch or config.train.epoch_images:
+            raise UserError(
+                "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess: each run's budget of labels is "
+                "the point (a fresh or streamed epoch would train on other images)"
+            )
+        check_time_steps(config.model, *scheme)
     setup = AssessSetup(
-        data=str(Path(opts.data).resolve()), config=config.to_dict(), recipe=recipe, seed=opts.seed,
-        min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
+        data=str(Path(opts.data).resolve()), config=apply_overrides(recipe, {}).to_dict(), recipe=where,
+        attackers={n: {"config": a.config, "init_from": a.init_from, "unlabeled": a.unlabeled} for n, a in attackers.items()},
+        seed=opts.seed, min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
         init_from=init_from, gpus_per_worker=opts.gpus_per_worker,
         workers_per_run=opts.workers_per_run, train_storage=str(Path(opts.out).resolve() / TRAIN_RUNS),
     )  # fmt: skip
     return setup, sizes
 
 
+def _same(a: object, b: object) -> bool:
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
+
+
+def _resumed_setup(
+    out: Path, setup: AssessSetup, sizes: list[int] | None, repeats: int, command: str
+) -> tuple[AssessSetup, list]:
+    """The stored setup (and its planned rounds) of the assessment in ``out``, or a new one; refuses a
+    resume with other sizes, repeats, attackers or workers."""
+    stored = out / SETUP
+    if not stored.is_file():
+        if trial_folders(out):
+            raise UserError(f"--out {out}: holds runs but no assess.json; choose another --out")
+        return AssessSetup(**{**asdict(setup), "commands": [command]}), []
+    saved = json.loads(stored.read_text())
+    if "rounds" not in saved:
+        raise UserError(
+            f"--out {out}: holds an assessment made before attackers existed; `crnn assess --out {out} --report-only` "
+            "still reports it; choose another --out for a new one"
+        )
+    if (
+        saved["sizes"] != (sizes or "auto")
+        or saved["repeats"] != repeats
+        or not _same(saved["setup"]["attackers"], setup.attackers)
+    ):
+        raise UserError(f"--out {out}: holds an assessment of other sizes, repeats, attackers or recipe; choose another --out")
+    for key, flag in (("workers_per_run", "--workers-per-run"), ("gpus_per_worker", "--gpus-per-worker")):
+        if saved["setup"][key] != getattr(setup, key):
+            raise UserError(
+                f"{flag} {getattr(setup, key):g}: the assessment in {out} runs with {saved['setup'][key]:g}; "
+                "resume it with that, or choose another --out"
+            )
+    return AssessSetup(**{**saved["setup"], "commands": [*saved["setup"]["commands"], command]}), saved["rounds"]
+
+
+def _next_round(out: Path, setup: AssessSetup, rounds: list, repeats: int) -> list[dict]:
+    """The runs of the next ``auto`` round, planned from the finished ones: each attacker's unbracketed
+    solve rates (``tune.sizes.refine``)."""
+    runs = finished_runs(out)
+    plan = []
+    for name in setup.attackers:
+        tried = {r["size"] for rnd in rounds for r in rnd if r["attacker"] == name}
+        for size in refine(runs.rows.get(name, []), sorted(tried)):
+            plan += [{"attacker": name, "size": size, "repeat": k} for k in range(repeats)]
+    return plan
+
+
 def run_assess(opts: AssessOptions, command: str = "") -> Path:
     """Start or resume the assessment in ``opts.out``; returns the report folder."""
     out = Path(opts.out).resolve()
     setup, sizes = validate(opts)
-    stored = out / SETUP
-    if stored.is_file():
-        saved = json.loads(stored.read_text())
-        if (
-            saved["sizes"] != sizes
-            or saved["repeats"] != opts.repeats
-            or saved["setup"]["config"] != json.loads(json.dumps(setup.config))
-        ):
-            raise UserError(f"--out {out}: holds an assessment of other sizes, repeats or recipe; choose another --out")
-        for key, flag in (("workers_per_run", "--workers-per-run"), ("gpus_per_worker", "--gpus-per-worker")):
-            if saved["setup"].get(key, getattr(setup, key)) != getattr(setup, key):
-                raise UserError(
-                    f"{flag} {getattr(setup, key):g}: the assessment in {out} runs with {saved['setup'][key]:g}; "
-                    "resume it with that, or choose another --out"
-                )
-        setup = AssessSetup(**{**saved["setup"], "commands": [*saved["setup"]["commands"], command]})
-    else:
-        setup = AssessSetup(**{**asdict(setup), "commands": [command]})
+    setup, rounds = _resumed_setup(out, setup, sizes, opts.repeats, command)
     out.mkdir(parents=True, exist_ok=True)
     from crnn.atomic import atomic_write_json  # noqa: PLC0415
 
-    atomic_write_json(stored, {"sizes": sizes, "repeats": opts.repeats, "setup": asdict(setup)})
+    def save() -> None:
+        atomic_write_json(
+            out / SETUP, {"sizes": sizes or "auto", "repeats": opts.repeats, "rounds": rounds, "setup": asdict(setup)}
+        )
+
+    if not rounds:
+        first = sizes or coarse_sizes(int(read_manifest(setup.data)["splits"]["train"]))
+        rounds.append(
+            [{"attacker": a, "size": n, "repeat": k} for a in setup.attackers for n in first for k in range(opts.repeats)]
+        )
+    save()
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray  # noqa: PLC0415
-    from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
+    from crnn.train.ray_glue import init_ray_for_trials  # noqa: PLC0415
 
+    print(f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
+          f"repeat(s), recipe {setup.recipe}", flush=True)  # fmt: skip
     started, embedded = init_ray_for_trials(opts.address)
     try:
-        resources, concurrent = trial_layout(
-            setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers-per-run"
-        )
-        trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
-        if tune.Tuner.can_restore(str(out / RUNS)):
-            print(f"resuming assessment {out}: finished runs are kept", flush=True)
-            tuner = tune.Tuner.restore(str(out / RUNS), trainable=trainable, resume_unfinished=True, resume_errored=True)
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space={"size": tune.grid_search(sizes), "repeat": tune.grid_search(list(range(opts.repeats)))},
-                tune_config=tune.TuneConfig(
-                    max_concurrent_trials=concurrent,
-                    trial_dirname_creator=lambda t: f"n{t.config['size']}-r{t.config['repeat']}",
-                ),
-                run_config=tune.RunConfig(
-                    name=RUNS,
-                    storage_path=str(out),
-                    verbose=0,
-                    failure_config=tune.FailureConfig(max_failures=1),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                    callbacks=[_lines()],
-                ),
-            )
-        print(f"assessment {out}: sizes {sizes} x {opts.repeats} repeat(s), recipe {setup.recipe}", flush=True)
-        tuner.fit()
+        k = 0
+        while k < len(rounds) or (sizes is None and (plan := _next_round(out, setup, rounds, opts.repeats))):
+            if k == len(rounds):
+                rounds.append(plan)
+                save()
+            _run_round(out, setup, k, rounds[k], embedded, opts.max_concurrent)
+            k += 1
     finally:
         if started:
             ray.shutdown()
@@ -323,25 +354,63 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     return out
 
 
+def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, max_concurrent: int | None) -> None:
+    """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K``."""
+    from ray import tune  # noqa: PLC0415
+
+    from crnn.train.ray_glue import trial_layout  # noqa: PLC0415
+
+    exp = out / RUNS / f"round-{k}"
+    finished = finished_runs(out).checkpoints
+    if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
+        return
+    resources, concurrent = trial_layout(
+        setup.workers_per_run, setup.gpus_per_worker, embedded, max_concurrent, "--workers-per-run"
+    )
+    trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
+    sizes = sorted({r["size"] for r in runs})
+    if tune.Tuner.can_restore(str(exp)):
+        print(f"resuming round {k} (sizes {sizes}): finished runs are kept", flush=True)
+        tuner = tune.Tuner.restore(str(exp), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        print(f"round {k}: sizes {sizes}", flush=True)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"run": tune.grid_search(runs)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, trial_dirname_creator=_dirname),
+            run_config=tune.RunConfig(
+                name=exp.name,
+                storage_path=str(exp.parent),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=1),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                callbacks=[_lines()],
+            ),
+        )
+    tuner.fit()
+
+
+def _dirname(trial) -> str:
+    run = trial.config["run"]
+    return f"{run['attacker'].replace('+', '-')}-n{run['size']}-r{run['repeat']}"
+
+
 def _lines():
     """One line per epoch and one per finished run, as `crnn tune` prints."""
     from ray.tune import Callback  # noqa: PLC0415
 
     class Lines(Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-            size = trial.config["size"]
+            run = trial.config["run"]
+            tag = f"[{run['attacker']} n={run['size']} r={run['repeat']}]"
             if result.get("final"):
                 lo, hi = wilson(result["test_correct"], result["test_count"])
                 print(
-                    f"[n={size} r={trial.config['repeat']}] test exact {result['test_exact_acc']:.2%} "
-                    f"[{lo:.2%}, {hi:.2%}] char {result['test_char_acc']:.2%} after {result['epochs_run']} epochs, "
-                    f"{result['train_minutes']:.1f} min",
+                    f"{tag} test exact {result['test_exact_acc']:.2%} [{lo:.2%}, {hi:.2%}] char {result['test_char_acc']:.2%} "
+                    f"after {result['epochs_run']} epochs, {result['train_minutes']:.1f} min",
                     flush=True,
                 )
             elif "exact_acc" in result:
-                print(
-                    f"[n={size} r={trial.config['repeat']}] epoch {result['epoch']} val exact {result['exact_acc']:.2%}",
-                    flush=True,
-                )
+                print(f"{tag} epoch {result['epoch']} val exact {result['exact_acc']:.2%}", flush=True)
 
     return Lines()

@@ -22,7 +22,8 @@ def curve_plot(assessments: dict[str, dict], path: Path) -> None:
         ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, label=name)
     for t in THRESHOLDS:
         ax.axhline(100 * t, color="grey", lw=0.8, ls="--")
-        ax.text(ax.get_xlim()[0], 100 * t, f" {t:.0%}", va="bottom", fontsize=7, color="grey")
+        # right of the plot area (x in axes units): clear of the points and of the y axis' title
+        ax.text(1.01, 100 * t, f"{t:.0%}", transform=ax.get_yaxis_transform(), va="center", fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_xlabel("labelled training images")
     ax.set_ylabel("test exact accuracy (%), 95% interval")

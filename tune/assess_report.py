@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -15,32 +16,10 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
 from crnn.train.state import plateau_advice
-from tune.assess_files import ASSESSMENT, RUNS, SETUP, TEST_FILE
-
-
-def _runs(out: Path) -> tuple[list[dict], dict[tuple[int, int], Path], list[str]]:
-    """Finished runs as curve rows, the checkpoint folder of each, and the names of unfinished ones."""
-    rows, ckpts, unfinished = [], {}, []
-    for trial in sorted(p for p in (out / RUNS).glob("n*-r*") if p.is_dir()):
-        results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()] if (
-            trial / "result.json").is_file() else []  # fmt: skip
-        final = next((r for r in reversed(results) if r.get("final")), None)
-        ckpt = max(trial.glob("checkpoint_*"), default=None)
-        if final is None or ckpt is None or not (ckpt / TEST_FILE).is_file():
-            unfinished.append(trial.name)
-            continue
-        lo, hi = wilson(final["test_correct"], final["test_count"])
-        rows.append({
-            "train_images": final["train_images"], "repeat": final["repeat"], "exact_acc": final["test_exact_acc"],
-            "exact_ci": [lo, hi], "char_acc": final["test_char_acc"], "cer": final["test_cer"],
-            "exact_acc_nocase": final["test_exact_acc_nocase"], "train_minutes": final["train_minutes"],
-            "epochs": final["epochs_run"], "best_epoch": final["best_epoch"], "left_plateau_at": final["plateau_exit"],
-            "device": final["device"], "test_correct": final["test_correct"], "test_count": final["test_count"],
-            "batch_size": final.get("batch_size"), "workers": final.get("workers", 1),
-        })  # fmt: skip
-        ckpts[(final["train_images"], final["repeat"])] = ckpt
-    rows.sort(key=lambda r: (r["train_images"], r["repeat"]))
-    return rows, ckpts, unfinished
+from tune.assess_files import ASSESSMENT, SETUP, TEST_FILE
+from tune.assess_runs import finished_runs, legacy_name
+from tune.attackers import describe
+from tune.sizes import bracket_text, brackets
 
 
 def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict:
@@ -82,50 +61,86 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
     }  # fmt: skip
 
 
+def strongest(attackers: dict[str, dict]) -> str | None:
+    """The attacker that needs the fewest labels to the highest solve rate any reaches (then the next rate
+    down, and so on); ties go to the best exact accuracy at its largest size. None without a finished run."""
+    done = {n: a for n, a in attackers.items() if a["curve"]}
+    if not done:
+        return None
+
+    def key(name: str) -> tuple:
+        a = done[name]
+        ltb = [a["labels_to_break"][t] for t in sorted(a["labels_to_break"], key=float, reverse=True)]
+        top = max(r["train_images"] for r in a["curve"])
+        best = max(r["exact_acc"] for r in a["curve"] if r["train_images"] == top)
+        return (*(math.inf if v is None else v for v in ltb), -best)
+
+    return min(done, key=key)
+
+
+def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool) -> dict:
+    if not has_cases:
+        for r in rows:
+            r.pop("exact_acc_nocase", None)
+    config = entry["config"]["train"]
+    return {
+        "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows),
+        "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
+        "recipe": {k: config[k] for k in ("schedule", "lr", "ema_decay", "augment", "semi", "semi_threshold") if k in config},
+        "minutes": sum(r["train_minutes"] for r in rows), "devices": sorted({r["device"] for r in rows}),
+    }  # fmt: skip
+
+
 def build_assessment(out: Path) -> dict:
     setup_file = json.loads((out / SETUP).read_text())
     setup = setup_file["setup"]
     data = load_dataset(setup["data"], splits=())
     m = data.manifest
-    rows, ckpts, unfinished = _runs(out)
+    legacy = legacy_name(setup["init_from"])  # an assessment written before attackers: one, the recipe's
+    entries = setup.get("attackers") or {legacy: {"config": setup["config"], "init_from": setup["init_from"], "unlabeled": 0}}
+    runs = finished_runs(out, legacy)
     has_cases = any(c.isupper() for c in m["charset"]) and any(c.islower() for c in m["charset"])
-    if not has_cases:
-        for r in rows:
-            r.pop("exact_acc_nocase")
+    attackers = {n: _attacker(n, e, runs.rows.get(n, []), has_cases) for n, e in entries.items()}
+    top = strongest(attackers) or next(iter(attackers))
+    chosen = attackers[top]
+    rows = chosen["curve"]
     assessment: dict = {
         "scheme": {
             "dataset": Path(setup["data"]).name, "charset": m["charset"], "classes": len(m["charset"]),
             "length": m["length"], "width": m["width"], "height": m["height"], "splits": m["splits"],
             "source": m.get("source", {}),
         },
-        "recipe": setup["recipe"], "config": setup["config"], "init_from": setup["init_from"],
-        "sizes": setup_file["sizes"], "repeats": setup_file["repeats"], "curve": rows,
-        "labels_to_break": labels_to_break(rows), "unfinished": unfinished, "commands": setup["commands"],
+        "recipe": setup["recipe"], "config": entries[top]["config"], "init_from": chosen["init_from"],
+        "sizes": setup_file["sizes"], "repeats": setup_file["repeats"], "rounds": len(setup_file.get("rounds", [])) or 1,
+        "attackers": attackers, "strongest": top, "curve": rows, "labels_to_break": chosen["labels_to_break"],
+        "brackets": chosen["brackets"], "unfinished": runs.unfinished, "commands": setup["commands"],
     }  # fmt: skip
     broken = assessment["labels_to_break"]["0.01"] is not None
     assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
-    stuck = [f"{r['train_images']}/r{r['repeat']}" for r in rows if not r["left_plateau_at"]]
-    augment = setup["config"]["train"].get("augment", False)
-    advice = plateau_advice("more minutes or images per run", augment, bool(setup["init_from"]))
+    stuck = [
+        f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
+    ]
+    augment = entries[top]["config"]["train"].get("augment", False)
+    advice = plateau_advice("more minutes or images per run", augment, bool(chosen["init_from"]))
     assessment["warnings"] = [
         f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
     ] if stuck else []  # fmt: skip
-    if unfinished:
-        assessment["warnings"].append(f"unfinished runs: {', '.join(unfinished)}; run the same command to finish them")
+    if runs.unfinished:
+        assessment["warnings"].append(f"unfinished runs: {', '.join(runs.unfinished)}; run the same command to finish them")
     if rows:
-        top = max(r["train_images"] for r in rows)
-        best = [r for r in rows if r["train_images"] == top]
+        size = max(r["train_images"] for r in rows)
+        best = [r for r in rows if r["train_images"] == size]
         p = sum(r["test_correct"] for r in best) / sum(r["test_count"] for r in best)
-        assessment["best"] = {"train_images": top, "exact_acc": p, "exact_ci": list(wilson(
+        assessment["best"] = {"attacker": top, "train_images": size, "exact_acc": p, "exact_ci": list(wilson(
             sum(r["test_correct"] for r in best), sum(r["test_count"] for r in best)))}  # fmt: skip
         assessment["attempts_per_success"] = 1 / p if p > 0 else None
-        ckpt = ckpts[(top, best[0]["repeat"])]
+        ckpt = runs.checkpoints[(top, size, best[0]["repeat"])]
         test = json.loads((ckpt / TEST_FILE).read_text())
         assessment["coverage"] = precision_coverage(test["confidence"], test["correct"])
         assessment["precision_thresholds"] = {
             f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
         }
-        beam = int(setup["config"]["train"]["beam_width"])
+        beam = int(entries[top]["config"]["train"]["beam_width"])
         assessment["solve_latency_ms"] = _latency(ckpt / "best.pt", setup["data"], out / "model.onnx", beam)
     else:
         assessment.update(best=None, attempts_per_success=None, coverage=[], precision_thresholds={}, solve_latency_ms=None)
@@ -141,7 +156,8 @@ def write_report(out: Path) -> dict:
     if a["curve"]:
         from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
 
-        curve_plot({out.name: a}, out / "curve.png")
+        curves = {f"{n} ({t['unlabeled']} unlabelled)" if t["unlabeled"] else n: t for n, t in a["attackers"].items()}
+        curve_plot(curves, out / "curve.png")
         coverage_plot(a, out / "coverage.png")
     atomic_write_text(out / "report.md", _markdown(a, out))
     return a
@@ -151,6 +167,12 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
+def _sizes(a: dict) -> str:
+    if a["sizes"] == "auto":
+        return f"chosen in {a['rounds']} round(s) (`--sizes auto`: a grid from 25 by 4x, then halving every bracket over 2x)"
+    return ", ".join(map(str, a["sizes"]))
+
+
 def _markdown(a: dict, out: Path) -> str:
     s = a["scheme"]
     lines = [
@@ -158,36 +180,49 @@ def _markdown(a: dict, out: Path) -> str:
         "",
         f"Scheme: {s['width']}x{s['height']} images, {s['length'][0]}-{s['length'][1]} characters of {s['classes']} "
         f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
-        f"Recipe: {a['recipe']}" + (f", initialised from `{a['init_from']}`" if a["init_from"] else "") + ".",
-        f"Each run trains on a nested subset of the training split (each size holds the smaller ones), stops early "
-        f"on the val split, and is scored on the whole test split ({s['splits']['test']} images).",
+        f"Recipe: {a['recipe']}; each attacker changes it as `tune/attackers.py` says (its config is in assess.json).",
+        f"Each run trains on a nested subset of the training split (each size holds the smaller ones) and is scored "
+        f"on the whole test split ({s['splits']['test']} images); sizes {_sizes(a)}.",
         "",
-        f"**Verdict: {a['verdict']}.** Labels to break (smallest training set whose exact accuracy's lower 95% "
-        "bound reaches the solve rate; Bursztein et al. call 1% broken):",
+        f"**Verdict: {a['verdict']}** (the strongest attacker: `{a['strongest']}`). Labels to break: the smallest "
+        "training set whose exact accuracy's lower 95% bound reaches the solve rate (Bursztein et al. call 1% broken); "
+        'a range is where it lies between the sizes tried, "<= N" that the smallest size tried already reaches it:',
         "",
-        "| solve rate | " + " | ".join(f"{float(t):.0%}" for t in a["labels_to_break"]) + " |",
-        "|---|" + "---|" * len(a["labels_to_break"]),
-        "| labelled images | " + " | ".join(str(v) if v else "not reached" for v in a["labels_to_break"].values()) + " |",
+        "| attacker | starts | "
+        + " | ".join(f"labels to {float(t):.0%}" for t in a["labels_to_break"])
+        + " | best exact (labels) | minutes of training | device |",
+        "|---|---|" + "---|" * len(a["labels_to_break"]) + "---|---|---|",
+    ]
+    for name, att in a.get("attackers", {}).items():
+        best = max(att["curve"], key=lambda r: (r["train_images"], r["exact_acc"]), default=None)
+        cells = [f"`{name}`" + (" (strongest)" if name == a["strongest"] else ""), att["describe"],
+                 *(bracket_text(*b) for b in att["brackets"].values()),
+                 f"{_pct(best['exact_acc'])} ({best['train_images']})" if best else "-",
+                 f"{att['minutes']:.1f}", ", ".join(att["devices"]) or "-"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
         "",
-        "## The curve",
+        "## The curves",
         "",
         "![labels-to-break curve](curve.png)",
         "",
-        "| train images | repeat | exact (95% CI) | char | CER | batch | epochs | minutes | device |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| attacker | train images | repeat | exact (95% CI) | char | CER | batch | epochs | minutes | device |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in a["curve"]:
-        lo, hi = r["exact_ci"]
-        lines.append(
-            f"| {r['train_images']} | {r['repeat']} | {_pct(r['exact_acc'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(r['char_acc'])} "
-            f"| {r['cer']:.3f} | {r['batch_size']} | {r['epochs']} | {r['train_minutes']:.1f} | {r['device']} |"
-        )
+    for name, att in a.get("attackers", {}).items():
+        for r in att["curve"]:
+            lo, hi = r["exact_ci"]
+            lines.append(
+                f"| `{name}` | {r['train_images']} | {r['repeat']} | {_pct(r['exact_acc'])} ({_pct(lo)}-{_pct(hi)}) "
+                f"| {_pct(r['char_acc'])} | {r['cer']:.3f} | {r['batch_size']} | {r['epochs']} | {r['train_minutes']:.1f} "
+                f"| {r['device']} |"
+            )
     lines += [f"\n**Warning:** {w}." for w in a["warnings"]]
     if a["best"]:
         lat = a["solve_latency_ms"]
         lines += [
             "",
-            "## The attacker at the largest size",
+            f"## The strongest attacker at its largest size (`{a['strongest']}`)",
             "",
             f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
             + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
@@ -220,13 +255,15 @@ def compare(reports: list[str], out: Path | None) -> str:
             raise UserError(f"--compare {r}: no assessment.json there (run `crnn assess` into it first)")
         loaded[Path(r).name] = json.loads(path.read_text())
     head = ["scheme", "classes", "size", *(f"labels to {float(t):.0%}" for t in (f"{t:.2f}" for t in THRESHOLDS)),
-            "best exact", "at labels", "p50 solve ms", "verdict", "recipe", "start", "longest run, min"]  # fmt: skip
+            "best exact", "at labels", "p50 solve ms", "verdict", "strongest attacker", "recipe", "start",
+            "longest run, min"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, a in loaded.items():
         s, best, lat = a["scheme"], a.get("best") or {}, a.get("solve_latency_ms") or {}
         cells = [name, s["classes"], f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
                  *(str(v) if v else "-" for v in a["labels_to_break"].values()), _pct(best.get("exact_acc")),
-                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"], a.get("recipe", "-"),
+                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"],
+                 a.get("strongest", legacy_name(a.get("init_from"))), a.get("recipe", "-"),
                  "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
                  f"{max((r['train_minutes'] for r in a['curve']), default=0):.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(map(str, cells)) + " |")

@@ -1,0 +1,82 @@
+"""How crnn assess plans its sizes and attackers, without Ray: the auto grid, the refinement that brackets
+every labels-to-break within 2x, the "<= N" answer, the attackers' recipes and the strongest of them."""
+
+import pytest
+
+from crnn.config import apply_overrides, resolve_config
+from crnn.errors import UserError
+from tune.assess_report import strongest
+from tune.attackers import build_attackers, parse_attackers, scheme_input_height
+from tune.sizes import bracket_text, brackets, coarse_sizes, parse_sizes, refine
+
+
+def curve(*points: tuple[int, int]) -> list[dict]:
+    """Rows of (size, correct of 100 test images)."""
+    return [{"train_images": n, "repeat": 0, "test_correct": k, "test_count": 100} for n, k in points]
+
+
+def test_the_auto_grid_starts_at_25_and_ends_with_the_whole_split():
+    assert coarse_sizes(5000) == [25, 100, 400, 1600, 5000]
+    assert coarse_sizes(100) == [25, 100]
+    assert parse_sizes(None, 5000) is None and parse_sizes("auto", 5000) is None
+    assert parse_sizes("400,100", 5000) == [100, 400]
+
+
+def test_refinement_halves_every_bracket_wider_than_2x_until_none_is():
+    first = curve((25, 0), (100, 0), (400, 60), (1600, 100))
+    assert brackets(first) == {"0.01": [100, 400], "0.10": [100, 400], "0.50": [100, 400], "0.90": [400, 1600]}
+    assert refine(first, [25, 100, 400, 1600]) == [200, 800]
+    second = first + curve((200, 30), (800, 95))
+    assert brackets(second)["0.01"] == [100, 200] and brackets(second)["0.90"] == [800, 1600]
+    assert refine(second, [25, 100, 200, 400, 800, 1600]) == []  # every bracket within 2x: done
+
+
+def test_a_rate_the_smallest_size_reaches_is_at_most_that_size():
+    solved = curve((25, 99), (100, 100))
+    assert brackets(solved)["0.90"] == [None, 25] and refine(solved, [25, 100]) == []
+    assert bracket_text(None, 25) == "<= 25" and bracket_text(100, 200) == "101-200" and bracket_text(400, None) == "not reached"
+    assert brackets(curve((25, 0), (100, 0)))["0.01"] == [100, None]  # never reached: nothing to refine
+
+
+def test_attackers_are_parsed_with_a_default_the_data_allows():
+    assert parse_attackers(None, has_unlabeled=True) == ["base+semi"]
+    assert parse_attackers(None, has_unlabeled=False) == ["base"]
+    assert parse_attackers("scratch,base,scratch", has_unlabeled=False) == ["scratch", "base"]
+    with pytest.raises(UserError, match="unknown attacker 'fixmatch'"):
+        parse_attackers("scratch,fixmatch", has_unlabeled=True)
+    with pytest.raises(UserError, match="semi attackers need unlabelled images"):
+        parse_attackers("semi", has_unlabeled=False)
+
+
+def test_each_attacker_changes_the_recipe_and_the_users_set_comes_last():
+    base_model = {**resolve_config("base").to_dict()["model"], "hidden": 80}
+    out = build_attackers(["scratch", "base", "semi", "base+semi"], resolve_config("cpu-fast"), ("train.semi_threshold=0.8",),
+                          None, base_model, "/m/base.pt", 300, (75, 200, 5))  # fmt: skip
+    assert out["scratch"].config == apply_overrides(resolve_config("cpu-fast"), {"train": {"semi_threshold": 0.8}}).to_dict()
+    assert out["scratch"].config["train"]["semi"] == "" and out["scratch"].init_from is None and out["scratch"].unlabeled == 0
+    assert out["base"].config["model"]["hidden"] == 80 and out["base"].init_from == "/m/base.pt"
+    assert out["base"].config["train"]["schedule"] == "onecycle" and out["base"].unlabeled == 0
+    for name in ("semi", "base+semi"):
+        train = out[name].config["train"]
+        assert train["semi"] == "fixmatch" and train["ema_decay"] > 0 and train["semi_unlabeled"] == 300
+        assert train["semi_threshold"] == 0.8 and out[name].unlabeled == 300  # the user's --set over the attacker's 0.9
+
+
+def test_large_images_are_read_at_a_smaller_input_height():
+    model = resolve_config("cpu-fast").to_dict()["model"]
+    assert scheme_input_height(model, 144, 256, 4) == 48  # 256x144 read at 85x48: T = 10 >= 7
+    assert scheme_input_height(model, 75, 200, 5) == 0  # wheezy's size: read as it is
+    assert scheme_input_height({**model, "input_height": 64}, 144, 256, 4) == 64  # the recipe's own choice kept
+    assert scheme_input_height(model, 144, 160, 8) == 0  # 48 or 64 high leaves too few time steps for 8 characters
+
+
+def test_the_strongest_attacker_needs_the_fewest_labels_to_the_highest_rate():
+    def attacker(ltb: list, best: float) -> dict:
+        return {"labels_to_break": dict(zip(("0.01", "0.10", "0.50", "0.90"), ltb, strict=True)),
+                "curve": [{"train_images": 400, "exact_acc": best}]}  # fmt: skip
+
+    a = {"scratch": attacker([25, 100, 400, None], 0.8), "base": attacker([100, 400, 400, 400], 0.95)}
+    assert strongest(a) == "base"  # reaches 90%, which scratch never does
+    a = {"scratch": attacker([25, 100, None, None], 0.3), "semi": attacker([25, 100, None, None], 0.4)}
+    assert strongest(a) == "semi"  # a tie on every rate: the better accuracy at the largest size
+    assert strongest({"scratch": {"curve": [], "labels_to_break": {}}}) is None

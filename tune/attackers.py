@@ -1,0 +1,107 @@
+"""The attackers ``crnn assess`` measures a scheme against, each a recipe built on the user's:
+
+    scratch     the recipe as given, from random weights (or from --init-from)
+    base        the published base model (results/base) adapted to the scheme: its architecture, its
+                weights, the head mapped to the scheme's characters; one-cycle schedule, weight average
+    semi        scratch + FixMatch on the dataset's unlabelled images (an EMA teacher's confident
+                whole-string answers learnt on a strong view)
+    base+semi   both: the attacker the literature describes (GeeSolver: 500 labels + 5,000 unlabelled)
+
+The user's ``--set`` overrides come last, so any attacker's choice can be changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crnn.config import RunConfig, apply_overrides, parse_set
+from crnn.errors import UserError
+from crnn.model import check_time_steps
+
+ATTACKERS = ("scratch", "base", "semi", "base+semi")
+LARGE_HEIGHT = 96  # images taller than this are read at a smaller model input (item: an input size for the scheme)
+INPUT_HEIGHTS = (48, 64)  # the heights tried for them, smallest first
+
+# What a base-model attacker changes in the recipe (measured on wheezy at 500 labels, results/wheezy-500):
+# one-cycle over the run's epochs beat plateau scheduling, which halves the rate to nothing within minutes
+# of 16-step epochs; the weight average makes the teacher FixMatch needs and a steadier model to score.
+FINE_TUNE = {"schedule": "onecycle", "early_stop_patience": 0, "ema_decay": 0.99}
+# What a semi-supervised attacker adds: FixMatch, the 0.9 threshold that kept 41-44% of wheezy's pool.
+SEMI = {"semi": "fixmatch", "semi_threshold": 0.9}
+
+
+@dataclass(frozen=True)
+class Attacker:
+    name: str
+    config: dict  # RunConfig.to_dict()
+    init_from: str | None  # a checkpoint path, or None: random weights
+    unlabeled: int  # unlabelled images its runs learn from (0: labels only)
+
+
+def describe(name: str, attacker: dict) -> str:
+    """One phrase for a report: where an attacker's runs start and what they learn from."""
+    if name.startswith("base"):
+        start = "from the base model"
+    else:
+        start = f"from `{attacker['init_from']}`" if attacker.get("init_from") else "from scratch"
+    unlabeled = attacker.get("unlabeled", 0)
+    return start + (f" + {unlabeled} unlabelled images (FixMatch)" if unlabeled else ", labels only")
+
+
+def parse_attackers(text: str | None, has_unlabeled: bool) -> list[str]:
+    """``--attackers``: a comma-separated subset of ATTACKERS; by default the strongest the data allows."""
+    if text is None:
+        return ["base+semi"] if has_unlabeled else ["base"]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ATTACKERS]
+    if bad or not names:
+        raise UserError(
+            f"--attackers {text!r}: unknown attacker {bad[0] if bad else '(none)'!r}; accepted: {', '.join(ATTACKERS)}"
+        )
+    if not has_unlabeled and any("semi" in n for n in names):
+        raise UserError(
+            f"--attackers {text}: semi attackers need unlabelled images, and this dataset has no unlabeled split "
+            "(add one with `crnn data import SRC --unlabeled DIR` or `crnn data synth --unlabeled N`)"
+        )
+    return list(dict.fromkeys(names))
+
+
+def scheme_input_height(model: dict, height: int, width: int, max_len: int) -> int:
+    """The model input height for a scheme's images: their own, unless they are taller than LARGE_HEIGHT
+    and the recipe sets none; then the smallest of INPUT_HEIGHTS that still gives every label its time steps
+    (aspect kept; the model resizes, so eval, predict and ONNX read the same)."""
+    if model.get("input_height") or height <= LARGE_HEIGHT:
+        return int(model.get("input_height") or 0)
+    for h in INPUT_HEIGHTS:
+        try:
+            check_time_steps(RunConfig.from_dict({"model": {**model, "input_height": h}}).model, height, width, max_len)
+        except UserError:
+            continue
+        return h
+    return 0
+
+
+def build_attackers(
+    names: list[str], recipe: RunConfig, sets: tuple[str, ...], init_from: str | None, base_model: dict | None,
+    base_path: str | None, unlabeled: int, scheme: tuple[int, int, int],
+) -> dict[str, Attacker]:  # fmt: skip
+    """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
+    ``base_model``: the base checkpoint's model section; ``scheme``: (height, width, longest label)."""
+    height, width, max_len = scheme
+    user = parse_set(list(sets)) if sets else {}
+    out = {}
+    for name in names:
+        config = recipe
+        if name.startswith("base"):
+            assert base_model is not None and base_path is not None, "the base model is resolved for base attackers"
+            config = apply_overrides(config, {"model": base_model, "train": FINE_TUNE})
+        else:
+            model = config.to_dict()["model"]
+            config = apply_overrides(config, {"model": {"input_height": scheme_input_height(model, height, width, max_len)}})
+        if name.endswith("semi"):
+            ema = {"ema_decay": config.train.ema_decay or FINE_TUNE["ema_decay"]}  # FixMatch's teacher is the average
+            config = apply_overrides(config, {"train": {**SEMI, **ema, "semi_unlabeled": unlabeled}})
+        config = apply_overrides(config, user)
+        start = base_path if name.startswith("base") else init_from
+        out[name] = Attacker(name, config.to_dict(), start, unlabeled if config.train.semi else 0)
+    return out
