@@ -13,8 +13,13 @@ from pathlib import Path
 from crnn.errors import UserError
 
 
+def partial_path(path: Path) -> Path:
+    """Where a file is written before it is renamed into place (same folder, so the rename is atomic)."""
+    return path.with_name(path.name + f".tmp{os.getpid()}")
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp = partial_path(path)
     tmp.write_bytes(payload)
     os.replace(tmp, path)
 

@@ -6,9 +6,9 @@ the best path, for beam search the probability of the chosen prefix summed over 
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from crnn.decode_np import prefix_beam
 
 NEG_INF = float("-inf")
 
@@ -99,42 +99,11 @@ def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list
 
 
 def beam_search_reference(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list[int]], list[float]]:
-    """The textbook per-sample prefix beam search with dicts; slow, kept as the oracle for tests
-    and as the naive baseline of ``benchmarks/bench_decode.py``."""
+    """The textbook per-sample prefix beam search with dicts (``crnn.decode_np.prefix_beam``); slow, kept
+    as the oracle for tests and as the naive baseline of ``benchmarks/bench_decode.py``."""
     if beam_width <= 1:
         return greedy_decode(log_probs)
-    lp = log_probs.detach().float().cpu().permute(1, 0, 2).tolist()  # (B, T, K)
-    out, confs = [], []
-
-    def lse(a: float, b: float) -> float:
-        if a == NEG_INF:
-            return b
-        if b == NEG_INF:
-            return a
-        m = max(a, b)
-        return m + math.log(math.exp(a - m) + math.exp(b - m))
-
-    for sample in lp:
-        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}
-        for frame in sample:
-            nxt: dict[tuple[int, ...], list[float]] = {}
-            for pre, (p_b, p_nb) in beams.items():
-                tot = lse(p_b, p_nb)
-                e = nxt.setdefault(pre, [NEG_INF, NEG_INF])
-                e[0] = lse(e[0], tot + frame[0])
-                if pre:
-                    e[1] = lse(e[1], p_nb + frame[pre[-1]])
-                for c in range(1, len(frame)):
-                    ext = (*pre, c)
-                    src = p_b if pre and pre[-1] == c else tot
-                    e2 = nxt.setdefault(ext, [NEG_INF, NEG_INF])
-                    e2[1] = lse(e2[1], src + frame[c])
-            ranked = sorted(nxt.items(), key=lambda kv: lse(*kv[1]), reverse=True)[:beam_width]
-            beams = {pre: (v[0], v[1]) for pre, v in ranked}
-        pre, (p_b, p_nb) = max(beams.items(), key=lambda kv: lse(*kv[1]))
-        out.append(list(pre))
-        confs.append(math.exp(lse(p_b, p_nb)))
-    return out, confs
+    return prefix_beam(log_probs.detach().double().cpu().permute(1, 0, 2).tolist(), beam_width)  # (B, T, K)
 
 
 def decode(log_probs: torch.Tensor, beam_width: int = 1) -> tuple[list[list[int]], list[float]]:

@@ -1,19 +1,44 @@
 """Export a trained model to ONNX or TorchScript, both taking (B, C, H, W) in [0, 1] and returning
 log-probs (T, B, K) with decoding (greedy or beam) outside the graph, as in PyTorch; or to an
-inference-only checkpoint (``pt``) that every ``crnn`` command reads as it reads a run's."""
+inference-only checkpoint (``pt``) that every ``crnn`` command reads as it reads a run's.
+
+ONNX and TorchScript files describe themselves (``model_card``): the charset, image size, channels,
+blank index, label lengths, input convention, decoding, the crnn version, the source checkpoint's
+sha256 and the provenance; as ONNX ``metadata_props`` (``crnn.*`` keys) and as TorchScript's extra
+file ``crnn.json``. ``crnn predict --model model.onnx`` needs nothing else."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from pathlib import Path
 
 import torch
 
+from crnn import __version__
 from crnn.atomic import atomic_write_bytes
+from crnn.batch_predict import META_PREFIX
 from crnn.errors import UserError
 from crnn.train.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
 
 FORMATS = ("onnx", "torchscript", "pt")
+INPUT = (
+    "float32 (batch, channels, height, width), pixel / 255; greyscale from RGB by ITU-R 601 luma; resized and normalised inside"
+)
+
+
+def model_card(loaded: LoadedModel) -> dict[str, str]:
+    """What a user of the exported file needs to feed it and read its output, as strings."""
+    state = loaded.state
+    sha = hashlib.sha256(loaded.source.read_bytes()).hexdigest() if loaded.source is not None else "unknown"
+    return {
+        "charset": loaded.charset.chars, "height": str(loaded.height), "width": str(loaded.width),
+        "channels": str(loaded.channels), "blank_index": "0", "output": "log_probs (T, batch, 1 + len(charset))",
+        "min_len": str(state.get("min_label_len", 1)), "max_len": str(state["max_label_len"]), "input": INPUT,
+        "beam_width": str(loaded.beam_width), "crnn_version": __version__, "source_sha256": sha,
+        "provenance": json.dumps(state.get("provenance") or {}),
+    }  # fmt: skip
 
 
 def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
@@ -34,9 +59,21 @@ def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
                 model, (example,), str(tmp), dynamo=False, input_names=["images"], output_names=["log_probs"],
                 dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}}, opset_version=17,
             )  # fmt: skip
+        _add_onnx_metadata(tmp, model_card(loaded))
     else:
         with torch.no_grad():
-            torch.jit.save(torch.jit.trace(model, example), str(tmp))
+            extra = {"crnn.json": json.dumps(model_card(loaded))}
+            torch.jit.save(torch.jit.trace(model, example), str(tmp), _extra_files=extra)
     atomic_write_bytes(out, tmp.read_bytes())
     tmp.unlink()
     return out
+
+
+def _add_onnx_metadata(path: Path, card: dict[str, str]) -> None:
+    import onnx  # noqa: PLC0415
+
+    proto = onnx.load(str(path))
+    for key, value in card.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = META_PREFIX + key, value
+    onnx.save(proto, str(path))

@@ -1,46 +1,35 @@
-"""Reading image files for ``crnn predict`` and running a model on them."""
+"""The torch side of ``crnn predict`` and of the Python API: a checkpoint's model reading images.
+Streaming, sources and output live in ``crnn.batch_predict``, which needs no torch."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from crnn.data.batches import to_input
 from crnn.decode import decode
-from crnn.errors import UserError
 from crnn.train.checkpoint import LoadedModel
 
 
-def read_images(paths: list[str], height: int, width: int, resize: bool = False, channels: int = 1) -> np.ndarray:
-    """uint8 (N, H, W) greyscale, or (N, H, W, 3) RGB for ``channels=3``; another size is refused unless ``resize``."""
-    out = []
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise UserError(f"{path}: no such image file")
-        try:
-            with Image.open(path) as im:
-                grey = im.convert("RGB" if channels == 3 else "L")
-                if grey.size != (width, height):
-                    if not resize:
-                        raise UserError(
-                            f"{path}: size {grey.size[0]}x{grey.size[1]}, the model takes {width}x{height} "
-                            "(pass --resize to resize it)"
-                        )
-                    grey = grey.resize((width, height), Image.Resampling.BILINEAR)
-                out.append(np.asarray(grey, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise UserError(f"{path}: unreadable or corrupt image ({type(exc).__name__})") from None
-    return np.stack(out) if out else np.zeros((0, height, width, *((3,) if channels == 3 else ())), dtype=np.uint8)
+class TorchModel:
+    """A loaded checkpoint as ``crnn.batch_predict.Model``."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.charset, self.height, self.width = loaded.charset, loaded.height, loaded.width
+        self.channels, self.beam_width = loaded.channels, loaded.beam_width
+
+    @torch.no_grad()
+    def read(self, x: np.ndarray, beam_width: int) -> tuple[list[str], list[float]]:
+        ids, confs = decode(self.loaded.model(torch.from_numpy(x)), beam_width)  # x: (B, C, H, W)
+        return [self.charset.decode(i) for i in ids], confs
 
 
 @torch.no_grad()
 def predict_arrays(
     loaded: LoadedModel, images: np.ndarray, beam_width: int, batch_size: int = 256
 ) -> tuple[list[str], list[float]]:
+    """uint8 images (N, H, W) or (N, H, W, 3) at the model's size -> texts and confidences."""
     preds: list[str] = []
     confs: list[float] = []
     for start in range(0, len(images), batch_size):

@@ -58,6 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from crnn.data.store import SPLITS, load_dataset  # noqa: PLC0415
     from crnn.evaluate import evaluate_model, format_report  # noqa: PLC0415
+    from crnn.provenance import provenance_line  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(args.model)
@@ -75,24 +76,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
     report = evaluate_model(loaded, split, beam, limit=args.limit)
     if args.json:
+        report["provenance"] = loaded.state.get("provenance")
         print(json.dumps({k: v for k, v in report.items() if k != "confusions"}))  # pair_rates carries them, with rates
     else:
         print(format_report(report, f"{args.data} [{args.split}]", beam))
+        print(provenance_line(loaded.state.get("provenance")))
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from crnn.predict import predict_arrays, read_images  # noqa: PLC0415
+def _predict_model(path: str, threads: int):
+    """``model.onnx``: onnxruntime from the file alone (no torch import); anything else: a checkpoint."""
+    if path.endswith(".onnx"):
+        from crnn.batch_predict import OnnxModel  # noqa: PLC0415
+
+        return OnnxModel(path, threads)
+    from crnn.predict import TorchModel  # noqa: PLC0415
     from crnn.train.checkpoint import load_model  # noqa: PLC0415
 
-    loaded = load_model(args.model)
-    beam = args.beam_width if args.beam_width is not None else loaded.beam_width
-    if beam < 1:
-        raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
-    images = read_images(args.images, loaded.height, loaded.width, resize=args.resize, channels=loaded.channels)
-    preds, confs = predict_arrays(loaded, images, beam)
-    for path, pred, conf in zip(args.images, preds, confs, strict=True):
-        print(f"{path}\t{pred}\t{conf:.4f}")
+    if threads:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(threads)
+    return TorchModel(load_model(path))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import sys  # noqa: PLC0415
+
+    from crnn.atomic import partial_path  # noqa: PLC0415
+    from crnn.batch_predict import Writer, expand_sources, predict_stream  # noqa: PLC0415
+    from crnn.progress import Progress  # noqa: PLC0415
+    from crnn.stats import wilson  # noqa: PLC0415
+
+    for value, flag in ((args.batch_size, "--batch-size"), (args.beam_width, "--beam-width")):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} {value}: must be at least 1" + (" (1 = greedy)" if flag == "--beam-width" else ""))
+    model = _predict_model(args.model, args.threads)
+    items = expand_sources(args.sources, labelled=args.labelled, split=args.split)
+    with_labels = any(item.label is not None for item in items)
+    tmp = partial_path(Path(args.out)) if args.out else None
+    out = tmp.open("w", newline="") if tmp else sys.stdout
+    right = answered = skipped = 0
+    try:
+        writer = Writer(out, args.format, with_labels)
+        with Progress(len(items), "predict", enabled=args.out is not None) as progress:
+            for row in predict_stream(model, items, args.batch_size, args.beam_width, args.resize, args.skip_invalid):
+                writer.write(row)
+                if row.error:
+                    skipped += 1
+                    print(f"skipped {row.error}", file=sys.stderr)
+                elif row.label is not None:
+                    answered += 1
+                    right += row.prediction == row.label
+                progress.update(1)
+    finally:
+        if tmp:
+            out.close()
+    if tmp:
+        tmp.replace(args.out)  # whole or not at all
+        print(f"wrote {args.out}: {len(items) - skipped} predictions ({args.format})", file=sys.stderr)
+    if skipped:
+        print(f"{skipped} of {len(items)} images skipped (--skip-invalid)", file=sys.stderr)
+    if answered:
+        lo, hi = wilson(right, answered)
+        print(f"exact accuracy {right / answered:.2%} [{lo:.2%}, {hi:.2%}] on {answered} labelled images", file=sys.stderr)
     return 0
 
 
@@ -143,11 +190,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print one JSON object: every figure, the 95%% interval of exact, each substitution's rate")  # fmt: skip
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("predict", help="read the text in image files")
-    p.add_argument("--model", required=True, help="run folder or checkpoint file")
-    p.add_argument("images", nargs="+", help="image files")
+    p = sub.add_parser("predict", help="read the text in images: files, folders, globs, CSVs of paths, datasets")
+    p.add_argument("--model", required=True, help="run folder, checkpoint file, or a model.onnx from crnn export (no torch)")
+    p.add_argument("sources", nargs="+", metavar="SRC",
+                   help="image files, folders, glob patterns ('imgs/*.png'), CSV files with a path[,label] header, "
+                   "or dataset folders (their --split)")  # fmt: skip
+    p.add_argument("--format", default="tsv", choices=["tsv", "csv", "jsonl"],
+                   help="tsv: path, prediction, confidence (+ label, correct when known); csv with a header; jsonl")  # fmt: skip
+    p.add_argument("--out", help="write here (atomically, with a progress bar) instead of stdout")
+    p.add_argument("--batch-size", type=int, default=256, help="images read and run at once (default 256): memory is flat")
     p.add_argument("--beam-width", type=int, help="decoding beam width; 1 = greedy (default: the model's)")
     p.add_argument("--resize", action="store_true", help="resize images of another size to the model's")
+    p.add_argument("--labelled", action="store_true",
+                   help="file names carry the labels (LABEL_anything.png, as crnn data import reads them): "
+                   "adds label and correct columns and the accuracy")  # fmt: skip
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="a dataset source's split (test)")
+    p.add_argument("--skip-invalid", action="store_true", help="report an unreadable or wrong-size image and go on")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0: the runtime's default)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="export a model to ONNX, TorchScript or an inference-only checkpoint")

@@ -43,7 +43,7 @@ def test_eval_json_is_one_object_with_the_contract_keys(trained):
     proc = crnn("eval", "--model", trained / "run", "--data", trained / "data", "--json")
     result = json.loads(proc.stdout)
     contract = {"exact_acc", "char_acc", "edit_distance", "cer", "count", "exact_acc_nocase", "char_acc_nocase"}
-    assert contract | {"exact_ci", "wrong", "pair_rates", "mistakes", "beam_width", "loss"} == set(result)
+    assert contract | {"exact_ci", "wrong", "pair_rates", "mistakes", "beam_width", "loss", "provenance"} == set(result)
     assert result["count"] == 10 and result["wrong"] == round(10 * (1 - result["exact_acc"]))
     lo, hi = result["exact_ci"]
     assert 0.0 <= lo <= result["exact_acc"] <= hi <= 1.0 and hi - lo > 0.1  # 10 images: a wide interval
@@ -149,3 +149,89 @@ def test_predict_resizes_on_request_and_takes_a_beam_width(trained, tmp_path):
 def test_a_config_json_names_no_machine_path(trained):
     text = (trained / "run" / "config.json").read_text()
     assert str(trained) not in text and json.loads(text)["data"]["name"] == "data"
+
+
+def _labelled_pngs(trained, folder, count=6):
+    """Test images as LABEL_i.png, the naming `crnn data import` and `crnn predict --labelled` read."""
+    split = load_dataset(trained / "data", splits=("test",)).splits["test"]
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(split.images[i]).save(folder / f"{split.labels[i]}_{i}.png")
+    return sorted(folder.iterdir())
+
+
+def test_exports_describe_themselves(trained, tmp_path):
+    import hashlib
+
+    import onnx
+
+    crnn("export", "--model", trained / "run", "--format", "onnx", "--out", tmp_path / "m.onnx")
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    assert meta["crnn.charset"] == "0123456789" and (meta["crnn.height"], meta["crnn.width"]) == ("40", "150")
+    assert meta["crnn.channels"] == "1" and meta["crnn.blank_index"] == "0" and meta["crnn.max_len"] == "5"
+    assert meta["crnn.source_sha256"] == hashlib.sha256((trained / "run/checkpoints/best.pt").read_bytes()).hexdigest()
+    assert json.loads(meta["crnn.provenance"])["versions"]["torch"] == torch.__version__
+    crnn("export", "--model", trained / "run", "--format", "torchscript", "--out", tmp_path / "m.ts")
+    extra = {"crnn.json": ""}
+    torch.jit.load(str(tmp_path / "m.ts"), _extra_files=extra)
+    assert json.loads(extra["crnn.json"])["charset"] == "0123456789"
+    config = json.loads((trained / "run/config.json").read_text())
+    assert config["provenance"]["git_commit"] and config["provenance"]["versions"]["crnn-tune"]
+    assert "made by: crnn-tune" in crnn("eval", "--model", trained / "run", "--data", trained / "data").stdout
+
+
+def test_an_onnx_file_alone_predicts_without_torch(trained, tmp_path):
+    """model.onnx in a folder of its own, in a process where importing torch fails: it decodes as the checkpoint does."""
+    crnn("export", "--model", trained / "run", "--format", "onnx", "--out", tmp_path / "alone/model.onnx")
+    paths = _labelled_pngs(trained, tmp_path / "imgs")
+    want = crnn("predict", "--model", trained / "run", "--labelled", "--beam-width", 3, *paths).stdout
+    code = ("import sys; sys.modules['torch'] = None; from crnn_cli.main import main; "
+            "sys.exit(main(sys.argv[1:]))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, "predict", "--model", str(tmp_path / "alone/model.onnx"), "--labelled",
+                           "--beam-width", "3", *map(str, paths)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [g[:2] + g[3:] for g in got] == [w.split("\t")[:2] + w.split("\t")[3:] for w in want.splitlines()]
+    assert all(abs(float(g[2]) - float(w.split("\t")[2])) < 1e-3 for g, w in zip(got, want.splitlines(), strict=True))
+    assert "exact accuracy" in proc.stderr and "on 6 labelled images" in proc.stderr
+
+
+def test_predict_streams_folders_globs_csvs_and_datasets(trained, tmp_path, cli):
+    paths = _labelled_pngs(trained, tmp_path / "imgs")
+    (tmp_path / "list.csv").write_text("path,label\n" + "".join(f"imgs/{p.name},{p.name.split('_')[0]}\n" for p in paths[:2]))
+    code, out, err = cli("predict", "--model", trained / "run", tmp_path / "imgs", str(tmp_path / "imgs/*_1.png"),
+                         tmp_path / "list.csv", trained / "data", "--batch-size", 4, "--format", "csv")  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "path,prediction,confidence,label,correct" and len(lines) == 1 + 6 + 1 + 2 + 10
+    assert lines[1].startswith(str(paths[0])) and lines[-1].startswith(f"{trained / 'data'}[test]#9")
+    labels = [line.split(",")[3] for line in lines[1:]]
+    assert labels[:7] == [""] * 7 and all(labels[7:])  # known for the CSV's and the dataset's rows only
+    assert "on 12 labelled images" in err  # the CSV's 2 and the dataset's 10; the folder's names are not labels unasked
+    code, _, err = cli("predict", "--model", trained / "run", tmp_path / "imgs", "--labelled", "--format", "jsonl",
+                       "--out", tmp_path / "p.jsonl")  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert code == 0 and len(rows) == 6 and set(rows[0]) == {"path", "prediction", "confidence", "label", "correct"}
+    assert "wrote" in err and not list(tmp_path.glob("p.jsonl.tmp*"))
+
+
+def test_predict_reports_bad_images_per_file_or_skips_them(trained, tmp_path, cli):
+    paths = _labelled_pngs(trained, tmp_path / "imgs", count=3)
+    (tmp_path / "imgs/broken_9.png").write_bytes(b"not a png")
+    code, out, err = cli("predict", "--model", trained / "run", tmp_path / "imgs")
+    assert code == 2 and "broken_9.png: unreadable or corrupt image" in err and "Traceback" not in err
+    code, out, err = cli("predict", "--model", trained / "run", tmp_path / "imgs", "--skip-invalid", "--format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 4 and "error" in rows[3] and rows[3]["prediction"] is None
+    assert "1 of 4 images skipped" in err
+    for args, message in [(("nowhere/*.png",), "matches no image files"), (("missing.png",), "no such image file, folder")]:
+        code, _, err = cli("predict", "--model", trained / "run", *args)
+        assert code == 2 and message in err
+    import onnx
+
+    crnn("export", "--model", trained / "run", "--format", "onnx", "--out", tmp_path / "m.onnx")
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "bare.onnx"))
+    code, _, err = cli("predict", "--model", tmp_path / "bare.onnx", paths[0])
+    assert code == 2 and "without crnn metadata" in err and "crnn export --format onnx" in err

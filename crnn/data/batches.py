@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from crnn.batch_predict import LUMA  # ITU-R 601, what PIL's convert("L") uses
 from crnn.charset import Charset
-
-LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, what PIL's convert("L") uses
 
 
 def to_input(images: torch.Tensor | np.ndarray, channels: int = 1) -> torch.Tensor:

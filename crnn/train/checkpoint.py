@@ -18,7 +18,7 @@ CHECKPOINT_DIR = "checkpoints"
 # What inference needs: the weights that score (the average under train.ema_decay), the config and the
 # task. An inference-only checkpoint drops the optimizer, schedule, scaler and trained weights (a third
 # to a fifth of the size) and cannot be resumed; eval, predict, export and --init-from take it.
-INFERENCE_KEYS = ("model", "config", "charset", "height", "width", "max_label_len", "min_label_len", "metrics")
+INFERENCE_KEYS = ("model", "config", "charset", "height", "width", "max_label_len", "min_label_len", "metrics", "provenance")
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -74,6 +74,7 @@ class LoadedModel:
     width: int
     config: RunConfig
     state: dict
+    source: Path | None = None  # the checkpoint file it came from
 
     @property
     def beam_width(self) -> int:
@@ -97,7 +98,7 @@ def load_model(model: str | Path, flag: str = "--model") -> LoadedModel:
     net = build_model(config.model, charset.num_classes, state["height"], state["width"], state["max_label_len"])
     net.load_state_dict(state["model"])
     net.eval()
-    return LoadedModel(net, charset, state["height"], state["width"], config, state)
+    return LoadedModel(net, charset, state["height"], state["width"], config, state, path)
 
 
 def init_source(model: str | Path | None) -> dict:

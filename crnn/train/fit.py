@@ -27,6 +27,7 @@ from crnn.data.batches import Batches, to_input
 from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
+from crnn.provenance import provenance
 from crnn.train.amp import choose_precision
 from crnn.train.checkpoint import load_checkpoint
 from crnn.train.ema import WeightEMA
@@ -279,7 +280,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     "model": scored.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                     "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
                     "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
-                    "min_label_len": data.length_range[0], "metrics": row,
+                    "min_label_len": data.length_range[0], "metrics": row, "provenance": provenance(),
                 }  # fmt: skip
                 if ema is not None:  # what a resume continues to train, and how far the average's decay has ramped
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}

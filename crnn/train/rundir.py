@@ -1,6 +1,6 @@
 """The run folder and its one writer (rank 0 of a run, or the Ray Train driver after it).
 
-RUN/config.json         the resolved config, the data it saw (no machine paths), device, precision
+RUN/config.json         the resolved config, the data it saw (no machine paths), device, precision, provenance
 RUN/metrics.jsonl, .csv one row per epoch, rewritten whole and atomically
 RUN/curves.png          loss and accuracy per epoch
 RUN/checkpoints/last.pt the latest epoch (what a resume continues from)
@@ -21,6 +21,7 @@ from crnn.config import RunConfig, config_diff
 from crnn.data.store import Dataset
 from crnn.errors import UserError
 from crnn.plots import learning_curves
+from crnn.provenance import provenance
 from crnn.train.checkpoint import CHECKPOINT_DIR, save_checkpoint
 
 METRIC_KEYS = (
@@ -46,6 +47,7 @@ def run_record(
     return {
         **config.to_dict(), "data": data_info, "parameters": parameters, "device": device, "precision": precision,
         "world_size": world_size, "nodes": None,  # a Ray Train run: each rank's node address, filled in at the end
+        "provenance": provenance(),
     }  # fmt: skip
 
 
