@@ -21,7 +21,7 @@ from crnn.config import PRESETS, resolve_config
 from crnn.data.batches import Batch
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
-from crnn.train.loop import ctc_loss
+from crnn.training.loop import ctc_loss
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from crnn.data.batches import Batches
 from crnn.data.fresh import FreshBatches, FreshJob, render_fresh
 from crnn.data.synth import SynthSpec
 from crnn.model import build_model
-from crnn.train.loop import train_one_epoch
+from crnn.training.loop import train_one_epoch
 
 
 def train_rate(model, batches, channels_last: bool) -> float:

@@ -19,8 +19,8 @@ from pathlib import Path
 from crnn.config import resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
-from crnn.train.fit import FitOptions, fit, read_metrics
-from crnn.train.ray_train import Cluster, train_distributed
+from crnn.training.fit import FitOptions, fit, read_metrics
+from crnn.training.ray_train import Cluster, train_distributed
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from crnn.config import PRESETS
 from crnn.data.batches import Batch, Batches, encode_labels
 from crnn.data.synth import SynthSpec, make_labels, render_many
 from crnn.model import build_model, count_parameters
-from crnn.train.loop import train_one_epoch
+from crnn.training.loop import train_one_epoch
 
 
 class PngDataset(torch.utils.data.Dataset):

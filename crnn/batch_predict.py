@@ -166,21 +166,28 @@ def expand_sources(sources: list[str], labelled: bool = False, split: str = "tes
 def load_image(item: Item, height: int, width: int, channels: int, resize: bool) -> np.ndarray:
     """uint8 (H, W) or (H, W, 3) at the model's size, or a UserError naming the file."""
     if item.array is not None:
-        return np.asarray(item.array)
+        arr = np.asarray(item.array, dtype=np.uint8)
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+            raise UserError(f"{item.source}: an image array is (H, W) or (H, W, 3) uint8, not {arr.shape}")
+        if arr.shape[:2] == (height, width):
+            return arr  # as stored: to_input_np converts its channels as training does
+        return _fit(Image.fromarray(arr), item.source, height, width, channels, resize)
     try:
         with Image.open(item.path) as im:
-            img = im.convert("RGB" if channels == 3 else "L")
-            if img.size != (width, height):
-                if not resize:
-                    raise UserError(
-                        f"{item.path}: size {img.size[0]}x{img.size[1]}, the model takes {width}x{height} (pass --resize)"
-                    )
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
+            return _fit(im, item.path, height, width, channels, resize)
     except FileNotFoundError:
         raise UserError(f"{item.path}: no such image file") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"{item.path}: unreadable or corrupt image ({type(exc).__name__})") from None
+
+
+def _fit(im: Image.Image, name: object, height: int, width: int, channels: int, resize: bool) -> np.ndarray:
+    img = im.convert("RGB" if channels == 3 else "L")
+    if img.size != (width, height):
+        if not resize:
+            raise UserError(f"{name}: size {img.size[0]}x{img.size[1]}, the model takes {width}x{height} (pass --resize)")
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
 
 
 @dataclass
@@ -208,7 +215,8 @@ def predict_stream(
                 if not skip_invalid:
                     raise
                 errors[i] = str(exc)
-        texts, confs = model.read(to_input_np(np.stack(images), model.channels), beam) if images else ([], [])
+        x = np.concatenate([to_input_np(im[None], model.channels) for im in images]) if images else None  # (B, C, H, W)
+        texts, confs = model.read(x, beam) if x is not None else ([], [])
         answers = iter(zip(texts, confs, strict=True))
         for i, item in enumerate(batch):
             if i in errors:

@@ -20,7 +20,7 @@ from crnn import __version__
 from crnn.atomic import atomic_write_bytes
 from crnn.batch_predict import META_PREFIX
 from crnn.errors import UserError
-from crnn.train.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
+from crnn.training.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
 
 FORMATS = ("onnx", "torchscript", "pt")
 INPUT = (

@@ -8,7 +8,7 @@ import torch
 
 from crnn.data.batches import to_input
 from crnn.decode import decode
-from crnn.train.checkpoint import LoadedModel
+from crnn.training.checkpoint import LoadedModel
 
 
 class TorchModel:

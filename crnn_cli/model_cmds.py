@@ -13,9 +13,9 @@ from crnn.errors import UserError
 def cmd_train(args: argparse.Namespace) -> int:
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
-    from crnn.train.checkpoint import init_source  # noqa: PLC0415
-    from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.train.rundir import RunDir  # noqa: PLC0415
+    from crnn.training.checkpoint import init_source  # noqa: PLC0415
+    from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
+    from crnn.training.rundir import RunDir  # noqa: PLC0415
 
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
@@ -28,7 +28,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = init_source(args.init_from)  # also a clear error for a bad path, before anything starts
         init_from = str(Path(args.init_from).resolve())  # Ray Train workers load it themselves
     if args.workers is not None:
-        from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
+        from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
         if args.overfit:
             raise UserError("--overfit runs in one process; drop --workers")
@@ -56,30 +56,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from crnn.data.store import SPLITS, load_dataset  # noqa: PLC0415
-    from crnn.evaluate import evaluate_model, format_report  # noqa: PLC0415
+    from crnn.evaluation import evaluate_dataset, format_report  # noqa: PLC0415
     from crnn.provenance import provenance_line  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(args.model)
-    # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
-    data = load_dataset(args.data, splits=SPLITS if args.split == "all" else (args.split,), mmap=True)
-    split = data.require_images(args.split)
-    unknown = loaded.charset.invalid_chars("".join(split.labels))
-    if unknown:
-        raise UserError(f"--data {args.data}: labels use {unknown!r}, which the model's charset {loaded.charset.chars!r} lacks")
-    if data.image_size != (loaded.height, loaded.width):
-        h, w = data.image_size
-        raise UserError(f"--data {args.data}: images are {w}x{h}, the model takes {loaded.width}x{loaded.height}")
-    beam = args.beam_width if args.beam_width is not None else loaded.beam_width
-    if beam < 1:
-        raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
-    report = evaluate_model(loaded, split, beam, limit=args.limit)
+    report = evaluate_dataset(loaded, args.data, args.split, args.beam_width, args.limit)
     if args.json:
         report["provenance"] = loaded.state.get("provenance")
         print(json.dumps({k: v for k, v in report.items() if k != "confusions"}))  # pair_rates carries them, with rates
     else:
-        print(format_report(report, f"{args.data} [{args.split}]", beam))
+        print(format_report(report, f"{args.data} [{args.split}]", report["beam_width"]))
         print(provenance_line(loaded.state.get("provenance")))
     return 0
 
@@ -91,7 +78,7 @@ def _predict_model(path: str, threads: int):
 
         return OnnxModel(path, threads)
     from crnn.predict import TorchModel  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     if threads:
         import torch  # noqa: PLC0415
@@ -145,7 +132,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from crnn.export import export_model  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     out = export_model(load_model(args.model), args.format, args.out)
     if args.format == "pt":

@@ -14,9 +14,9 @@ import argparse
 from collections import Counter
 
 from crnn.data.store import load_dataset
-from crnn.evaluate import predict_split
+from crnn.evaluation import predict_split
 from crnn.metrics import sequence_metrics, substitutions
-from crnn.train.checkpoint import load_model
+from crnn.training.checkpoint import load_model
 
 
 def look_alike(a: str, b: str) -> bool:

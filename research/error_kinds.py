@@ -17,10 +17,10 @@ from collections import Counter
 
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.evaluate import predict_split
+from crnn.evaluation import predict_split
 from crnn.metrics import LOOK_ALIKE_SETS, pair_rates
 from crnn.stats import wilson
-from crnn.train.checkpoint import load_model
+from crnn.training.checkpoint import load_model
 
 KINDS = ("case only", "look-alike", "other", "wrong length")
 

@@ -22,7 +22,7 @@ from crnn.data.batches import to_input
 from crnn.data.store import load_dataset
 from crnn.decode import greedy_decode
 from crnn.errors import UserError
-from crnn.train.checkpoint import load_model
+from crnn.training.checkpoint import load_model
 
 
 def main() -> None:

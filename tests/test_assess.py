@@ -12,7 +12,7 @@ import torch
 
 from crnn.config import resolve_config
 from crnn.model import build_model
-from crnn.train.transfer import transfer_weights
+from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from crnn.data.store import load_dataset
 from crnn.decode import greedy_decode
-from crnn.train.checkpoint import load_model
+from crnn.training.checkpoint import load_model
 
 
 def crnn(*args, check=True):

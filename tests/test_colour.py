@@ -10,7 +10,7 @@ from PIL import Image
 
 from crnn.data.batches import to_input
 from crnn.data.store import load_dataset
-from crnn.train.checkpoint import load_model
+from crnn.training.checkpoint import load_model
 from tests.other_scheme import write_scheme
 
 COLOUR = ["--set", "model.in_channels=3", "--set", "model.normalize=true", "--set", "train.epochs=1"]

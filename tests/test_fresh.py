@@ -10,8 +10,8 @@ from crnn.data.augment import augment
 from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_manifest
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.train.fit import FitOptions, fit, read_metrics
-from crnn.train.inputs import training_splits
+from crnn.training.fit import FitOptions, fit, read_metrics
+from crnn.training.inputs import training_splits
 from tests.conftest import make_dataset
 from tests.other_scheme import write_scheme
 
@@ -154,7 +154,7 @@ def test_a_merge_of_synth_batches_streams_fresh_images_and_a_merge_with_imports_
 def test_a_fresh_image_run_measures_its_input_statistics_on_training_images_not_val(digits_data, tmp_path):
     """With no stored train split, the normalisation comes from the start of the fresh stream, never the val split."""
     from crnn.data.batches import to_input
-    from crnn.train.checkpoint import load_model
+    from crnn.training.checkpoint import load_model
 
     data = load_dataset(digits_data)
     cfg = resolve_config("tiny", None, [*FRESH, "train.epochs=1", "model.normalize=true"])

@@ -34,7 +34,7 @@ def test_each_layer_imports_only_the_ones_below():
     modules = _modules()
     wrong = []
     for name, path in modules.items():
-        if name == "crnn.__main__":  # `python -m crnn` runs the command layer; nothing imports it
+        if name in ("crnn.__main__", "crnn.api"):  # `python -m crnn` and the Python API reach up; nothing below imports them
             continue
         for dep in _imports(path, modules):
             if LAYER[dep.split(".")[0]] > LAYER[name.split(".")[0]]:
@@ -60,3 +60,9 @@ def test_no_import_cycles():
     for name in graph:
         if name not in state:
             visit(name, [name])
+
+
+def test_nothing_in_the_layers_imports_the_two_that_reach_up():
+    modules = _modules()
+    users = [f"{n} imports {d}" for n, p in modules.items() for d in _imports(p, modules) if d in ("crnn.__main__", "crnn.api")]
+    assert users == ["crnn imports crnn.api"], users  # only crnn/__init__, lazily: `crnn.load_model` is the facade's

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from crnn.train.checkpoint import load_checkpoint
-from crnn.train.fit import read_metrics
+from crnn.training.checkpoint import load_checkpoint
+from crnn.training.fit import read_metrics
 from tests.conftest import make_dataset, wait_for
 from tests.test_cluster import free_port
 

@@ -13,7 +13,7 @@ import torch
 from crnn.data.batches import to_input
 from crnn.data.synth import SynthSpec, render_many
 from crnn.errors import UserError
-from crnn.train.checkpoint import load_checkpoint, load_model
+from crnn.training.checkpoint import load_checkpoint, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = sorted((ROOT / "results").rglob("checkpoints/best.pt"))

@@ -4,7 +4,7 @@ import pytest
 
 from crnn.config import resolve_config
 from crnn.errors import UserError
-from crnn.train.ray_train import Cluster, storage_and_name, train_distributed
+from crnn.training.ray_train import Cluster, storage_and_name, train_distributed
 
 pytestmark = pytest.mark.ray
 

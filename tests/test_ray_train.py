@@ -12,9 +12,9 @@ import torch
 from crnn.config import resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
-from crnn.train.checkpoint import load_checkpoint
-from crnn.train.fit import FitOptions, fit, read_metrics
-from crnn.train.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
+from crnn.training.checkpoint import load_checkpoint
+from crnn.training.fit import FitOptions, fit, read_metrics
+from crnn.training.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
 from tests.conftest import kill_session, wait_for
 
 pytestmark = pytest.mark.ray

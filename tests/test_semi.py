@@ -1,4 +1,4 @@
-"""train.semi: pseudo-labels from the dataset's unlabelled images (crnn/train/semi.py)."""
+"""train.semi: pseudo-labels from the dataset's unlabelled images (crnn/training/semi.py)."""
 
 import signal
 import subprocess
@@ -11,8 +11,8 @@ import torch
 from crnn.config import resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
-from crnn.train.fit import FitOptions, fit, read_metrics
-from crnn.train.semi import confident, masked_ctc
+from crnn.training.fit import FitOptions, fit, read_metrics
+from crnn.training.semi import confident, masked_ctc
 from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}

@@ -12,9 +12,9 @@ import torch
 from crnn.config import TrainConfig, resolve_config
 from crnn.data.store import load_dataset
 from crnn.model import build_model
-from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import load_checkpoint, load_model
-from crnn.train.fit import FitOptions, fit, read_metrics
+from crnn.training.amp import choose_precision
+from crnn.training.checkpoint import load_checkpoint, load_model
+from crnn.training.fit import FitOptions, fit, read_metrics
 from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}
@@ -56,7 +56,7 @@ def test_crnn_train_maps_the_stored_train_split_instead_of_reading_it(digits_dat
     """A 1 M-image pool is 6 GB: read whole, every trial and worker on a node held its own copy."""
     import numpy as np
 
-    import crnn.train.fit as fit_module
+    import crnn.training.fit as fit_module
 
     seen = []
 
@@ -89,7 +89,7 @@ def test_resume_continues_exactly_where_it_stopped(digits_data, tmp_path):
 
 
 def test_weight_ema_averages_weights_and_buffers_with_a_ramped_decay():
-    from crnn.train.ema import WeightEMA
+    from crnn.training.ema import WeightEMA
 
     net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
     ema = WeightEMA(net, decay=0.5)
@@ -127,7 +127,7 @@ def test_ema_run_scores_and_saves_the_average_and_resumes_exactly(digits_data, t
     loaded = load_model(tmp_path / "whole")
     split = data.split("val")
     from crnn.data.batches import Batches
-    from crnn.train.loop import evaluate
+    from crnn.training.loop import evaluate
 
     metrics, _ = evaluate(
         loaded.model, Batches(split.images, split.labels, data.charset, 256), split.labels, data.charset,
@@ -309,7 +309,7 @@ def test_init_from_a_shallower_model_starts_deeper_blocks_as_the_identity(digits
 
 
 def test_identity_blocks_compute_the_source_function():
-    from crnn.train.transfer import appended_blocks, init_identity_blocks, transfer_weights
+    from crnn.training.transfer import appended_blocks, init_identity_blocks, transfer_weights
 
     cfg = resolve_config("tiny").model
     torch.manual_seed(0)
@@ -348,7 +348,7 @@ def test_resume_continues_the_run_as_configured_after_a_preset_changed(digits_da
 
 
 def test_plateau_advice_leaves_out_what_the_run_already_used():
-    from crnn.train.state import plateau_advice
+    from crnn.training.state import plateau_advice
 
     assert plateau_advice("more epochs", False, False).startswith("more epochs, train.augment=true, --init-from")
     used = plateau_advice("more epochs", True, True)
@@ -358,7 +358,7 @@ def test_plateau_advice_leaves_out_what_the_run_already_used():
 def test_more_characters_read_at_zero_exact_accuracy_is_progress():
     """A hard scheme (transfer to wheezy at 1,000 labels) read 20% -> more characters with exact 0%
     for many epochs; counting only exact accuracy, early stopping ended it 6 epochs off the plateau."""
-    from crnn.train.state import TrainState
+    from crnn.training.state import TrainState
 
     state = TrainState()
     rows = [{"epoch": e, "exact_acc": 0.0, "char_acc": c} for e, c in enumerate([0.21, 0.25, 0.3, 0.3], start=1)]
@@ -371,7 +371,7 @@ def test_more_characters_read_at_zero_exact_accuracy_is_progress():
 
 def test_init_from_another_charset_keeps_the_head_rows_of_shared_characters():
     from crnn.config import ModelConfig
-    from crnn.train.transfer import transfer_weights
+    from crnn.training.transfer import transfer_weights
 
     cfg = ModelConfig(channels=(8, 8, 8), hidden=8, input_height=32)
     source = build_model(cfg, 1 + 4, 40, 150, 5)  # blank + "abcd"

@@ -246,7 +246,7 @@ def test_optuna_dashboard_serves_the_study(search):
 
 
 def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
-    from crnn.train.ray_train import CRASH_ONCE_ENV
+    from crnn.training.ray_train import CRASH_ONCE_ENV
 
     trigger = tmp_path / "crash-once"
     trigger.touch()  # rank 1 of the first Train run raises once after epoch 1

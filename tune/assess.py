@@ -28,7 +28,7 @@ from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
-from crnn.train.checkpoint import load_checkpoint, resolve_model_path
+from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess_runs import finished_runs, trial_folders
 from tune.attackers import build_attackers, parse_attackers
@@ -75,10 +75,10 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     """One (attacker, size, repeat): train, then score the best epoch on the whole test split."""
     import ray.tune  # noqa: PLC0415
 
-    from crnn.evaluate import predict_split  # noqa: PLC0415
+    from crnn.evaluation import predict_split  # noqa: PLC0415
     from crnn.metrics import sequence_metrics  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
-    from crnn.train.ray_glue import resume_path  # noqa: PLC0415
+    from crnn.training.checkpoint import load_model  # noqa: PLC0415
+    from crnn.training.ray_glue import resume_path  # noqa: PLC0415
 
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -127,9 +127,9 @@ def _train_here(
     """Train in the trial's own process (one worker); returns the best epoch's model and the final state."""
     import ray.tune  # noqa: PLC0415
 
-    from crnn.train.checkpoint import init_source  # noqa: PLC0415
-    from crnn.train.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.train.ray_glue import report_epoch  # noqa: PLC0415
+    from crnn.training.checkpoint import init_source  # noqa: PLC0415
+    from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
+    from crnn.training.ray_glue import report_epoch  # noqa: PLC0415
 
     run = scratch / "run"
     if last is not None and (last.parent / "best.pt").is_file():
@@ -159,8 +159,8 @@ def _train_on_workers(
     from ray.train import TrainingFailedError  # noqa: PLC0415
     from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
 
-    from crnn.train.ray_glue import CHECKPOINT_FILE, failure_line, loop_config, torch_trainer  # noqa: PLC0415
-    from crnn.train.ray_train import last_and_best, train_worker  # noqa: PLC0415
+    from crnn.training.ray_glue import CHECKPOINT_FILE, failure_line, loop_config, torch_trainer  # noqa: PLC0415
+    from crnn.training.ray_train import last_and_best, train_worker  # noqa: PLC0415
 
     trainer = torch_trainer(
         train_worker, loop_config(config, setup.data, setup.minutes_per_run, init_from, train_indices=idx.tolist()),
@@ -332,7 +332,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray  # noqa: PLC0415
 
-    from crnn.train.ray_glue import init_ray_for_trials  # noqa: PLC0415
+    from crnn.training.ray_glue import init_ray_for_trials  # noqa: PLC0415
 
     print(f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
           f"repeat(s), recipe {setup.recipe}", flush=True)  # fmt: skip
@@ -358,7 +358,7 @@ def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded
     """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K``."""
     from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_glue import trial_layout  # noqa: PLC0415
+    from crnn.training.ray_glue import trial_layout  # noqa: PLC0415
 
     exp = out / RUNS / f"round-{k}"
     finished = finished_runs(out).checkpoints

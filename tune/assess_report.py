@@ -15,7 +15,7 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
-from crnn.train.state import plateau_advice
+from crnn.training.state import plateau_advice
 from tune.assess_files import ASSESSMENT, SETUP, TEST_FILE
 from tune.assess_runs import finished_runs, legacy_name
 from tune.attackers import describe
@@ -30,7 +30,7 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
     from crnn.data.batches import to_input  # noqa: PLC0415
     from crnn.decode import decode  # noqa: PLC0415
     from crnn.export import export_model  # noqa: PLC0415
-    from crnn.train.checkpoint import load_model  # noqa: PLC0415
+    from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(model_path)
     export_model(loaded, "onnx", onnx_out)

@@ -15,11 +15,11 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.config import RunConfig, apply_overrides, parse_set
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.evaluate import evaluate_model
+from crnn.evaluation import evaluate_model
 from crnn.export import export_model
-from crnn.train.checkpoint import CHECKPOINT_DIR, load_model
-from crnn.train.fit import FitOptions, fit
-from crnn.train.rundir import RunDir
+from crnn.training.checkpoint import CHECKPOINT_DIR, load_model
+from crnn.training.fit import FitOptions, fit
+from crnn.training.rundir import RunDir
 from tune.experiment import Experiment
 
 REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
@@ -64,7 +64,7 @@ def retrain(opts: RetrainOptions) -> dict:
     start = time.perf_counter()
     print(f"retraining trial {row['trial_id']} of {exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
     if opts.workers:
-        from crnn.train.ray_train import Cluster, train_distributed  # noqa: PLC0415
+        from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
         cluster = Cluster(opts.workers, opts.gpus_per_worker, address=opts.address, storage=opts.storage)
         train_distributed(opts.data, out, config, cluster, max_minutes=opts.max_minutes)

@@ -19,7 +19,7 @@ from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
-from crnn.train.fit import worker_batch_size
+from crnn.training.fit import worker_batch_size
 from tune.experiment import EXPERIMENT_FILE, Experiment
 from tune.space import load_space, reference_point
 from tune.trial import TrialSetup, run_trial
@@ -173,7 +173,7 @@ def run_tune(opts: TuneOptions) -> Path:
     import ray  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
 
-    from crnn.train.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
+    from crnn.training.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
 
     started, embedded = init_ray_for_trials(opts.address)
     try:

@@ -19,8 +19,8 @@ from typing import Any
 
 from crnn.config import RunConfig, apply_overrides
 from crnn.data.store import load_dataset
-from crnn.train.fit import FitOptions, fit
-from crnn.train.ray_glue import loop_config, report_epoch, resume_path, torch_trainer
+from crnn.training.fit import FitOptions, fit
+from crnn.training.ray_glue import loop_config, report_epoch, resume_path, torch_trainer
 from tune.space import Param, apply_params
 
 # Tests only: a path to a JSON object of parameter values; while the file exists, a trial whose
@@ -91,7 +91,7 @@ def _run_with_train(config: RunConfig, setup: TrialSetup) -> None:
     import ray.tune  # noqa: PLC0415
     from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
 
-    from crnn.train.ray_train import train_worker  # noqa: PLC0415
+    from crnn.training.ray_train import train_worker  # noqa: PLC0415
 
     trainer = torch_trainer(
         train_worker, loop_config(config, setup.data), workers=setup.workers, gpus_per_worker=setup.gpus_per_worker,

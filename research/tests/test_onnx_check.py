@@ -40,7 +40,7 @@ def _model(folder: Path, seed: int) -> Path:
     from crnn.config import resolve_config
     from crnn.export import export_model
     from crnn.model import build_model
-    from crnn.train.checkpoint import load_model, save_checkpoint
+    from crnn.training.checkpoint import load_model, save_checkpoint
 
     torch.manual_seed(seed)
     config = resolve_config("tiny")

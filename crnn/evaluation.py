@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
 from crnn.data.batches import Batches
-from crnn.data.store import Split
+from crnn.data.store import SPLITS, Split, load_dataset
+from crnn.errors import UserError
 from crnn.metrics import confusions, pair_rates, sequence_metrics
 from crnn.stats import wilson
-from crnn.train.checkpoint import LoadedModel
-from crnn.train.loop import predict_batches
+from crnn.training.checkpoint import LoadedModel
+from crnn.training.loop import predict_batches
 
 
 def predict_split(
@@ -59,3 +61,21 @@ def format_report(r: dict, where: str, beam_width: int) -> str:
     if r["mistakes"]:
         lines.append("  some mistakes (true -> predicted): " + ", ".join(f"{t}->{p or '(empty)'}" for t, p in r["mistakes"]))
     return "\n".join(lines)
+
+
+def evaluate_dataset(loaded: LoadedModel, data_dir: str | Path, split: str = "test", beam_width: int | None = None,
+                     limit: int = 0) -> dict:  # fmt: skip
+    """``evaluate_model`` on a dataset folder's split (``all``: every split), refusing a dataset the model cannot read."""
+    # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
+    data = load_dataset(data_dir, splits=SPLITS if split == "all" else (split,), mmap=True)
+    part = data.require_images(split)
+    unknown = loaded.charset.invalid_chars("".join(part.labels))
+    if unknown:
+        raise UserError(f"--data {data_dir}: labels use {unknown!r}, which the model's charset {loaded.charset.chars!r} lacks")
+    if data.image_size != (loaded.height, loaded.width):
+        h, w = data.image_size
+        raise UserError(f"--data {data_dir}: images are {w}x{h}, the model takes {loaded.width}x{loaded.height}")
+    beam = beam_width if beam_width is not None else loaded.beam_width
+    if beam < 1:
+        raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
+    return evaluate_model(loaded, part, beam, limit=limit)

@@ -25,12 +25,12 @@ from crnn.config import RunConfig
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.model import build_model, check_time_steps, count_parameters
-from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import init_source, load_checkpoint
-from crnn.train.fit import FitOptions, fit, worker_batch_size
-from crnn.train.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
-from crnn.train.rundir import RunDir, run_record
-from crnn.train.state import TrainState
+from crnn.training.amp import choose_precision
+from crnn.training.checkpoint import init_source, load_checkpoint
+from crnn.training.fit import FitOptions, fit, worker_batch_size
+from crnn.training.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
+from crnn.training.rundir import RunDir, run_record
+from crnn.training.state import TrainState
 
 # Tests only: a trigger-file path. While the trigger exists and TRIGGER.fired does not, rank 1
 # raises once after reporting epoch 1 (the fault-tolerance test).
@@ -84,7 +84,7 @@ def train_worker(cfg: dict) -> None:
     if world > 1:
         torch.distributed.all_gather_object(nodes, nodes[0])
     if rank == 0:
-        logging.getLogger("crnn.train").info("ranks on nodes: %s", ", ".join(f"{r}={ip}" for r, ip in enumerate(nodes)))
+        logging.getLogger("crnn.training").info("ranks on nodes: %s", ", ".join(f"{r}={ip}" for r, ip in enumerate(nodes)))
 
     def wrap(model: torch.nn.Module) -> torch.nn.Module:
         if device.type == "cuda" and world > 1 and config.model.norm == "batch":
@@ -103,7 +103,7 @@ def train_worker(cfg: dict) -> None:
             resume_from=resume_path(ray.train.get_checkpoint(), scratch),  # ray: the latest reported, after a failure
             progress=False, max_minutes=cfg["max_minutes"],
             **init_source(cfg.get("init_from")),
-            log=logging.getLogger("crnn.train").info,  # Ray routes worker logging to the driver once
+            log=logging.getLogger("crnn.training").info,  # Ray routes worker logging to the driver once
         )  # fmt: skip
         fit(data, Path(scratch) / "run", config, opts)
 

@@ -22,7 +22,7 @@ from crnn.data.store import Dataset
 from crnn.errors import UserError
 from crnn.plots import learning_curves
 from crnn.provenance import provenance
-from crnn.train.checkpoint import CHECKPOINT_DIR, save_checkpoint
+from crnn.training.checkpoint import CHECKPOINT_DIR, save_checkpoint
 
 METRIC_KEYS = (
     "epoch", "train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer",

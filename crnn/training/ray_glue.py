@@ -49,7 +49,7 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     os.environ.update(env)
     if ray.is_initialized():
         return False
-    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crnn.train.ray_glue.pin_gloo_to_node_ip"}
+    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crnn.training.ray_glue.pin_gloo_to_node_ip"}
     address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
     if address:
         try:

@@ -28,16 +28,16 @@ from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.provenance import provenance
-from crnn.train.amp import choose_precision
-from crnn.train.checkpoint import load_checkpoint
-from crnn.train.ema import WeightEMA
-from crnn.train.inputs import statistics_sample, train_batches_for, training_splits
-from crnn.train.loop import evaluate, train_one_epoch
-from crnn.train.rundir import RunDir, read_metrics, run_record
-from crnn.train.schedule import LRSchedule
-from crnn.train.semi import SemiSupervision
-from crnn.train.state import TrainState, left_plateau, plateau_advice
-from crnn.train.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
+from crnn.training.amp import choose_precision
+from crnn.training.checkpoint import load_checkpoint
+from crnn.training.ema import WeightEMA
+from crnn.training.inputs import statistics_sample, train_batches_for, training_splits
+from crnn.training.loop import evaluate, train_one_epoch
+from crnn.training.rundir import RunDir, read_metrics, run_record
+from crnn.training.schedule import LRSchedule
+from crnn.training.semi import SemiSupervision
+from crnn.training.state import TrainState, left_plateau, plateau_advice
+from crnn.training.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 

@@ -16,7 +16,7 @@ from crnn.data.augment import augment
 from crnn.data.batches import Batch
 from crnn.decode import decode
 from crnn.metrics import sequence_metrics
-from crnn.train.semi import SemiSupervision, masked_ctc
+from crnn.training.semi import SemiSupervision, masked_ctc
 
 
 def ctc_loss(log_probs: torch.Tensor, batch: Batch) -> torch.Tensor:
