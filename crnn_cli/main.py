@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from crnn import __version__
 from crnn.errors import UserError
-from crnn_cli import assess_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
+from crnn_cli import assess_cmds, config_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_cmds.register(sub)
     assess_cmds.register(sub)
     jobs_cmds.register(sub)
+    config_cmds.register(sub)
     return parser
 
 

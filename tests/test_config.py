@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from crnn.config import PRESETS, RunConfig, TrainConfig, resolve_config
@@ -62,3 +64,31 @@ def test_unknown_preset():
 def test_typed_config_validates():
     with pytest.raises(ValueError, match="beam_width"):
         TrainConfig(beam_width=0)
+
+
+def test_config_show_prints_what_a_config_file_reads_back(cli, tmp_path):
+    code, out, err = cli("config", "show", "--preset", "tiny", "--set", "train.lr=0.01", "--set", "model.hidden=40")
+    assert code == 0, err
+    (tmp_path / "c.yaml").write_text(out)
+    want = resolve_config("tiny", sets=["train.lr=0.01", "model.hidden=40"])
+    assert resolve_config("cpu-fast", tmp_path / "c.yaml") == want  # the printed file gives the same config over any preset
+    code, out, _ = cli("config", "show", "--format", "json")
+    assert code == 0 and json.loads(out)["train"]["batch_size"] == resolve_config("cpu-fast").train.batch_size
+    code, _, err = cli("config", "show", "--set", "train.nope=1")
+    assert code == 2 and "train.nope" in err
+
+
+def test_config_keys_lists_every_field_with_its_type_default_and_meaning(cli):
+    from dataclasses import fields
+
+    from crnn.config import ModelConfig, TrainConfig
+
+    code, out, _ = cli("config", "keys", "--format", "json")
+    keys = {k["key"]: k for k in json.loads(out)}
+    assert code == 0
+    assert set(keys) == {f"model.{f.name}" for f in fields(ModelConfig)} | {f"train.{f.name}" for f in fields(TrainConfig)}
+    assert all(k["meaning"] for k in keys.values()), [k for k, v in keys.items() if not v["meaning"]]  # every field commented
+    assert keys["model.blank_bias"]["type"] == "float" and keys["model.blank_bias"]["default"] == 0.0
+    assert keys["model.channels"]["type"] == "tuple[int, ...]" and keys["train.semi"]["meaning"].startswith('"" off')
+    code, out, _ = cli("config", "keys")
+    assert code == 0 and any(line.startswith("train.lr ") and "float" in line for line in out.splitlines())

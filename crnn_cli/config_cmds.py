@@ -1,0 +1,48 @@
+"""``crnn config show | keys``: the resolved config of a preset, file and overrides; every key with
+its type, default and meaning."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from crnn.config import PRESETS
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    import yaml  # noqa: PLC0415
+
+    from crnn.config import resolve_config  # noqa: PLC0415
+
+    config = json.loads(json.dumps(resolve_config(args.preset, args.config, args.set).to_dict()))  # tuples as lists
+    print(json.dumps(config, indent=2) if args.format == "json" else yaml.safe_dump(config, sort_keys=False), end="\n")
+    return 0
+
+
+def cmd_config_keys(args: argparse.Namespace) -> int:
+    from crnn.config_keys import config_keys  # noqa: PLC0415
+
+    keys = config_keys()
+    if args.format == "json":
+        print(json.dumps([{"key": k.name, "type": k.type, "default": k.default, "meaning": k.meaning} for k in keys], indent=2))
+        return 0
+    width = max(len(k.name) for k in keys)
+    kind = max(len(k.type) for k in keys)
+    for k in keys:
+        default = json.dumps(k.default) if not isinstance(k.default, str) else repr(k.default)
+        print(f"{k.name:<{width}}  {k.type:<{kind}}  {default:<24}  {k.meaning}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="show a resolved config, or list every key with its default and meaning")
+    inner = p.add_subparsers(dest="config_command", required=True, metavar="{show,keys}")
+    show = inner.add_parser("show", help="the config a preset, a file and --set overrides resolve to")
+    show.add_argument("--preset", default="cpu-fast", help=f"starting config: {', '.join(PRESETS)} (default cpu-fast)")
+    show.add_argument("--config", help="YAML/JSON file with model: and train: sections, applied over the preset")
+    show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)")
+    show.add_argument("--format", default="yaml", choices=["yaml", "json"], help="yaml (a file --config reads) or json")
+    show.set_defaults(func=cmd_config_show)
+    keys = inner.add_parser("keys", help="every model.* and train.* key: type, default, meaning")
+    keys.add_argument("--format", default="table", choices=["table", "json"])
+    keys.set_defaults(func=cmd_config_keys)
