@@ -8,14 +8,16 @@ from pathlib import Path
 
 from crnn.config import PRESETS
 from crnn.errors import UserError
+from crnn_cli.flags import add_tracking_flags
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
+    from crnn.tracking import make_tracker, replay  # noqa: PLC0415
     from crnn.training.checkpoint import init_source  # noqa: PLC0415
     from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.training.rundir import RunDir  # noqa: PLC0415
+    from crnn.training.rundir import RunDir, read_metrics  # noqa: PLC0415
 
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
@@ -36,7 +38,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
             storage=args.storage, max_failures=args.max_failures,
         )  # fmt: skip
+        tracker = make_tracker(args.logger, args.out, args.tracking_uri)  # checked before the cluster starts
         best = train_distributed(args.data, args.out, config, cluster, max_minutes=args.max_minutes, init_from=init_from)
+        replay(tracker, read_metrics(Path(args.out)), config.to_dict(), best or {})
     else:
         for flag in ("address", "storage"):
             if getattr(args, flag) is not None:
@@ -44,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load_dataset(args.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
             resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
-            **source,
+            tracker=make_tracker(args.logger, args.out, args.tracking_uri), **source,
         )  # fmt: skip
         best = fit(data, Path(args.out), config, opts)
     if best:
@@ -155,6 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
+    add_tracking_flags(p)
     p.add_argument(
         "--init-from", metavar="MODEL",
         help="start from this model's weights (run folder or checkpoint): tensors of matching name and shape are copied",

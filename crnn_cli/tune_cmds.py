@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from crnn.errors import UserError
+from crnn_cli.flags import add_tracking_flags
 
 SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs", "wall_s")
 
@@ -18,7 +19,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         data=args.data, name=args.name, preset=args.preset, samples=args.samples, max_epochs=args.max_epochs,
         max_concurrent=args.max_concurrent, workers_per_trial=args.workers_per_trial,
         gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.storage,
-        address=args.address, seed=args.seed, max_failures=args.max_failures,
+        address=args.address, seed=args.seed, max_failures=args.max_failures, logger=args.logger,
+        tracking_uri=args.tracking_uri,
     )  # fmt: skip
     exp = Experiment.load(run_tune(opts))
     print_results(exp.rows(), "table", top=args.top, sort="exact_acc", exp=exp.path)  # run_tune wrote the reports
@@ -45,7 +47,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     opts = RetrainOptions(
         exp=Experiment.find(args.exp, args.exp_storage).path, data=args.data, out=args.out, trial=args.trial,
         epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
-        storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set),
+        storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set), logger=args.logger,
+        tracking_uri=args.tracking_uri,
     )  # fmt: skip
     m = retrain(opts)
     print(
@@ -72,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
     p.add_argument("--seed", type=int, help="seed of the TPE sampler and of every trial (default 0)")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashing trial before it is marked errored")
+    add_tracking_flags(p)
     p.add_argument("--top", type=int, help="rows of the final table")
     p.set_defaults(func=cmd_tune)
 
@@ -96,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override the trial's config, e.g. train.schedule=onecycle (repeatable)",
     )  # fmt: skip
     p.add_argument("--exp-storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    add_tracking_flags(p)
     ray = p.add_argument_group("Ray Train (as for crnn train)")
     ray.add_argument("--workers", type=int, help="Ray Train workers; without it, one process")
     ray.add_argument("--gpus-per-worker", type=float, default=0.0)

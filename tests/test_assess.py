@@ -69,6 +69,7 @@ def test_a_tiny_assessment_writes_the_contract(report):
     assert [c["coverage"] for c in a["coverage"]] == [1.0, 0.9, 0.75, 0.5, 0.25]
     for name in ("report.md", "curve.png", "coverage.png", "model.onnx"):
         assert (report / name).is_file(), name
+    assert len(list(report.glob("runs/round-0/*/events.out.tfevents*"))) == 2  # --logger tensorboard, the default
     text = (report / "report.md").read_text()
     assert "crnn assess --data" in text and "95%" in text and "curve.png" in text
 

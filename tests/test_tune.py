@@ -21,9 +21,9 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def search(digits_data, tmp_path_factory):
-    """A real 3-trial search of the tiny preset."""
+    """A real 3-trial search of the tiny preset, tracked in MLflow."""
     storage = tmp_path_factory.mktemp("exps")
-    exp = run_tune(TuneOptions(data=str(digits_data), name="t3", preset="tiny", storage=str(storage), seed=1))
+    exp = run_tune(TuneOptions(data=str(digits_data), name="t3", preset="tiny", storage=str(storage), seed=1, logger="mlflow"))
     return exp
 
 
@@ -55,6 +55,19 @@ def test_optuna_study_holds_the_same_trials(search):
     stored = sorted((round(t.params["lr"], 12), t.params["batch_size"]) for t in study.trials)
     assert table == stored
     assert all(t.value is not None for t in study.trials)
+
+
+def test_mlflow_holds_every_trial_with_its_params_and_epochs(search):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{search / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("t3").experiment_id])
+    assert len(runs) == 3 and not list(search.glob("*/events.out.tfevents*"))  # MLflow instead of TensorBoard
+    by_lr = {round(float(r.data.params["lr"]), 12): r for r in runs}  # the searched params
+    assert sorted(by_lr) == sorted(round(row["lr"], 12) for row in Experiment.load(search).rows())
+    for run in runs:
+        history = client.get_metric_history(run.info.run_id, "exact_acc")
+        assert 1 <= len(history) <= 2 and all(0.0 <= m.value <= 1.0 for m in history)
 
 
 def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):

@@ -28,6 +28,7 @@ from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
+from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess_runs import finished_runs, trial_folders
@@ -198,6 +199,8 @@ class AssessOptions:
     min_images: int = 200_000
     seed: int = 0
     max_concurrent: int | None = None
+    logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
+    tracking_uri: str | None = None
 
 
 def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
@@ -233,6 +236,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
             raise UserError(f"{flag} {value}: must be at least 1")
     if opts.minutes_per_run < 0 or opts.gpus_per_worker < 0:
         raise UserError("--minutes-per-run and --gpus-per-worker cannot be negative")
+    check_logger(opts.logger)
     has_unlabeled = int(manifest["splits"].get(UNLABELED, 0)) > 0
     names = parse_attackers(opts.attackers, has_unlabeled)
     init_from = str(resolve_model_path(opts.init_from, "--init-from").resolve()) if opts.init_from else None  # `base` too
@@ -343,7 +347,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
             if k == len(rounds):
                 rounds.append(plan)
                 save()
-            _run_round(out, setup, k, rounds[k], embedded, opts.max_concurrent)
+            _run_round(out, setup, k, rounds[k], embedded, opts)
             k += 1
     finally:
         if started:
@@ -354,7 +358,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     return out
 
 
-def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, max_concurrent: int | None) -> None:
+def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, opts: AssessOptions) -> None:
     """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K``."""
     from ray import tune  # noqa: PLC0415
 
@@ -365,7 +369,7 @@ def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded
     if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
         return
     resources, concurrent = trial_layout(
-        setup.workers_per_run, setup.gpus_per_worker, embedded, max_concurrent, "--workers-per-run"
+        setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers-per-run"
     )
     trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
     sizes = sorted({r["size"] for r in runs})
@@ -384,7 +388,7 @@ def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=1),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=[_lines()],
+                callbacks=[_lines(), *tune_callbacks(opts.logger, out, opts.tracking_uri, out.name)],
             ),
         )
     tuner.fit()

@@ -17,9 +17,10 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.evaluation import evaluate_model
 from crnn.export import export_model
+from crnn.tracking import make_tracker, replay
 from crnn.training.checkpoint import CHECKPOINT_DIR, load_model
 from crnn.training.fit import FitOptions, fit
-from crnn.training.rundir import RunDir
+from crnn.training.rundir import RunDir, read_metrics
 from tune.experiment import Experiment
 
 REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
@@ -38,6 +39,8 @@ class RetrainOptions:
     storage: str | None = None
     max_minutes: float = 0.0
     sets: tuple[str, ...] = ()  # ``section.key=value`` overrides of the trial's config, e.g. train.schedule=onecycle
+    logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
+    tracking_uri: str | None = None
 
 
 def choose_trial(exp: Experiment, trial: str | None) -> tuple[dict, RunConfig]:
@@ -61,16 +64,18 @@ def retrain(opts: RetrainOptions) -> dict:
     RunDir(out).check_resumable(config, allowed=())  # the same trial, --epochs and --set, or another --out
     data = load_dataset(opts.data, mmap=True)
     test = data.require_images("test")  # scored at the end: refused now, before any training
+    tracker = make_tracker(opts.logger, out, opts.tracking_uri, experiment=exp.name)
     start = time.perf_counter()
     print(f"retraining trial {row['trial_id']} of {exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
     if opts.workers:
         from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
         cluster = Cluster(opts.workers, opts.gpus_per_worker, address=opts.address, storage=opts.storage)
-        train_distributed(opts.data, out, config, cluster, max_minutes=opts.max_minutes)
+        best = train_distributed(opts.data, out, config, cluster, max_minutes=opts.max_minutes)
+        replay(tracker, read_metrics(out), config.to_dict(), best or {})
     else:
         resume = (out / CHECKPOINT_DIR / "last.pt").is_file()
-        fit(data, out, config, FitOptions(resume=resume, max_minutes=opts.max_minutes))
+        fit(data, out, config, FitOptions(resume=resume, max_minutes=opts.max_minutes, tracker=tracker))
     train_s = time.perf_counter() - start
     loaded = load_model(out)
     beam = config.train.beam_width

@@ -19,6 +19,7 @@ from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
+from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.fit import worker_batch_size
 from tune.experiment import EXPERIMENT_FILE, Experiment
 from tune.space import load_space, reference_point
@@ -65,6 +66,8 @@ class TuneOptions:
     address: str | None = None
     seed: int | None = None  # default 0
     max_failures: int = 1
+    logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
+    tracking_uri: str | None = None
 
 
 def _validate(opts: TuneOptions) -> TunePreset:
@@ -72,6 +75,7 @@ def _validate(opts: TuneOptions) -> TunePreset:
     if opts.preset is not None and opts.preset not in TUNE_PRESETS:
         raise UserError(f"--preset {opts.preset!r}: accepted: {', '.join(TUNE_PRESETS)}")
     preset = TUNE_PRESETS[opts.preset or "default"]
+    check_logger(opts.logger)
     if not opts.name or "/" in opts.name or opts.name.startswith("."):
         raise UserError(f"--name {opts.name!r}: give a plain folder name such as captcha62")
     checks = [
@@ -190,7 +194,7 @@ def run_tune(opts: TuneOptions) -> Path:
             print(f"resuming experiment {exp}: finished trials are kept, unfinished ones continue", flush=True)
             tuner = tune.Tuner.restore(str(exp), trainable=trainable, resume_unfinished=True, resume_errored=False)
         else:
-            tuner = _new_tuner(trainable, meta, setup, exp, max_concurrent)
+            tuner = _new_tuner(trainable, meta, setup, exp, max_concurrent, opts.logger, opts.tracking_uri)
         print(
             f"experiment {exp}: {meta['samples']} trials, at most {meta['max_epochs']} epochs each, "
             f"{max_concurrent} at a time, {setup.workers} worker(s) per trial, scheduler {meta['scheduler']}",
@@ -204,7 +208,7 @@ def run_tune(opts: TuneOptions) -> Path:
     return exp
 
 
-def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurrent: int):
+def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurrent: int, logger: str, tracking_uri: str | None):
     import optuna  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: PLC0415
@@ -247,7 +251,7 @@ def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurre
             storage_path=str(exp.parent),
             failure_config=tune.FailureConfig(max_failures=meta["max_failures"]),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[EpochLines(meta["max_epochs"])],
+            callbacks=[EpochLines(meta["max_epochs"]), *tune_callbacks(logger, exp, tracking_uri, meta["name"])],
             verbose=0,
         ),
     )

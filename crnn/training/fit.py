@@ -28,6 +28,7 @@ from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
 from crnn.provenance import provenance
+from crnn.tracking import Tracker
 from crnn.training.amp import choose_precision
 from crnn.training.checkpoint import load_checkpoint
 from crnn.training.ema import WeightEMA
@@ -60,6 +61,7 @@ class FitOptions:
     init_charset: str = ""  # the init_from model's charset: its head rows are mapped to this dataset's characters
     on_epoch_end: Callable[[dict, Path | None, bool], None] | None = None  # (row, last.pt on rank 0, improved)
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    tracker: Tracker | None = None  # TensorBoard / MLflow (crnn.tracking): each epoch's row, then the hparams and best
 
 
 METRIC_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase")
@@ -288,6 +290,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     checkpoint["semi_table"] = semi.table
                 plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
                 run.save_epoch(checkpoint, improved, state.history, plot)
+                if opts.tracker is not None:
+                    opts.tracker.log_epoch(row)
                 eta = (last_epoch - epoch) * (time.perf_counter() - session_start) / (epoch - first + 1)
                 opts.log(
                     f"epoch {epoch}/{tc.epochs} loss {stats.loss:.4f} val_loss {metrics['loss']:.4f} "
@@ -303,6 +307,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 break
     finally:
         train_batches.close()
+    if main and opts.tracker is not None:
+        opts.tracker.finish(config.to_dict(), state.best_row or {})
     if main and not state.plateau_exit and state.epoch >= tc.epochs:
         advice = plateau_advice("more epochs", tc.augment, opts.init_from is not None)
         opts.log(

@@ -1,0 +1,131 @@
+"""Experiment tracking: per-epoch figures and, at the end, the hyperparameters with the metrics they
+reached, to TensorBoard (``tensorboardX`` event files in ``RUN/tb``) or MLflow (a local SQLite store,
+``RUN/mlflow.db`` unless ``--tracking-uri`` names another), so TensorBoard's HParams view and MLflow's
+compare view show a search. ``crnn tune`` and ``crnn assess`` use Ray Tune's own logger callbacks
+(``tune_callbacks``); ``crnn train`` and ``crnn retrain`` a ``Tracker`` in the training loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from crnn.errors import UserError
+
+LOGGERS = ("tensorboard", "mlflow", "none")
+EPOCH_KEYS = ("train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer", "lr", "images_per_s",
+              "pseudo_kept", "pseudo_right")  # fmt: skip
+BEST_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer")
+
+
+def check_logger(kind: str) -> None:
+    if kind not in LOGGERS:
+        raise UserError(f"--logger {kind!r}: accepted: {', '.join(LOGGERS)}")
+    if kind == "mlflow":
+        try:
+            import mlflow  # noqa: F401, PLC0415
+        except ImportError:
+            raise UserError(
+                "--logger mlflow: MLflow is not installed; pip install 'crnn-tune[tracking]' (mlflow-skinny)"
+            ) from None
+
+
+def mlflow_uri(out: str | Path, uri: str | None) -> str:
+    """The MLflow store: ``uri`` as given, else a SQLite file in ``out`` (MLflow's own local store)."""
+    return uri or f"sqlite:///{Path(out).resolve() / 'mlflow.db'}"
+
+
+def flat_config(config: dict) -> dict[str, float | int | str | bool]:
+    """``{"model": {"hidden": 96}}`` -> ``{"model.hidden": 96}``; lists as text (HParams takes scalars)."""
+    out = {}
+    for section, values in config.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                out[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return out
+
+
+class Tracker:
+    """No tracking (``--logger none``); the base of the others."""
+
+    def log_epoch(self, row: dict) -> None:
+        pass
+
+    def finish(self, config: dict, best: dict) -> None:
+        pass
+
+
+class TensorBoardTracker(Tracker):
+    def __init__(self, out: str | Path) -> None:
+        from tensorboardX import SummaryWriter  # noqa: PLC0415
+
+        self.writer = SummaryWriter(str(Path(out) / "tb"))
+
+    def log_epoch(self, row: dict) -> None:
+        for key in EPOCH_KEYS:
+            if isinstance(row.get(key), (int, float)) and math.isfinite(row[key]):
+                self.writer.add_scalar(key, row[key], global_step=int(row["epoch"]))
+        self.writer.flush()
+
+    def finish(self, config: dict, best: dict) -> None:
+        metrics = {f"best/{k}": float(best[k]) for k in BEST_KEYS if k in best}
+        self.writer.add_hparams(flat_config(config), metrics, name="hparams")
+        self.writer.close()
+
+
+class MlflowTracker(Tracker):
+    def __init__(self, out: str | Path, uri: str | None, experiment: str) -> None:
+        import mlflow  # noqa: PLC0415
+
+        self.client = mlflow.MlflowClient(mlflow_uri(out, uri))
+        found = self.client.get_experiment_by_name(experiment)
+        exp_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.run_id = self.client.create_run(exp_id, run_name=Path(out).name).info.run_id
+
+    def log_epoch(self, row: dict) -> None:
+        step = int(row["epoch"])
+        for key in EPOCH_KEYS:
+            if isinstance(row.get(key), (int, float)) and math.isfinite(row[key]):
+                self.client.log_metric(self.run_id, key, float(row[key]), step=step)
+
+    def finish(self, config: dict, best: dict) -> None:
+        for key, value in flat_config(config).items():
+            self.client.log_param(self.run_id, key, value)
+        for key in BEST_KEYS:
+            if key in best:
+                self.client.log_metric(self.run_id, f"best_{key}", float(best[key]))
+        self.client.set_terminated(self.run_id)
+
+
+def replay(tracker: Tracker, rows: list[dict], config: dict, best: dict) -> None:
+    """Track a finished run from its metrics rows (a Ray Train run: its epochs ran on the workers)."""
+    for row in rows:
+        tracker.log_epoch(row)
+    tracker.finish(config, best)
+
+
+def make_tracker(kind: str, out: str | Path, uri: str | None = None, experiment: str = "crnn") -> Tracker:
+    check_logger(kind)
+    if kind == "tensorboard":
+        return TensorBoardTracker(out)
+    if kind == "mlflow":
+        return MlflowTracker(out, uri, experiment)
+    return Tracker()
+
+
+def tune_callbacks(kind: str, storage: str | Path, uri: str | None, experiment: str) -> list:
+    """Ray Tune's logger callbacks for ``--logger``: the JSON and CSV results crnn reads back always, and
+    TensorBoard (TBXLoggerCallback: scalars per report, HParams per trial) or MLflow (MLflowLoggerCallback)."""
+    check_logger(kind)
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback  # noqa: PLC0415
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # exactly these, no TensorBoard files by accident
+    callbacks = [JsonLoggerCallback(), CSVLoggerCallback()]
+    if kind == "tensorboard":
+        callbacks.append(TBXLoggerCallback())
+    elif kind == "mlflow":
+        from ray.air.integrations.mlflow import MLflowLoggerCallback  # noqa: PLC0415
+
+        callbacks.append(MLflowLoggerCallback(tracking_uri=mlflow_uri(storage, uri), experiment_name=experiment))
+    return callbacks
