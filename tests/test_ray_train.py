@@ -28,7 +28,7 @@ def local_ray(tmp_path_factory):
     trigger = tmp_path_factory.mktemp("crash") / "crash-once"
     os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts, so that its workers inherit it
     os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = "0.25"
-    ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield trigger
     ray.shutdown()
     os.environ.pop(CRASH_ONCE_ENV, None)

@@ -57,11 +57,34 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
         except ConnectionError as exc:
             raise UserError(f"--address {address}: cannot reach a Ray cluster there ({exc})") from None
         return True
+    note = recorded_cluster()
+    if note:
+        print(f"note: {note}; this command starts its own embedded Ray (--address auto uses that cluster)", flush=True)
     ray.init(
+        address="local",  # never the cluster a `ray start` recorded: it may be another's, too small, or dead
         num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True,
         runtime_env=runtime_env,
     )  # fmt: skip
     return True
+
+
+def recorded_cluster() -> str:
+    """The live Ray cluster the last `ray start` on this machine recorded (/tmp/ray/ray_current_cluster),
+    as one line for the user, or "" when none is recorded or it no longer answers (a stale file)."""
+    import socket  # noqa: PLC0415
+
+    from ray._private.utils import get_ray_address_file, read_ray_address  # noqa: PLC0415 - the file `ray start` writes
+
+    address = read_ray_address()
+    host, _, port = (address or "").rpartition(":")
+    if not host or not port.isdigit():
+        return ""
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            pass
+    except OSError:
+        return ""  # stale: its head is gone
+    return f"a Ray cluster runs at {address} (recorded in {get_ray_address_file(None)})"
 
 
 def init_ray_for_trials(address: str | None) -> tuple[bool, bool]:
