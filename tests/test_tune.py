@@ -9,6 +9,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from ray.tune import ExperimentAnalysis
 
 from tests.conftest import kill_session, wait_for
 from tune.experiment import Experiment
@@ -82,9 +83,8 @@ def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
     crashed = rows.pop(-5.0)
     assert crashed["status"] == "errored" and "injected trial failure" in crashed["error"]
     assert [r["status"] for r in rows.values()] in (["done"], ["early-stopped"])  # the search went on
-    state = json.loads(next(exp.glob("experiment_state-*.json")).read_text())
-    failures = {json.loads(t)["trial_id"]: json.loads(r)["num_failures"] for t, r in state["trial_data"]}
-    assert int(failures[crashed["trial_id"]]) == 2  # run twice: FailureConfig(max_failures=1) retried it once
+    failures = {t.trial_id: t.num_failures for t in ExperimentAnalysis(str(exp)).trials}
+    assert failures[crashed["trial_id"]] == 2  # run twice: FailureConfig(max_failures=1) retried it once
 
 
 def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
@@ -274,8 +274,7 @@ def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     runs = {p.name for p in (exp / "train_runs").iterdir()}
     assert runs == {r["trial_id"] for r in rows}  # each Train run is named after its trial, never a timestamp
     assert Path(str(trigger) + ".fired").exists()  # a worker did die...
-    state = json.loads(next(exp.glob("experiment_state-*.json")).read_text())
-    failures = [int(json.loads(r)["num_failures"]) for _t, r in state["trial_data"]]
+    failures = [t.num_failures for t in ExperimentAnalysis(str(exp)).trials]
     assert failures == [0]  # ...and its TorchTrainer replaced it: the trial did not fail
 
 

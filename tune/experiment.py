@@ -2,8 +2,8 @@
 is gone): ``Experiment.find/load``, its trials as table rows, and the reports written beside it.
 
     EXP/experiment.json       how the search was set up (the one place it is parsed)
-    EXP/<trial_id>/           Tune's trial folders: params.json, result.json, error.txt
-    EXP/experiment_state-*.json  Tune's own state, one per session
+    EXP/<trial_id>/           Tune's trial folders: params.json, result.json (its JSON logger), error.txt
+    EXP/experiment_state-*.json  Tune's own state, read only through ray.tune.ExperimentAnalysis
     EXP/optuna.db             the Optuna study
     EXP/trials.csv, best_config.json, plots/*.png   written by ``write_reports``
 """
@@ -79,16 +79,15 @@ class Experiment:
         return [p.name for p in self.setup.params()]
 
     def _statuses(self) -> dict[str, str]:
-        """trial id -> Tune status, from the newest session's experiment_state file (named by its start
-        time; a resumed experiment keeps the killed session's file beside its own)."""
-        states = sorted(self.path.glob("experiment_state-*.json"))
-        if not states:
-            return {}
+        """trial id -> Tune status, through Ray's public ``ExperimentAnalysis`` (Tune's state files are its
+        own business); {} before Tune has saved any state."""
+        from ray.tune import ExperimentAnalysis  # noqa: PLC0415 - ray only when reading an experiment
+
         try:
-            data = json.loads(states[-1].read_text())
-        except (OSError, json.JSONDecodeError):
+            analysis = ExperimentAnalysis(str(self.path))
+        except ValueError:  # "No experiment snapshot file": the search has not saved its state yet
             return {}
-        return {json.loads(t)["trial_id"]: json.loads(t)["status"] for t, _runtime in data.get("trial_data", [])}
+        return {t.trial_id: t.status for t in analysis.trials}
 
     def histories(self) -> dict[str, list[dict]]:
         """trial folder name -> the epochs it reported, in order."""
