@@ -74,13 +74,22 @@ def _explain(address: str, exc: Exception) -> str:
     return f"cannot reach the Ray job API at {address}: {first}"
 
 
-def _excluded(rel: Path, excludes: list[str]) -> bool:
-    """Ray's gitignore-style excludes, as this tool uses them: a name anywhere, or a relative path."""
-    for raw in excludes:
-        pattern = raw.removeprefix("**/").strip("/")
-        if fnmatch.fnmatch(rel.as_posix(), pattern) or any(fnmatch.fnmatch(part, pattern) for part in rel.parts):
-            return True
-    return False
+def shipped_files(root: Path, excludes: list[str]) -> list[Path]:
+    """The files Ray's working_dir upload ships from ``root``, by Ray's own walk: the ``excludes`` and
+    every ``.gitignore`` and ``.rayignore`` on the way (unless RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1), so
+    the size, secrets and path checks here see exactly what the job will."""
+    import logging  # noqa: PLC0415
+
+    from ray._private.runtime_env.packaging import _dir_travel, _get_excludes  # noqa: PLC0415 - Ray's walk, not a copy
+
+    files: list[Path] = []
+    quiet = logging.getLogger("crnn.submit.scan")
+    quiet.setLevel(logging.WARNING)  # Ray logs each ignore file it honours at INFO
+    include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"  # as Ray's job SDK decides
+    root = root.resolve()
+    _dir_travel(root, [_get_excludes(root, excludes)], lambda p: files.append(p) if p.is_file() else None,
+                include_gitignore=include_gitignore, logger=quiet)  # fmt: skip
+    return files
 
 
 @dataclass
@@ -91,6 +100,7 @@ class Shipment:
     files: int = 0
     size: int = 0
     per_entry: dict[str, int] = field(default_factory=dict)  # top-level name -> bytes
+    paths: set[str] = field(default_factory=set)  # every shipped file, relative to root
     secrets: list[str] = field(default_factory=list)
 
     def biggest(self) -> list[tuple[int, str]]:
@@ -99,19 +109,16 @@ class Shipment:
 
 def scan_working_dir(root: Path, excludes: list[str]) -> Shipment:
     shipment = Shipment(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath).relative_to(root)
-        dirnames[:] = [d for d in dirnames if not _excluded(here / d, excludes)]
-        for name in filenames:
-            rel = here / name
-            if _excluded(rel, excludes) or not (root / rel).is_file():
-                continue
-            size = (root / rel).stat().st_size
-            shipment.files += 1
-            shipment.size += size
-            shipment.per_entry[rel.parts[0]] = shipment.per_entry.get(rel.parts[0], 0) + size
-            if any(fnmatch.fnmatch(name.lower(), p) for p in SECRET_PATTERNS):
-                shipment.secrets.append(rel.as_posix())
+    shipped = shipped_files(root, excludes)
+    shipment.paths = {p.relative_to(root.resolve()).as_posix() for p in shipped}
+    for path in shipped:
+        rel = path.relative_to(root.resolve())
+        size = path.stat().st_size
+        shipment.files += 1
+        shipment.size += size
+        shipment.per_entry[rel.parts[0]] = shipment.per_entry.get(rel.parts[0], 0) + size
+        if any(fnmatch.fnmatch(path.name.lower(), p) for p in SECRET_PATTERNS):
+            shipment.secrets.append(rel.as_posix())
     return shipment
 
 
@@ -145,7 +152,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     excludes = EXCLUDES + list(args.exclude)
     shipment = scan_working_dir(root, excludes)
     _check_shipment(shipment)
-    _check_paths_are_shipped(command, root, excludes)
+    _check_paths_are_shipped(command, shipment, excludes)
     client = _client(args.address, args.token_file)
     entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
     runtime_env = {"working_dir": str(root), "excludes": excludes}
@@ -158,18 +165,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return _follow(client, job_id)
 
 
-def _check_paths_are_shipped(command: list[str], root: Path, excludes: list[str]) -> None:
-    """A relative path into a folder that is not shipped exists here but not in the job's working folder."""
+def _check_paths_are_shipped(command: list[str], shipment: Shipment, excludes: list[str]) -> None:
+    """A relative path whose files are not all shipped exists here but not (whole) in the job's working folder."""
+    root = shipment.root.resolve()
     for arg in command[1:]:  # command[0] is the crnn subcommand: `results` or `data` is a word, not a folder
         value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
         if not value or value.startswith("-") or Path(value).is_absolute() or not (root / value).exists():
             continue
-        rel = Path(value)
-        if any(_excluded(Path(*rel.parts[: i + 1]), excludes) for i in range(len(rel.parts))):
+        here = root / value
+        files = [here] if here.is_file() else [f for f in here.rglob("*") if f.is_file()]
+        missing = [f.relative_to(root).as_posix() for f in files if f.relative_to(root).as_posix() not in shipment.paths]
+        if missing:
             raise UserError(
-                f"{value}: is under a folder that is not shipped to the job ({', '.join(excludes)}), so the job cannot "
-                f"read it; give its absolute path on storage every node can read (e.g. {(root / value).resolve()} on a "
-                "single machine), or --working-dir a folder that holds it"
+                f"{value}: {missing[0]} is not shipped to the job (excluded by {', '.join(excludes)} or a .gitignore), "
+                f"so the job cannot read it; give its absolute path on storage every node can read (e.g. {here.resolve()} "
+                "on a single machine), or --working-dir a folder that holds it"
             )
 
 

@@ -185,12 +185,38 @@ def test_submit_refuses_a_relative_path_the_job_cannot_see(tmp_path, cli):
     (tmp_path / "results/tuned/best_config.json").write_text("{}")
     args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
     code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", "results/tuned/best_config.json")
-    assert code == 2 and "results/tuned/best_config.json: is under a folder that is not shipped" in err, err
+    assert code == 2 and "results/tuned/best_config.json: results/tuned/best_config.json is not shipped" in err, err
     code, _, err = cli(*args, "--", "results", "x")  # the subcommand `results` is not the folder results/
     assert code == 2 and "cannot reach the Ray job API" in err, err
     absolute = tmp_path / "results/tuned/best_config.json"
     code, _, err = cli(*args, "--", "assess", "--data", "d", "--out", "r", "--config", absolute)
     assert code == 2 and "cannot reach the Ray job API" in err  # absolute: the job reads it where it is
+
+
+def test_submit_checks_the_files_rays_own_upload_ships(tmp_path, cli):
+    """.gitignore'd files are not uploaded by Ray: the checks agree with the zip Ray's packaging builds."""
+    import zipfile
+
+    from ray._private.runtime_env.packaging import create_package
+
+    from crnn_cli.jobs_cmds import EXCLUDES, shipped_files
+
+    (tmp_path / ".gitignore").write_text("big/\n*.npy\nsecret_token.txt\n")
+    for name in ("space.yaml", "mydata/manifest.json", "mydata/train.npy", "big/blob.bin", "secret_token.txt", "sub/.gitignore"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub/.gitignore").write_text("local.txt\n")
+    (tmp_path / "sub/local.txt").write_text("x")
+    (tmp_path / "sub/kept.txt").write_text("x")
+    create_package(str(tmp_path), tmp_path.parent / "pkg.zip", include_gitignore=True, excludes=EXCLUDES)
+    zipped = {n for n in zipfile.ZipFile(tmp_path.parent / "pkg.zip").namelist() if not n.endswith("/")}
+    ours = {p.relative_to(tmp_path).as_posix() for p in shipped_files(tmp_path, EXCLUDES)}
+    assert ours == zipped == {".gitignore", "space.yaml", "mydata/manifest.json", "sub/.gitignore", "sub/kept.txt"}
+    args = ("submit", "--address", "http://127.0.0.1:9", "--working-dir", tmp_path)
+    code, _, err = cli(*args, "--", "train", "--data", "mydata", "--out", "r")  # the .npy would be missing in the job
+    assert code == 2 and "mydata: mydata/train.npy is not shipped" in err, err
+    code, _, err = cli(*args, "--", "train", "--data", "/abs/data", "--out", "r")  # the ignored secret is not shipped either
+    assert code == 2 and "cannot reach the Ray job API" in err, err
 
 
 @pytest.mark.parametrize("secret", [".env", "my_token.txt", "conf/server.pem", "keys/id_rsa", ".netrc"])
