@@ -167,6 +167,10 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
+def _lengths(length: list[int]) -> str:
+    return str(length[0]) if length[0] == length[1] else f"{length[0]}-{length[1]}"
+
+
 def _sizes(a: dict) -> str:
     if a["sizes"] == "auto":
         return f"chosen in {a['rounds']} round(s) (`--sizes auto`: a grid from 25 by 4x, then halving every bracket over 2x)"
@@ -178,7 +182,7 @@ def _markdown(a: dict, out: Path) -> str:
     lines = [
         f"# How strong is `{s['dataset']}`?",
         "",
-        f"Scheme: {s['width']}x{s['height']} images, {s['length'][0]}-{s['length'][1]} characters of {s['classes']} "
+        f"Scheme: {s['width']}x{s['height']} images, {_lengths(s['length'])} characters of {s['classes']} "
         f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
         f"Recipe: {a['recipe']}; each attacker changes it as `tune/attackers.py` says (its config is in assess.json).",
         f"Each run trains on a nested subset of the training split (each size holds the smaller ones) and is scored "
