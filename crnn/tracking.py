@@ -57,10 +57,18 @@ class Tracker:
 
 
 class TensorBoardTracker(Tracker):
-    def __init__(self, out: str | Path) -> None:
-        from tensorboardX import SummaryWriter  # noqa: PLC0415
+    """Event files in ``OUT/tb``, created at the first epoch (a run refused before training writes nothing)."""
 
-        self.writer = SummaryWriter(str(Path(out) / "tb"))
+    def __init__(self, out: str | Path) -> None:
+        self.folder, self._writer = Path(out) / "tb", None
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            from tensorboardX import SummaryWriter  # noqa: PLC0415
+
+            self._writer = SummaryWriter(str(self.folder))
+        return self._writer
 
     def log_epoch(self, row: dict) -> None:
         for key in EPOCH_KEYS:
@@ -75,23 +83,33 @@ class TensorBoardTracker(Tracker):
 
 
 class MlflowTracker(Tracker):
-    def __init__(self, out: str | Path, uri: str | None, experiment: str) -> None:
-        import mlflow  # noqa: PLC0415
+    """One MLflow run, created at the first epoch (a run refused before training writes nothing)."""
 
-        self.client = mlflow.MlflowClient(mlflow_uri(out, uri))
-        found = self.client.get_experiment_by_name(experiment)
-        exp_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        self.run_id = self.client.create_run(exp_id, run_name=Path(out).name).info.run_id
+    def __init__(self, out: str | Path, uri: str | None, experiment: str) -> None:
+        self.out, self.uri, self.experiment, self._run_id = Path(out), uri, experiment, None
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            import mlflow  # noqa: PLC0415
+
+            self.client = mlflow.MlflowClient(mlflow_uri(self.out, self.uri))
+            found = self.client.get_experiment_by_name(self.experiment)
+            exp_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+            self._run_id = self.client.create_run(exp_id, run_name=self.out.name).info.run_id
+        return self._run_id
 
     def log_epoch(self, row: dict) -> None:
         step = int(row["epoch"])
+        run_id = self.run_id
         for key in EPOCH_KEYS:
             if isinstance(row.get(key), (int, float)) and math.isfinite(row[key]):
-                self.client.log_metric(self.run_id, key, float(row[key]), step=step)
+                self.client.log_metric(run_id, key, float(row[key]), step=step)
 
     def finish(self, config: dict, best: dict) -> None:
+        run_id = self.run_id
         for key, value in flat_config(config).items():
-            self.client.log_param(self.run_id, key, value)
+            self.client.log_param(run_id, key, value)
         for key in BEST_KEYS:
             if key in best:
                 self.client.log_metric(self.run_id, f"best_{key}", float(best[key]))
