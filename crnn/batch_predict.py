@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from crnn.charset import Charset
+from crnn.data.importer import IMAGE_SUFFIXES, image_files
 from crnn.decode_np import decode_np
 from crnn.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, what PIL's convert("L") uses; crnn.data.batches reads it from here
 META_PREFIX = "crnn."  # ONNX metadata_props keys written by crnn.export
 FORMATS = ("tsv", "csv", "jsonl")
@@ -102,10 +102,6 @@ class Item:
     array: np.ndarray | None = None  # or an image of a dataset split (memory-mapped)
 
 
-def _folder_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def _label_from_name(path: Path) -> str:
     return path.stem.split("_", 1)[0]  # LABEL_anything.png, as `crnn data import` reads a folder
 
@@ -145,7 +141,7 @@ def expand_sources(sources: list[str], labelled: bool = False, split: str = "tes
         if path.is_dir() and (path / "manifest.json").is_file():
             items += _dataset_items(path, split)
         elif path.is_dir():
-            files = _folder_images(path)
+            files = image_files(path)
             if not files:
                 raise UserError(f"{src}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
             items += [Item(str(p), _label_from_name(p) if labelled else None, path=p) for p in files]

@@ -33,12 +33,13 @@ class Entry:
     split: str | None = None
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """A folder's image files (by suffix), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def entries_from_folder(src: Path) -> list[Entry]:
-    files = _image_files(src)
+    files = image_files(src)
     if not files:
         raise UserError(f"{src}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
     return [Entry(p, p.stem.split("_", 1)[0]) for p in files]
@@ -91,7 +92,7 @@ def _read_unlabeled(
     """Every image of ``folder``, of the labelled images' ``shape`` (after ``--resize``); any other is refused."""
     if not folder.is_dir():
         raise UserError(f"--unlabeled {folder}: no such folder")
-    files = _image_files(folder)
+    files = image_files(folder)
     if not files:
         raise UserError(f"--unlabeled {folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
     out = np.empty((len(files), *shape), dtype=np.uint8)
@@ -207,7 +208,7 @@ def import_images(
         for i, img in enumerate(extra):
             split = scored.get(hashlib.blake2b(img.tobytes(), digest_size=16).digest())
             if split is not None:
-                name = _image_files(unlabeled)[i]
+                name = image_files(unlabeled)[i]
                 raise UserError(f"{name}: the same image is in the {split} split; unlabelled images must not include scored ones")
     source = {
         "imported_from": str(src.resolve()), "seed": seed, "fractions": list(fractions),
