@@ -33,16 +33,22 @@ def default_address() -> str:
     return os.environ.get("RAY_API_SERVER_ADDRESS") or os.environ.get("RAY_DASHBOARD_ADDRESS") or "http://127.0.0.1:8265"
 
 
-def _client(address: str, token_file: str | None):
-    """A client that sends the token when one is configured (the client must say RAY_AUTH_MODE=token)."""
+def _auth_env(address: str, token_file: str | None) -> None:
+    """Say RAY_AUTH_MODE=token when a token is configured: before anything imports Ray, which reads
+    its auth settings once, at import (the client sends no token otherwise)."""
     if token_file:
         if not Path(token_file).is_file():
             raise UserError(f"--token-file {token_file}: no such file")
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(Path(token_file).resolve())
-    has_token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-    if has_token:
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         os.environ["RAY_AUTH_MODE"] = "token"
         warn_plain_http(address)
+
+
+def _client(address: str, token_file: str | None, auth_set: bool = False):
+    """A client that sends the token when one is configured (the client must say RAY_AUTH_MODE=token)."""
+    if not auth_set:
+        _auth_env(address, token_file)
     from ray.job_submission import JobSubmissionClient  # noqa: PLC0415
 
     try:
@@ -150,10 +156,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UserError(f"--working-dir {root}: no such folder")
     excludes = EXCLUDES + list(args.exclude)
+    _auth_env(args.address, args.token_file)  # before the scan imports Ray's packaging (and with it Ray's auth settings)
     shipment = scan_working_dir(root, excludes)
     _check_shipment(shipment)
     _check_paths_are_shipped(command, shipment, excludes)
-    client = _client(args.address, args.token_file)
+    client = _client(args.address, args.token_file, auth_set=True)
     entrypoint = " ".join(["python", "-m", "crnn", *(_quote(c) for c in command)])
     runtime_env = {"working_dir": str(root), "excludes": excludes}
     print(f"shipping {root}: {shipment.files} files, {shipment.size / 2**20:.1f} MiB (not shipped: {', '.join(excludes)})")

@@ -242,7 +242,7 @@ def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli
             shipped.update(runtime_env, entrypoint=entrypoint)
             return "job-1"
 
-    monkeypatch.setattr(jobs_cmds, "_client", lambda address, token_file: FakeClient())
+    monkeypatch.setattr(jobs_cmds, "_client", lambda address, token_file, **kw: FakeClient())
     monkeypatch.chdir(tmp_path)
     for command in (["predict", "--model", "run", "a.png"], ["export", "--model", "run", "--format", "onnx", "--out", "m"]):
         code, out, err = cli("submit", "--", *command)
