@@ -112,12 +112,15 @@ def load_model(path: str | Path) -> Model:
 def train(
     data: str | Path, out: str | Path, *, preset: str = "cpu-fast", config: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None, init_from: str | Path | None = None, resume: bool = False,
-    device: str = "auto", max_minutes: float = 0.0, quiet: bool = True,
+    device: str = "auto", max_minutes: float = 0.0, quiet: bool = True, logger: str = "none",
+    tracking_uri: str | None = None,
 ) -> dict:  # fmt: skip
     """Train into the run folder ``out`` (as ``crnn train``); returns the best epoch's metrics. ``overrides``:
-    ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines)."""
+    ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines); ``logger``:
+    ``tensorboard`` or ``mlflow`` tracks the run as ``crnn train --logger`` does (``none`` by default)."""
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415
     from crnn.data.store import load_dataset  # noqa: PLC0415
+    from crnn.tracking import make_tracker  # noqa: PLC0415
     from crnn.training.checkpoint import init_source  # noqa: PLC0415
     from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
     from crnn.training.rundir import RunDir  # noqa: PLC0415
@@ -129,7 +132,8 @@ def train(
         resolved = resumed_config(saved, config, sets)
     opts = FitOptions(
         resume=resume, device=device, max_minutes=max_minutes, progress=not quiet,
-        **({"log": lambda line: None} if quiet else {}), **init_source(init_from),
+        tracker=make_tracker(logger, out, tracking_uri), **({"log": lambda line: None} if quiet else {}),
+        **init_source(init_from),
     )  # fmt: skip
     return fit(load_dataset(data, splits=("train", "val"), mmap=True), Path(out), resolved, opts)
 

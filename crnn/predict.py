@@ -25,16 +25,13 @@ class TorchModel:
         return [self.charset.decode(i) for i in ids], confs
 
 
-@torch.no_grad()
 def predict_arrays(
     loaded: LoadedModel, images: np.ndarray, beam_width: int, batch_size: int = 256
 ) -> tuple[list[str], list[float]]:
-    """uint8 images (N, H, W) or (N, H, W, 3) at the model's size -> texts and confidences."""
-    preds: list[str] = []
-    confs: list[float] = []
+    """uint8 images (N, H, W) or (N, H, W, 3) at the model's size, all in memory -> texts and confidences."""
+    model, preds, confs = TorchModel(loaded), [], []
     for start in range(0, len(images), batch_size):
-        x = to_input(images[start : start + batch_size], loaded.channels)  # (B, C, H, W)
-        ids, conf = decode(loaded.model(x), beam_width)
-        preds += [loaded.charset.decode(i) for i in ids]
+        texts, conf = model.read(to_input(images[start : start + batch_size], loaded.channels).numpy(), beam_width)
+        preds += texts
         confs += conf
     return preds, confs

@@ -35,8 +35,9 @@ def test_train_is_quiet_unless_asked(digits_data, tmp_path, capsys):
     best = crnn.train(digits_data, tmp_path / "q", preset="tiny", overrides={"train.epochs": 1, "train.augment": True})
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == "" and 0.0 <= best["exact_acc"] <= 1.0
-    crnn.train(digits_data, tmp_path / "loud", preset="tiny", overrides={"train.epochs": 1}, quiet=False)
+    crnn.train(digits_data, tmp_path / "loud", preset="tiny", overrides={"train.epochs": 1}, quiet=False, logger="tensorboard")
     assert "epoch 1/1" in capsys.readouterr().out
+    assert list((tmp_path / "loud/tb").glob("events.out.tfevents*")) and not (tmp_path / "q/tb").exists()
 
 
 def test_predict_takes_arrays_pil_images_and_paths_alike(model, digits_data, tmp_path):

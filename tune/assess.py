@@ -257,7 +257,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
             )
         check_time_steps(config.model, *scheme)
     setup = AssessSetup(
-        data=str(Path(opts.data).resolve()), config=apply_overrides(recipe, {}).to_dict(), recipe=where,
+        data=str(Path(opts.data).resolve()), config=recipe.to_dict(), recipe=where,
         attackers={n: {"config": a.config, "init_from": a.init_from, "unlabeled": a.unlabeled} for n, a in attackers.items()},
         seed=opts.seed, min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
         init_from=init_from, gpus_per_worker=opts.gpus_per_worker,
