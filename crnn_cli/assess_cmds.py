@@ -24,12 +24,15 @@ def cmd_assess(args: argparse.Namespace) -> int:
         raise UserError("--report-only needs --out REPORT, the assessment folder to rewrite the report of")
     if not args.report_only and (not args.data or not args.out):
         raise UserError("--data and --out are required (or --compare REPORT..., or --out REPORT --report-only)")
-    from tune.assess import AssessOptions, run_assess  # noqa: PLC0415
+    from tune.assess import AssessOptions, home_of, pull_assessment, push_report, run_assess  # noqa: PLC0415
     from tune.assess_report import write_report  # noqa: PLC0415
     from tune.sizes import bracket_text  # noqa: PLC0415
 
     if args.report_only:
-        a = write_report(Path(args.out))
+        home = home_of(args.out, args.storage)
+        pull_assessment(home)
+        a = write_report(home.local)
+        push_report(home)
     else:
         opts = AssessOptions(
             data=args.data, out=args.out, sizes=args.sizes, repeats=args.repeats, minutes_per_run=args.minutes_per_run,
@@ -37,7 +40,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             unlabeled_count=args.unlabeled_count, address=args.address,
             workers_per_run=args.workers_per_run, gpus_per_worker=args.gpus_per_worker, max_epochs=args.max_epochs,
             min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent, logger=args.logger,
-            tracking_uri=args.tracking_uri,
+            tracking_uri=args.tracking_uri, storage=args.storage,
         )  # fmt: skip
         out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         a = json.loads((out / "assessment.json").read_text())
@@ -75,6 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", help="start the scratch and semi attackers' runs from this model (run folder or checkpoint)")
     p.add_argument("--seed", type=int, default=0, help="seed of the nested subsets")
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
+    p.add_argument(
+        "--storage",
+        help="s3://bucket/path or gs://...: the assessment's home is STORAGE/<name of --out> (runs, plan, report); "
+        "--out is its local working copy. S3-compatible servers: AWS_ENDPOINT_URL",
+    )
     p.add_argument(
         "--workers-per-run",
         type=int,

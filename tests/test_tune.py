@@ -49,6 +49,22 @@ def test_the_table_is_built_from_the_files(search, cli):
     assert code == 0 and [line[:2] for line in out.splitlines()] == ["| ", "|-", "| ", "| "]  # header, rule, 2 rows
 
 
+def test_an_experiment_copied_to_s3_reads_back_the_same(search, s3, cli):
+    """A search whose home is a bucket: `crnn results` pulls its files (not the checkpoints) and reads them."""
+    from crnn import storage  # noqa: PLC0415
+    from tune.mirror import no_checkpoints  # noqa: PLC0415
+
+    storage.push_tree(search, f"{s3}/team/t3")
+    code, out, err = cli("results", f"{s3}/team/t3", "--format", "json", "--no-plots")
+    assert code == 0, err
+    local = json.loads(out)
+    code, out, _ = cli("results", "t3", "--storage", f"{s3}/team", "--format", "json", "--no-plots")
+    assert code == 0 and json.loads(out) == local
+    assert [r["trial_id"] for r in local] == [r["trial_id"] for r in Experiment.load(search).rows()]
+    copy = storage.cache_dir(f"{s3}/team/t3")
+    assert (copy / "optuna.db").is_file() and not [p for p in copy.rglob("*") if no_checkpoints(p.relative_to(copy).as_posix())]
+
+
 def test_optuna_study_holds_the_same_trials(search):
     study = optuna.load_study(study_name="t3", storage=f"sqlite:///{search / 'optuna.db'}")
     assert len(study.trials) == 3

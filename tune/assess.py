@@ -7,6 +7,10 @@ the middle of every bracket wider than 2x around a solve rate, until each labels
     REPORT/runs/round-K/    Tune's experiment of round K (one trial per attacker, size and repeat; resumable)
     REPORT/assessment.json  the contract: scheme, attackers, the strongest's curve and labels_to_break, verdict
     REPORT/report.md, curve.png, coverage.png, model.onnx (the strongest attacker's model of the largest size)
+
+With ``--storage s3://bucket/assess`` (``tune.mirror``) the assessment's home is STORAGE/REPORT-NAME: Tune
+writes the runs there, assess.json is uploaded whenever the plan changes and the report at the end;
+REPORT is the local working copy, pulled back first, so the same command resumes on any machine.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
 from crnn.stats import wilson
+from crnn.storage import is_remote, join, ray_storage
 from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess_runs import finished_runs, trial_folders
 from tune.attackers import build_attackers, parse_attackers
+from tune.mirror import Mirror, no_train_runs
 from tune.sizes import coarse_sizes, parse_sizes, refine
 
 
@@ -201,6 +207,33 @@ class AssessOptions:
     max_concurrent: int | None = None
     logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
     tracking_uri: str | None = None
+    storage: str | None = None  # s3://... or gs://...: the assessment's home is STORAGE/<out's name>
+
+
+def home_of(out: str | Path, where: str | None) -> Mirror:
+    """The assessment folder ``out`` and its remote home under ``where`` (``--storage``), if any."""
+    out = Path(out).resolve()
+    if where is None:
+        return Mirror(out)
+    if not is_remote(where):
+        raise UserError(
+            f"--storage {where}: accepted: s3://bucket/path or gs://bucket/path (on a shared folder, give that folder as --out)"
+        )
+    return Mirror(out, join(where, out.name))
+
+
+def pull_assessment(home: Mirror) -> None:
+    """Bring a remote assessment's plan, finished runs and report into the working copy."""
+    if home.remote is not None:
+        print(f"assessment {home.remote}: working copy {home.local}", flush=True)
+        home.pull(skip=no_train_runs)
+
+
+def push_report(home: Mirror) -> None:
+    """Upload what ``write_report`` wrote (Tune uploaded the runs itself)."""
+    if home.remote is not None:
+        names = [p.name for p in home.local.iterdir() if p.is_file() and ".tmp" not in p.name]
+        home.push(sorted(names))
 
 
 def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
@@ -261,7 +294,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
         attackers={n: {"config": a.config, "init_from": a.init_from, "unlabeled": a.unlabeled} for n, a in attackers.items()},
         seed=opts.seed, min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
         init_from=init_from, gpus_per_worker=opts.gpus_per_worker,
-        workers_per_run=opts.workers_per_run, train_storage=str(Path(opts.out).resolve() / TRAIN_RUNS),
+        workers_per_run=opts.workers_per_run, train_storage=home_of(opts.out, opts.storage).sub(TRAIN_RUNS),
     )  # fmt: skip
     return setup, sizes
 
@@ -315,8 +348,10 @@ def _next_round(out: Path, setup: AssessSetup, rounds: list, repeats: int) -> li
 
 def run_assess(opts: AssessOptions, command: str = "") -> Path:
     """Start or resume the assessment in ``opts.out``; returns the report folder."""
-    out = Path(opts.out).resolve()
+    home = home_of(opts.out, opts.storage)
+    out = home.local
     setup, sizes = validate(opts)
+    pull_assessment(home)
     setup, rounds = _resumed_setup(out, setup, sizes, opts.repeats, command)
     out.mkdir(parents=True, exist_ok=True)
     from crnn.atomic import atomic_write_json  # noqa: PLC0415
@@ -325,6 +360,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
         atomic_write_json(
             out / SETUP, {"sizes": sizes or "auto", "repeats": opts.repeats, "rounds": rounds, "setup": asdict(setup)}
         )
+        home.push([SETUP])
 
     if not rounds:
         first = sizes or coarse_sizes(int(read_manifest(setup.data)["splits"]["train"]))
@@ -347,7 +383,7 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
             if k == len(rounds):
                 rounds.append(plan)
                 save()
-            _run_round(out, setup, k, rounds[k], embedded, opts)
+            _run_round(home, setup, k, rounds[k], embedded, opts)
             k += 1
     finally:
         if started:
@@ -355,16 +391,20 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     from tune.assess_report import write_report  # noqa: PLC0415
 
     write_report(out)
+    push_report(home)
     return out
 
 
-def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, opts: AssessOptions) -> None:
-    """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K``."""
+def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, opts: AssessOptions) -> None:
+    """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K`` (then, for a remote
+    assessment, pull its finished runs into the working copy)."""
     from ray import tune  # noqa: PLC0415
 
     from crnn.training.ray_glue import trial_layout  # noqa: PLC0415
 
-    exp = out / RUNS / f"round-{k}"
+    out = home.local
+    runs_path, fs = ray_storage(home.sub(RUNS))
+    exp = f"{runs_path}/round-{k}"
     finished = finished_runs(out).checkpoints
     if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
         return
@@ -373,9 +413,9 @@ def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded
     )
     trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
     sizes = sorted({r["size"] for r in runs})
-    if tune.Tuner.can_restore(str(exp)):
+    if tune.Tuner.can_restore(exp, storage_filesystem=fs):
         print(f"resuming round {k} (sizes {sizes}): finished runs are kept", flush=True)
-        tuner = tune.Tuner.restore(str(exp), trainable=trainable, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(exp, trainable=trainable, resume_unfinished=True, resume_errored=True, storage_filesystem=fs)
     else:
         print(f"round {k}: sizes {sizes}", flush=True)
         tuner = tune.Tuner(
@@ -383,15 +423,17 @@ def _run_round(out: Path, setup: AssessSetup, k: int, runs: list[dict], embedded
             param_space={"run": tune.grid_search(runs)},
             tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, trial_dirname_creator=_dirname),
             run_config=tune.RunConfig(
-                name=exp.name,
-                storage_path=str(exp.parent),
+                name=f"round-{k}",
+                storage_path=runs_path,
+                storage_filesystem=fs,
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=1),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=home.checkpoints_to_keep),
                 callbacks=[_lines(), *tune_callbacks(opts.logger, out, opts.tracking_uri, out.name)],
             ),
         )
     tuner.fit()
+    home.pull(skip=no_train_runs)
 
 
 def _dirname(trial) -> str:

@@ -46,13 +46,23 @@ def _row(final: dict) -> dict:
     }  # fmt: skip
 
 
+def _final(trial: Path, ckpt: Path | None) -> dict | None:
+    """A run's final row: from its last checkpoint's test.json (the trial uploads it itself, so it survives
+    a driver killed before its results file was saved), else from the results file (older assessments)."""
+    if ckpt is not None and (ckpt / TEST_FILE).is_file():
+        final = json.loads((ckpt / TEST_FILE).read_text()).get("final")
+        if isinstance(final, dict):
+            return final
+    result = trial / "result.json"
+    lines = result.read_text().splitlines() if result.is_file() else []
+    return next((r for r in map(json.loads, reversed([x for x in lines if x.strip()])) if r.get("final")), None)
+
+
 def finished_runs(out: Path, legacy: str = "scratch") -> Runs:
     runs = Runs()
     for trial in trial_folders(out):
-        result = trial / "result.json"
-        lines = result.read_text().splitlines() if result.is_file() else []
-        final = next((r for r in map(json.loads, reversed([x for x in lines if x.strip()])) if r.get("final")), None)
         ckpt = max(trial.glob("checkpoint_*"), default=None)
+        final = _final(trial, ckpt)
         if final is None or ckpt is None or not (ckpt / TEST_FILE).is_file():
             runs.unfinished.append(trial.name)
             continue

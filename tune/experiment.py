@@ -6,6 +6,9 @@ is gone): ``Experiment.find/load``, its trials as table rows, and the reports wr
     EXP/experiment_state-*.json  Tune's own state, read only through ray.tune.ExperimentAnalysis
     EXP/optuna.db             the Optuna study
     EXP/trials.csv, best_config.json, plots/*.png   written by ``write_reports``
+
+An experiment in remote storage (``s3://bucket/exps/NAME``) is read from its local working copy,
+pulled first (``tune.mirror``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from crnn import storage
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.errors import UserError
+from tune.mirror import Mirror
 from tune.trial import TrialSetup
 
 EXPERIMENT_FILE = "experiment.json"
@@ -57,14 +62,31 @@ class Experiment:
         return cls(path, meta)
 
     @classmethod
-    def find(cls, name_or_path: str, storage: str = "experiments") -> Experiment:
-        """``crnn results EXP``: a path to an experiment folder, or a name under ``storage``."""
-        for candidate in (Path(name_or_path), Path(storage) / name_or_path):
+    def find(cls, name_or_path: str, where: str = "experiments") -> Experiment:
+        """``crnn results EXP``: a path to an experiment folder, or a name under ``where``; either may be
+        remote (``s3://bucket/exps/NAME``, or NAME under ``--storage s3://bucket/exps``): its tables and
+        study are pulled into the local working copy first."""
+        uri = name_or_path if storage.is_remote(name_or_path) else None
+        if uri is None and storage.is_remote(where) and "/" not in name_or_path:
+            uri = storage.join(where, name_or_path)
+        if uri is not None:
+            home = Mirror(storage.cache_dir(uri), uri)
+            home.pull()
+            if not (home.local / EXPERIMENT_FILE).is_file():
+                raise UserError(f"{storage.redact(uri)}: no experiment there (no {EXPERIMENT_FILE}); run `crnn tune` first")
+            return cls.load(home.local)
+        for candidate in (Path(name_or_path), Path(where) / name_or_path):
             if (candidate / EXPERIMENT_FILE).is_file():
                 return cls.load(candidate)
         raise UserError(
-            f"{name_or_path}: no experiment there or in {storage}/ (it has no {EXPERIMENT_FILE}); run `crnn tune` first"
+            f"{name_or_path}: no experiment there or in {where}/ (it has no {EXPERIMENT_FILE}); run `crnn tune` first"
         )
+
+    def own_files(self) -> list[str]:
+        """The files this tool writes in the folder (not Tune's): what a remote experiment uploads."""
+        names = [EXPERIMENT_FILE, "optuna.db", "mlflow.db", "trials.csv", "best_config.json"]
+        plots = sorted(p.relative_to(self.path).as_posix() for p in (self.path / "plots").glob("*.png"))
+        return [n for n in names if (self.path / n).is_file()] + plots
 
     @property
     def name(self) -> str:

@@ -3,6 +3,8 @@
 The experiment folder STORAGE/NAME holds everything: Tune's trial folders and state, the Optuna
 study (``optuna.db``, SQLite), ``experiment.json`` (how the search was set up, so a resume and
 ``crnn results``/``crnn retrain`` need nothing else), and the tables and plots of ``crnn results``.
+STORAGE may be ``s3://``/``gs://`` (``tune.mirror``): Tune writes there, the study and tables are
+uploaded after every finished trial from a local working copy.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
+from crnn.storage import check_uri
 from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.fit import worker_batch_size
 from tune.experiment import EXPERIMENT_FILE, Experiment
+from tune.mirror import Mirror
 from tune.space import load_space, reference_point
 from tune.trial import TrialSetup, run_trial
 
@@ -99,7 +103,7 @@ def _space(opts: TuneOptions) -> list[dict]:
     return json.loads(json.dumps([dataclasses.asdict(p) for p in load_space(opts.space)]))
 
 
-def _setup(opts: TuneOptions, preset: TunePreset, exp: Path) -> tuple[TrialSetup, dict]:
+def _setup(opts: TuneOptions, preset: TunePreset, home: Mirror) -> tuple[TrialSetup, dict]:
     manifest = read_manifest(opts.data)
     space = load_space(opts.space)
     seed = opts.seed or 0
@@ -115,7 +119,7 @@ def _setup(opts: TuneOptions, preset: TunePreset, exp: Path) -> tuple[TrialSetup
     max_epochs = opts.max_epochs or preset.max_epochs
     setup = TrialSetup(
         data=str(Path(opts.data).resolve()), base=base.to_dict(), space=_space(opts), max_epochs=max_epochs,
-        workers=workers, gpus_per_worker=opts.gpus_per_worker or 0.0, trial_storage=str(exp / "train_runs"),
+        workers=workers, gpus_per_worker=opts.gpus_per_worker or 0.0, trial_storage=home.sub("train_runs"),
         worker_failures=opts.max_failures,
     )  # fmt: skip
     meta = {
@@ -157,12 +161,10 @@ def check_same_search(opts: TuneOptions, meta: dict) -> None:
 def run_tune(opts: TuneOptions) -> Path:
     """Start or resume experiment ``opts.name``; returns its folder."""
     preset = _validate(opts)
-    if "://" in opts.storage:
-        raise UserError(
-            f"--storage {opts.storage}: the Optuna study is a SQLite file inside the experiment, so the experiment "
-            "storage must be a path (a shared NFS mount on a multi-node cluster)"
-        )
-    exp = Path(opts.storage).resolve() / opts.name
+    check_uri(opts.storage, "--storage")
+    home = Mirror.at(opts.storage, opts.name)
+    exp = home.local
+    home.pull()  # a remote experiment's study and tables (checkpoints stay remote: Tune reads them there)
     resuming = (exp / EXPERIMENT_FILE).is_file()
     if resuming:
         stored = Experiment.load(exp)
@@ -170,7 +172,7 @@ def run_tune(opts: TuneOptions) -> Path:
         check_same_search(opts, stored.meta)
         meta, setup = stored.meta, stored.setup
     else:
-        setup, meta = _setup(opts, preset, exp)
+        setup, meta = _setup(opts, preset, home)
 
     # Per-epoch checkpoints of short trials trip Tune's "snapshotting too often" warning: expected here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -188,15 +190,21 @@ def run_tune(opts: TuneOptions) -> Path:
         meta["max_concurrent_resolved"] = max_concurrent
         exp.mkdir(parents=True, exist_ok=True)
         atomic_write_json(exp / EXPERIMENT_FILE, meta)
+        home.push([EXPERIMENT_FILE])
         trainable = tune.with_parameters(run_trial, setup=setup)
         trainable = tune.with_resources(trainable, resources)
-        if resuming and tune.Tuner.can_restore(str(exp)):
-            print(f"resuming experiment {exp}: finished trials are kept, unfinished ones continue", flush=True)
-            tuner = tune.Tuner.restore(str(exp), trainable=trainable, resume_unfinished=True, resume_errored=False)
+        path, fs = home.ray_path()
+        if resuming and tune.Tuner.can_restore(path, storage_filesystem=fs):
+            print(f"resuming experiment {home.remote or exp}: finished trials are kept, unfinished ones continue", flush=True)
+            tuner = tune.Tuner.restore(
+                path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs
+            )
         else:
-            tuner = _new_tuner(trainable, meta, setup, exp, max_concurrent, opts.logger, opts.tracking_uri)
+            tuner = _new_tuner(trainable, meta, setup, home, max_concurrent, opts.logger, opts.tracking_uri)
+        if home.remote:
+            print(f"experiment {home.remote}: working copy {exp}", flush=True)
         print(
-            f"experiment {exp}: {meta['samples']} trials, at most {meta['max_epochs']} epochs each, "
+            f"experiment {home.remote or exp}: {meta['samples']} trials, at most {meta['max_epochs']} epochs each, "
             f"{max_concurrent} at a time, {setup.workers} worker(s) per trial, scheduler {meta['scheduler']}",
             flush=True,
         )
@@ -204,11 +212,16 @@ def run_tune(opts: TuneOptions) -> Path:
     finally:
         if started:
             ray.shutdown()
-    Experiment.load(exp).refresh()  # trials.csv, best_config.json, plots: the same files for every caller
+    home.pull()
+    done = Experiment.load(exp)
+    done.refresh()  # trials.csv, best_config.json, plots: the same files for every caller
+    home.push(done.own_files())
     return exp
 
 
-def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurrent: int, logger: str, tracking_uri: str | None):
+def _new_tuner(
+    trainable, meta: dict, setup: TrialSetup, home: Mirror, max_concurrent: int, logger: str, tracking_uri: str | None
+):  # fmt: skip
     import optuna  # noqa: PLC0415
     from ray import tune  # noqa: PLC0415
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: PLC0415
@@ -218,6 +231,7 @@ def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurre
     from tune.progress import EpochLines  # noqa: PLC0415
 
     params = setup.params()
+    exp = home.local
     exp.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp / 'optuna.db'}")
     searcher = OptunaSearch(
@@ -237,6 +251,7 @@ def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurre
         )
     else:
         scheduler = FIFOScheduler()
+    storage_path, fs = home.ray_storage()
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -248,10 +263,15 @@ def _new_tuner(trainable, meta: dict, setup: TrialSetup, exp: Path, max_concurre
         ),
         run_config=tune.RunConfig(
             name=meta["name"],
-            storage_path=str(exp.parent),
+            storage_path=storage_path,
+            storage_filesystem=fs,
             failure_config=tune.FailureConfig(max_failures=meta["max_failures"]),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[EpochLines(meta["max_epochs"]), *tune_callbacks(logger, exp, tracking_uri, meta["name"])],
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=home.checkpoints_to_keep),
+            callbacks=[
+                EpochLines(meta["max_epochs"]),
+                *tune_callbacks(logger, exp, tracking_uri, meta["name"]),
+                home.callback([EXPERIMENT_FILE, "optuna.db", "mlflow.db"]),
+            ],
             verbose=0,
         ),
     )

@@ -153,11 +153,15 @@ def torch_trainer(
     storage_path: str, max_failures: int, callbacks: list | None = None, keep: int = 1, cpus_per_worker: float = 1.0,
 ):  # fmt: skip
     """A TorchTrainer whose run is named ``name`` under ``storage_path`` (never a timestamp: Train V2
-    resumes a run by storage path + name) and that replaces dead workers ``max_failures`` times."""
+    resumes a run by storage path + name) and that replaces dead workers ``max_failures`` times.
+    ``storage_path`` may be a remote URI (``crnn.storage``: s3://, gs://, with an endpoint override)."""
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
     from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
     from ray.train.torch import TorchTrainer  # noqa: PLC0415
 
+    from crnn.storage import ray_storage  # noqa: PLC0415
+
+    storage_path, storage_fs = ray_storage(storage_path)
     resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
     return TorchTrainer(
         worker_fn,
@@ -166,6 +170,7 @@ def torch_trainer(
         run_config=RayRunConfig(
             name=name,
             storage_path=storage_path,
+            storage_filesystem=storage_fs,
             callbacks=callbacks,
             failure_config=FailureConfig(max_failures=max_failures),
             checkpoint_config=CheckpointConfig(

@@ -112,6 +112,9 @@ def storage_and_name(out: Path, storage: str | None) -> tuple[str, str]:
     """(storage_path, run name) for Ray: ``RUN/ray`` + ``train`` by default, else STORAGE + RUN's name."""
     if storage is None:
         return str(out / "ray"), "train"
+    from crnn.storage import check_uri  # noqa: PLC0415
+
+    check_uri(storage, "--storage")
     if "://" in storage:
         return storage, out.name
     return str(Path(storage).resolve()), out.name

@@ -1,0 +1,89 @@
+"""An experiment or assessment whose home is remote storage (``--storage s3://...``).
+
+Ray Tune writes the trials and checkpoints there itself. This tool's own files (experiment.json, the
+Optuna study, an assessment's plan and report) are written in a local working copy and uploaded when
+they change: after every finished trial and at the end. A resume, ``crnn results`` or a report on
+another machine first pulls the copy back (checkpoints only where they are read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crnn import storage
+
+
+def no_checkpoints(rel: str) -> bool:
+    """Leave out what a table never reads: trial checkpoints and the Ray Train runs beneath them."""
+    parts = rel.split("/")
+    return parts[0] == "train_runs" or any(p.startswith("checkpoint_") for p in parts)
+
+
+def no_train_runs(rel: str) -> bool:
+    return rel.split("/", maxsplit=1)[0] == "train_runs"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """``local`` is the folder every reader and writer of this tool uses; ``remote`` its home, or None
+    when the folder is its own home (a local or mounted path)."""
+
+    local: Path
+    remote: str | None = None
+
+    @classmethod
+    def at(cls, where: str, name: str) -> Mirror:
+        """The experiment ``name`` under ``where`` (a folder or a remote URI)."""
+        if storage.is_remote(where):
+            remote = storage.join(where, name)
+            return cls(storage.cache_dir(remote), remote)
+        return cls(Path(where).resolve() / name)
+
+    @property
+    def checkpoints_to_keep(self) -> int:
+        """Tune's ``num_to_keep`` per trial. On remote storage Tune uploads its experiment state without
+        waiting and deletes an old checkpoint as a new one lands, so a kill can leave a state naming a
+        checkpoint already gone ("does not exist on storage anymore"); keeping three outlasts that lag."""
+        return 1 if self.remote is None else 3
+
+    def ray_storage(self) -> tuple[str, object | None]:
+        """(storage_path, storage_filesystem) of the folder holding this one, for Tune's ``RunConfig``."""
+        if self.remote is None:
+            return str(self.local.parent), None
+        path, fs = storage.ray_storage(self.remote)
+        return path.rsplit("/", 1)[0], fs
+
+    def ray_path(self) -> tuple[str, object | None]:
+        """(path, filesystem) of this folder itself, for ``Tuner.can_restore``/``restore``."""
+        return (str(self.local), None) if self.remote is None else storage.ray_storage(self.remote)
+
+    def sub(self, name: str) -> str:
+        """Where Ray should keep ``name`` inside this folder (a local path or a remote URI)."""
+        return str(self.local / name) if self.remote is None else storage.join(self.remote, name)
+
+    def pull(self, skip=no_checkpoints) -> int:
+        return 0 if self.remote is None else storage.pull(self.remote, self.local, skip)
+
+    def push(self, files: list[str]) -> int:
+        return 0 if self.remote is None else storage.push(self.local, self.remote, files)
+
+    def callback(self, files: list[str]):
+        """A Tune callback that uploads ``files`` as every trial starts, finishes or fails, and at the end."""
+        from ray.tune import Callback  # noqa: PLC0415
+
+        mirror = self
+
+        class Upload(Callback):
+            def on_trial_start(self, iteration, trials, trial, **info) -> None:
+                mirror.push(files)
+
+            def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+                mirror.push(files)
+
+            def on_trial_error(self, iteration, trials, trial, **info) -> None:
+                mirror.push(files)
+
+            def on_experiment_end(self, trials, **info) -> None:
+                mirror.push(files)
+
+        return Upload()
