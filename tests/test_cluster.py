@@ -47,7 +47,9 @@ def crnn_commands(entrypoint: str) -> list[list[str]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["raycluster.yaml", "rayjob-tune.yaml", "rayjob-retrain.yaml", "shared-pvc.yaml"])
+@pytest.mark.parametrize(
+    "name", ["raycluster.yaml", "rayjob-tune.yaml", "rayjob-tune-s3.yaml", "rayjob-retrain.yaml", "shared-pvc.yaml"]
+)
 def test_kuberay_manifests_parse_and_name_real_entrypoints(name):
     doc = yaml.safe_load((CLUSTER / "k8s" / name).read_text())
     if name == "shared-pvc.yaml":
@@ -65,6 +67,13 @@ def test_kuberay_manifests_parse_and_name_real_entrypoints(name):
         assert commands, "the entrypoint runs no crnn command"
         for argv in commands:
             build_parser().parse_args(argv)  # exits 2 on an unknown subcommand or flag
+        data = {argv[argv.index("--data") + 1] for argv in commands if "--data" in argv}
+        for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]:  # the dataset trials read is on every pod
+            pod = group["template"]["spec"]
+            mounts = {m["mountPath"] for c in pod["containers"] for m in c.get("volumeMounts", [])}
+            assert all(any(d.startswith(m + "/") for m in mounts) for d in data), (data, mounts)
+            for init in pod.get("initContainers", []):
+                build_parser().parse_args(init["command"][1:])
 
 
 def free_port() -> int:
