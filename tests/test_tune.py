@@ -51,8 +51,8 @@ def test_the_table_is_built_from_the_files(search, cli):
 
 def test_an_experiment_copied_to_s3_reads_back_the_same(search, s3, cli):
     """A search whose home is a bucket: `crnn results` pulls its files (not the checkpoints) and reads them."""
-    from crnn import storage  # noqa: PLC0415
-    from tune.mirror import no_checkpoints  # noqa: PLC0415
+    from crnn import storage
+    from tune.mirror import no_checkpoints
 
     storage.push_tree(search, f"{s3}/team/t3")
     code, out, err = cli("results", f"{s3}/team/t3", "--format", "json", "--no-plots")

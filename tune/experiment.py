@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from crnn import storage
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.errors import UserError
+from crnn.storage import cache_dir, is_remote, join, redact
 from tune.mirror import Mirror
 from tune.trial import TrialSetup
 
@@ -66,14 +66,14 @@ class Experiment:
         """``crnn results EXP``: a path to an experiment folder, or a name under ``where``; either may be
         remote (``s3://bucket/exps/NAME``, or NAME under ``--storage s3://bucket/exps``): its tables and
         study are pulled into the local working copy first."""
-        uri = name_or_path if storage.is_remote(name_or_path) else None
-        if uri is None and storage.is_remote(where) and "/" not in name_or_path:
-            uri = storage.join(where, name_or_path)
+        uri = name_or_path if is_remote(name_or_path) else None
+        if uri is None and is_remote(where) and "/" not in name_or_path:
+            uri = join(where, name_or_path)
         if uri is not None:
-            home = Mirror(storage.cache_dir(uri), uri)
+            home = Mirror(cache_dir(uri), uri)
             home.pull()
             if not (home.local / EXPERIMENT_FILE).is_file():
-                raise UserError(f"{storage.redact(uri)}: no experiment there (no {EXPERIMENT_FILE}); run `crnn tune` first")
+                raise UserError(f"{redact(uri)}: no experiment there (no {EXPERIMENT_FILE}); run `crnn tune` first")
             return cls.load(home.local)
         for candidate in (Path(name_or_path), Path(where) / name_or_path):
             if (candidate / EXPERIMENT_FILE).is_file():

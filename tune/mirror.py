@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from crnn import storage
+from crnn.storage import cache_dir, is_remote, join
+from crnn.storage import pull as pull_tree
+from crnn.storage import push as push_files
+from crnn.storage import ray_storage as fs_and_path
 
 
 def no_checkpoints(rel: str) -> bool:
@@ -34,9 +37,9 @@ class Mirror:
     @classmethod
     def at(cls, where: str, name: str) -> Mirror:
         """The experiment ``name`` under ``where`` (a folder or a remote URI)."""
-        if storage.is_remote(where):
-            remote = storage.join(where, name)
-            return cls(storage.cache_dir(remote), remote)
+        if is_remote(where):
+            remote = join(where, name)
+            return cls(cache_dir(remote), remote)
         return cls(Path(where).resolve() / name)
 
     @property
@@ -50,22 +53,22 @@ class Mirror:
         """(storage_path, storage_filesystem) of the folder holding this one, for Tune's ``RunConfig``."""
         if self.remote is None:
             return str(self.local.parent), None
-        path, fs = storage.ray_storage(self.remote)
+        path, fs = fs_and_path(self.remote)
         return path.rsplit("/", 1)[0], fs
 
     def ray_path(self) -> tuple[str, object | None]:
         """(path, filesystem) of this folder itself, for ``Tuner.can_restore``/``restore``."""
-        return (str(self.local), None) if self.remote is None else storage.ray_storage(self.remote)
+        return (str(self.local), None) if self.remote is None else fs_and_path(self.remote)
 
     def sub(self, name: str) -> str:
         """Where Ray should keep ``name`` inside this folder (a local path or a remote URI)."""
-        return str(self.local / name) if self.remote is None else storage.join(self.remote, name)
+        return str(self.local / name) if self.remote is None else join(self.remote, name)
 
     def pull(self, skip=no_checkpoints) -> int:
-        return 0 if self.remote is None else storage.pull(self.remote, self.local, skip)
+        return 0 if self.remote is None else pull_tree(self.remote, self.local, skip)
 
     def push(self, files: list[str]) -> int:
-        return 0 if self.remote is None else storage.push(self.local, self.remote, files)
+        return 0 if self.remote is None else push_files(self.local, self.remote, files)
 
     def callback(self, files: list[str]):
         """A Tune callback that uploads ``files`` as every trial starts, finishes or fails, and at the end."""
