@@ -180,6 +180,7 @@ def run_tune(opts: TuneOptions) -> Path:
     from ray import tune  # noqa: PLC0415
 
     from crnn.training.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
+    from tune.study import fail_orphans, open_at  # noqa: PLC0415
 
     started, embedded = init_ray_for_trials(opts.address)
     try:
@@ -194,6 +195,7 @@ def run_tune(opts: TuneOptions) -> Path:
         trainable = tune.with_parameters(run_trial, setup=setup)
         trainable = tune.with_resources(trainable, resources)
         path, fs = home.ray_path()
+        open_at(exp / "optuna.db")  # a resumed searcher reopens its study here, wherever it was started
         if resuming and tune.Tuner.can_restore(path, storage_filesystem=fs):
             print(f"resuming experiment {home.remote or exp}: finished trials are kept, unfinished ones continue", flush=True)
             tuner = tune.Tuner.restore(
@@ -208,7 +210,10 @@ def run_tune(opts: TuneOptions) -> Path:
             f"{max_concurrent} at a time, {setup.workers} worker(s) per trial, scheduler {meta['scheduler']}",
             flush=True,
         )
-        tuner.fit()
+        results = tuner.fit()
+        if results.num_terminated + results.num_errors >= meta["samples"]:  # over: a trial RUNNING now is a killed run's
+            fail_orphans(exp / "optuna.db", meta["name"])
+            home.push(["optuna.db"])
     finally:
         if started:
             ray.shutdown()
@@ -226,22 +231,21 @@ def _new_tuner(
     from ray import tune  # noqa: PLC0415
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: PLC0415
     from ray.tune.search import ConcurrencyLimiter  # noqa: PLC0415
-    from ray.tune.search.optuna import OptunaSearch  # noqa: PLC0415
 
     from tune.progress import EpochLines  # noqa: PLC0415
+    from tune.study import PortableOptunaSearch, sqlite_storage  # noqa: PLC0415
 
     params = setup.params()
     exp = home.local
     exp.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{exp / 'optuna.db'}")
-    searcher = OptunaSearch(
+    searcher = PortableOptunaSearch(
         space={p.name: p.distribution() for p in params},
         metric=METRIC,
         mode="max",
         points_to_evaluate=[meta["reference_point"]],  # the reference report's configuration first
         sampler=optuna.samplers.TPESampler(seed=meta["seed"]),
         study_name=meta["name"],
-        storage=storage,
+        storage=sqlite_storage(exp / "optuna.db"),
     )
     if meta["scheduler"] == "asha":
         # CTC spends its first epoch or so on the all-blank plateau: judging a trial there says nothing
