@@ -71,7 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
     p.add_argument("--space", help="YAML search space replacing or extending tune/space.yaml")
     p.add_argument("--scheduler", help="asha (the default: early stopping on val exact accuracy) or none")
-    p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    p.add_argument(
+        "--storage",
+        default="experiments",
+        help="folder or s3://bucket/path, gs://... holding experiments (default ./experiments)",
+    )
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
     p.add_argument("--seed", type=int, help="seed of the TPE sampler and of every trial (default 0)")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashing trial before it is marked errored")
@@ -84,7 +88,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, help="show the best K trials")
     p.add_argument("--sort", default="exact_acc", help=f"metric to sort by: {', '.join(SORTABLE)}")
     p.add_argument("--format", default="table", choices=["table", "csv", "markdown", "json"])
-    p.add_argument("--storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    p.add_argument(
+        "--storage",
+        default="experiments",
+        help="folder or s3://bucket/path, gs://... holding experiments (default ./experiments)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
     p.set_defaults(func=cmd_results)
 
@@ -99,11 +107,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override the trial's config, e.g. train.schedule=onecycle (repeatable)",
     )  # fmt: skip
-    p.add_argument("--exp-storage", default="experiments", help="folder holding experiments (default ./experiments)")
+    p.add_argument(
+        "--exp-storage",
+        default="experiments",
+        help="folder or s3://bucket/path, gs://... holding experiments (default ./experiments)",
+    )
     add_tracking_flags(p)
     ray = p.add_argument_group("Ray Train (as for crnn train)")
     ray.add_argument("--workers", type=int, help="Ray Train workers; without it, one process")
     ray.add_argument("--gpus-per-worker", type=float, default=0.0)
     ray.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT")
-    ray.add_argument("--storage", help="Ray checkpoint storage (shared on multi-node)")
+    ray.add_argument("--storage", help="Ray Train checkpoint storage: a path, s3://..., gs://... (shared on multi-node)")
     p.set_defaults(func=cmd_retrain)
