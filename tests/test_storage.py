@@ -92,3 +92,17 @@ def test_an_assessment_storage_must_be_remote(tmp_path):
 def test_results_of_a_missing_remote_experiment_is_one_line(s3, cli):
     code, _, err = cli("results", f"{s3}/exps/nope")
     assert code == 2 and f"{s3}/exps/nope: no experiment there" in err and "Traceback" not in err
+
+
+def test_an_unreachable_server_is_one_line(monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(UserError, match=r"^s3://bucket/x: cannot reach the storage \(.*Could not connect") as info:
+        storage.filesystem("s3://bucket/x?region=us-east-1")
+    assert "\n" not in str(info.value) and "region=" not in str(info.value)  # the query stays out of messages
