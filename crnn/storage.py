@@ -14,6 +14,7 @@ boto3 and the AWS CLI alike), or write the override into the URI:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -46,7 +47,13 @@ def join(uri: str, *parts: str) -> str:
 
 def filesystem(uri: str):
     """(pyarrow filesystem, path inside it) for a remote URI; a one-line error where the bucket is
-    missing or the server does not answer."""
+    missing or the server does not answer. Opened and checked once per URI and endpoint in a process:
+    a search uploads its study after every trial."""
+    return _open(uri, os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@functools.lru_cache(maxsize=64)
+def _open(uri: str, endpoint: str | None):  # endpoint: part of the key, read by pyarrow from the environment
     import pyarrow.fs as pafs  # noqa: PLC0415
 
     try:
@@ -101,7 +108,8 @@ def pull(uri: str, local: Path, skip: Callable[[str], bool] = lambda rel: False)
         if info.type != pafs.FileType.File or skip(rel):
             continue
         dest = local / rel
-        if dest.is_file() and dest.stat().st_size == info.size and info.mtime_ns and dest.stat().st_mtime_ns >= info.mtime_ns:
+        have = dest.stat() if dest.is_file() else None
+        if have and have.st_size == info.size and info.mtime_ns and have.st_mtime_ns >= info.mtime_ns:
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         with fs.open_input_stream(info.path) as src:

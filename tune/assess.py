@@ -230,10 +230,8 @@ def pull_assessment(home: Mirror) -> None:
 
 
 def push_report(home: Mirror) -> None:
-    """Upload what ``write_report`` wrote (Tune uploaded the runs itself)."""
-    if home.remote is not None:
-        names = [p.name for p in home.local.iterdir() if p.is_file() and ".tmp" not in p.name]
-        home.push(sorted(names))
+    """Upload what ``write_report`` wrote, the files at the top of the folder (Tune uploaded the runs)."""
+    home.push_all(skip=lambda rel: "/" in rel)
 
 
 def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:

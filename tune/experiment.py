@@ -21,7 +21,7 @@ from pathlib import Path
 
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.errors import UserError
-from crnn.storage import cache_dir, is_remote, join, redact
+from crnn.storage import is_remote, join, redact
 from tune.mirror import Mirror
 from tune.trial import TrialSetup
 
@@ -70,7 +70,7 @@ class Experiment:
         if uri is None and is_remote(where) and "/" not in name_or_path:
             uri = join(where, name_or_path)
         if uri is not None:
-            home = Mirror(cache_dir(uri), uri)
+            home = Mirror.of(uri)
             home.pull()
             if not (home.local / EXPERIMENT_FILE).is_file():
                 raise UserError(f"{redact(uri)}: no experiment there (no {EXPERIMENT_FILE}); run `crnn tune` first")

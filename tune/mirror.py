@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from crnn.storage import cache_dir, is_remote, join
+from crnn.storage import cache_dir, is_remote, join, push_tree
 from crnn.storage import pull as pull_tree
 from crnn.storage import push as push_files
 from crnn.storage import ray_storage as fs_and_path
@@ -35,12 +35,14 @@ class Mirror:
     remote: str | None = None
 
     @classmethod
+    def of(cls, uri: str) -> Mirror:
+        """A remote folder and its working copy in the cache."""
+        return cls(cache_dir(uri), uri)
+
+    @classmethod
     def at(cls, where: str, name: str) -> Mirror:
         """The experiment ``name`` under ``where`` (a folder or a remote URI)."""
-        if is_remote(where):
-            remote = join(where, name)
-            return cls(cache_dir(remote), remote)
-        return cls(Path(where).resolve() / name)
+        return cls.of(join(where, name)) if is_remote(where) else cls(Path(where).resolve() / name)
 
     @property
     def checkpoints_to_keep(self) -> int:
@@ -69,6 +71,10 @@ class Mirror:
 
     def push(self, files: list[str]) -> int:
         return 0 if self.remote is None else push_files(self.local, self.remote, files)
+
+    def push_all(self, skip=lambda rel: False) -> int:
+        """Upload every file of the working copy but those ``skip`` names."""
+        return 0 if self.remote is None else push_tree(self.local, self.remote, skip)
 
     def callback(self, files: list[str]):
         """A Tune callback that uploads ``files`` as every trial starts, finishes or fails, and at the end."""

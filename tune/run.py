@@ -212,8 +212,7 @@ def run_tune(opts: TuneOptions) -> Path:
         )
         results = tuner.fit()
         if results.num_terminated + results.num_errors >= meta["samples"]:  # over: a trial RUNNING now is a killed run's
-            fail_orphans(exp / "optuna.db", meta["name"])
-            home.push(["optuna.db"])
+            fail_orphans(exp / "optuna.db", meta["name"])  # uploaded with the tables below
     finally:
         if started:
             ray.shutdown()

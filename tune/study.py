@@ -48,7 +48,9 @@ class PortableOptunaSearch(OptunaSearch):
 
     def _reopen(self) -> None:
         """Attach the study (and the running trials) in the experiment's optuna.db; nothing before ``open_at``."""
-        if not _STUDY_DB or not isinstance(next(iter(self._ot_trials.values()), 0), int):
+        if not _STUDY_DB:
+            return
+        if not all(isinstance(t, int) for t in self._ot_trials.values()):  # Ray's own pickle (an older experiment)
             return
         import optuna  # noqa: PLC0415
 
