@@ -88,7 +88,7 @@ def test_one_config_trains_the_same_on_one_process_and_two_workers(local_ray, da
 
 
 def test_a_worker_that_dies_is_replaced_and_finished_epochs_are_not_repeated(local_ray, digits_data, tmp_path):
-    local_ray.touch()  # arm the one-time crash of rank 1 after epoch 1
+    local_ray.touch()  # arm the one-time crash of rank 1 as it reports epoch 2
     cfg = resolve_config("tiny", None, ["train.epochs=3"])
     train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2, max_failures=1))
     assert Path(str(local_ray) + ".fired").exists()  # it did crash

@@ -278,7 +278,7 @@ def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     from crnn.training.ray_train import CRASH_ONCE_ENV
 
     trigger = tmp_path / "crash-once"
-    trigger.touch()  # rank 1 of the first Train run raises once after epoch 1
+    trigger.touch()  # rank 1 of the first Train run raises once as it reports epoch 2
     os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts: its workers inherit it
     try:
         opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=1, workers_per_trial=2, storage=str(tmp_path))

@@ -33,7 +33,8 @@ from crnn.training.rundir import RunDir, run_record
 from crnn.training.state import TrainState
 
 # Tests only: a trigger-file path. While the trigger exists and TRIGGER.fired does not, rank 1
-# raises once after reporting epoch 1 (the fault-tolerance test).
+# raises once as it is about to report epoch 2 (the fault-tolerance test): a whole epoch after epoch 1's
+# checkpoint, which Ray has registered by then (a crash right after reporting epoch 1 raced with it).
 CRASH_ONCE_ENV = "CRNN_TEST_CRASH_ONCE"
 
 
@@ -57,7 +58,7 @@ class Cluster:
 
 def _maybe_crash_for_test(rank: int, epoch: int) -> None:
     trigger = os.environ.get(CRASH_ONCE_ENV)
-    if not trigger or rank != 1 or epoch != 1:
+    if not trigger or rank != 1 or epoch != 2:
         return
     fired = Path(trigger + ".fired")
     if Path(trigger).exists() and not fired.exists():
@@ -92,10 +93,10 @@ def train_worker(cfg: dict) -> None:
         return ray.train.torch.prepare_model(model)  # ray: DDP
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
+        _maybe_crash_for_test(rank, row["epoch"])
         report_epoch(
             ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved, nodes=",".join(nodes), **subset
         )  # ray
-        _maybe_crash_for_test(rank, row["epoch"])
 
     with tempfile.TemporaryDirectory() as scratch:
         opts = FitOptions(
