@@ -94,6 +94,19 @@ def test_compare_two_reports(report, tmp_path, cli):
     assert [r.split("|")[1].strip() for r in rows] == [report.name, "other"]
     assert all(r.split("|")[-3].strip() == "scratch" and "preset tiny" in r for r in rows)  # recipe and start shown
     assert (tmp_path / "cmp/compare.md").is_file() and (tmp_path / "cmp/compare.png").is_file()
+    # labels to break as the report writes them: "<= N" where the smallest size already reached the rate
+    a = json.loads((other / "assessment.json").read_text())
+    a["labels_to_break"] = {"0.01": 64, "0.10": 256, "0.50": None, "0.90": None}
+    a["brackets"] = {"0.01": [None, 64], "0.10": [64, 256], "0.50": [256, None], "0.90": [256, None]}
+    (other / "assessment.json").write_text(json.dumps(a))
+    legacy = tmp_path / "legacy"
+    shutil.copytree(other, legacy)
+    del a["brackets"]
+    (legacy / "assessment.json").write_text(json.dumps(a))
+    code, out, err = cli("assess", "--compare", other, legacy)
+    assert code == 0, err
+    cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[4:8]] for r in out.splitlines()[2:] if r.startswith("| ")}
+    assert cells == {"other": ["<= 64", "65-256", "not reached", "not reached"], "legacy": ["64", "256", "-", "-"]}
     code, _, err = cli("assess", "--compare", tmp_path / "nothing")
     assert code == 2 and "no assessment.json" in err
 

@@ -250,6 +250,14 @@ def _markdown(a: dict, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _labels_to_break_cells(a: dict) -> list[str]:
+    """Each rate's labels-to-break as the report writes it ("<= 25", "101-200", "not reached"); an
+    assessment written before brackets were stored gives the bare size."""
+    if "brackets" in a:
+        return [bracket_text(*a["brackets"][t]) for t in a["labels_to_break"]]
+    return [str(v) if v else "-" for v in a["labels_to_break"].values()]
+
+
 def compare(reports: list[str], out: Path | None) -> str:
     """One table across schemes (and one PNG of their curves); returns the table as markdown."""
     loaded = {}
@@ -265,7 +273,7 @@ def compare(reports: list[str], out: Path | None) -> str:
     for name, a in loaded.items():
         s, best, lat = a["scheme"], a.get("best") or {}, a.get("solve_latency_ms") or {}
         cells = [name, s["classes"], f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
-                 *(str(v) if v else "-" for v in a["labels_to_break"].values()), _pct(best.get("exact_acc")),
+                 *_labels_to_break_cells(a), _pct(best.get("exact_acc")),
                  best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"],
                  a.get("strongest", legacy_name(a.get("init_from"))), a.get("recipe", "-"),
                  "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
