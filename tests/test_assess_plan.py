@@ -5,9 +5,9 @@ import pytest
 
 from crnn.config import apply_overrides, resolve_config
 from crnn.errors import UserError
-from tune.assess_report import strongest
+from tune.assess_report import _heading_text, strongest
 from tune.attackers import build_attackers, parse_attackers, scheme_input_height
-from tune.sizes import bracket_text, brackets, coarse_sizes, parse_sizes, refine
+from tune.sizes import bracket_text, brackets, coarse_sizes, heading, parse_sizes, refine
 
 
 def curve(*points: tuple[int, int]) -> list[dict]:
@@ -36,6 +36,24 @@ def test_a_rate_the_smallest_size_reaches_is_at_most_that_size():
     assert brackets(solved)["0.90"] == [None, 25] and refine(solved, [25, 100]) == []
     assert bracket_text(None, 25) == "<= 25" and bracket_text(100, 200) == "101-200" and bracket_text(400, None) == "not reached"
     assert brackets(curve((25, 0), (100, 0)))["0.01"] == [100, None]  # never reached: nothing to refine
+
+
+def test_the_heading_extends_the_two_largest_sizes_on_the_log_axis():
+    # 40% at 100, 60% at 400: 10 points a doubling, pooled over repeats; 90% three doublings past 400
+    rising = curve((25, 10), (100, 40), (400, 50)) + curve((400, 70))
+    h = heading(rising)
+    assert (h["from"], h["to"]) == (100, 400) and h["exact"] == [0.4, 0.6] and h["gain_per_doubling"] == pytest.approx(0.1)
+    assert h["labels"] == {"0.90": 3200}  # 1%, 10% and 50% are already passed
+    assert "90% at about 3,200 labels" in _heading_text("base", {"heading": h}) and "limit" not in _heading_text(
+        "base", {"heading": h}
+    )
+    flat = heading(curve((400, 66), (1600, 68)))  # 1 point a doubling: 90% is 22 doublings away
+    assert flat["labels"]["0.90"] > 100 * 1600 and "the model rather than the labels is the limit" in _heading_text(
+        "x", {"heading": flat}
+    )
+    falling = heading(curve((400, 66), (1600, 60)))
+    assert falling["labels"] == {"0.90": None} and "no rise" in _heading_text("x", {"heading": falling})
+    assert heading(curve((400, 66))) is None and _heading_text("x", {"heading": heading(curve((25, 99), (100, 100)))}) is None
 
 
 def test_attackers_are_parsed_with_a_default_the_data_allows():

@@ -19,7 +19,7 @@ from crnn.training.state import plateau_advice
 from tune.assess_files import ASSESSMENT, SETUP, TEST_FILE
 from tune.assess_runs import finished_runs, legacy_name
 from tune.attackers import describe
-from tune.sizes import bracket_text, brackets
+from tune.sizes import bracket_text, brackets, heading
 
 
 def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict:
@@ -84,7 +84,7 @@ def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool) -> dict
             r.pop("exact_acc_nocase", None)
     config = entry["config"]["train"]
     return {
-        "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows),
+        "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows), "heading": heading(rows),
         "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
         "recipe": {k: config[k] for k in ("schedule", "lr", "ema_decay", "augment", "semi", "semi_threshold") if k in config},
         "minutes": sum(r["train_minutes"] for r in rows), "devices": sorted({r["device"] for r in rows}),
@@ -177,6 +177,31 @@ def _sizes(a: dict) -> str:
     return ", ".join(map(str, a["sizes"]))
 
 
+def _heading_text(name: str, att: dict) -> str | None:
+    """One sentence on where an attacker's curve is heading for the rates it has not reached."""
+    h = att.get("heading")
+    if not h or not h["labels"]:
+        return None
+    (e1, e2), s2 = h["exact"], h["to"]
+    rise = f"`{name}` went from {_pct(e1)} at {h['from']} labels to {_pct(e2)} at {s2}"
+    if h["gain_per_doubling"] <= 0:
+        return f"Heading: {rise}, no rise: more labels alone are unlikely to reach {_rates(h['labels'])}; the model is the limit."
+    parts = [
+        f"{float(t):.0%} at about {v:,} labels" if v <= 100 * s2 else f"{float(t):.0%} past 100x that ({v:.1e})"
+        for t, v in h["labels"].items()
+    ]  # fmt: skip
+    far = any(v > 100 * s2 for v in h["labels"].values())
+    return (
+        f"Heading: {rise} ({100 * h['gain_per_doubling']:.1f} points a doubling); a straight line on the log axis "
+        f"would reach {', '.join(parts)} (a guide, not a measurement)"
+        + ("; where it is that far, the model rather than the labels is the limit." if far else ".")
+    )
+
+
+def _rates(labels: dict) -> str:
+    return " or ".join(f"{float(t):.0%}" for t in labels)
+
+
 def _markdown(a: dict, out: Path) -> str:
     s = a["scheme"]
     lines = [
@@ -204,6 +229,7 @@ def _markdown(a: dict, out: Path) -> str:
                  f"{_pct(best['exact_acc'])} ({best['train_images']})" if best else "-",
                  f"{att['minutes']:.1f}", ", ".join(att["devices"]) or "-"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [f"\n{h}" for h in (_heading_text(n, att) for n, att in a.get("attackers", {}).items()) if h]
     lines += [
         "",
         "## The curves",

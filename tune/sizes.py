@@ -82,3 +82,29 @@ def bracket_text(below: int | None, hit: int | None) -> str:
     if hit is None:
         return "not reached"
     return f"<= {hit}" if below is None else f"{below + 1}-{hit}"
+
+
+def pooled_exact(curve: Sequence[dict]) -> dict[int, float]:
+    """Each size's exact accuracy pooled over its repeats, by size."""
+    pooled: dict[int, list[int]] = {}
+    for row in curve:
+        k = pooled.setdefault(int(row["train_images"]), [0, 0])
+        k[0] += row["test_correct"]
+        k[1] += row["test_count"]
+    return {size: k / n for size, (k, n) in sorted(pooled.items()) if n}
+
+
+def heading(curve: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict | None:
+    """Where the curve is heading past its largest size: the exact accuracy gained per doubling of the labels
+    between the two largest sizes, and for each solve rate not yet reached there, the labels that a straight
+    line on the log axis would reach it at (None: the curve did not rise). A rough guide, no measurement:
+    curves bend, and a flat one says the model, not the labels, is the limit. None with fewer than 2 sizes."""
+    exact = pooled_exact(curve)
+    if len(exact) < 2:
+        return None
+    (s1, e1), (s2, e2) = list(exact.items())[-2:]
+    gain = (e2 - e1) / math.log2(s2 / s1)
+    labels = {
+        f"{t:.2f}": (round(s2 * 2 ** ((t - e2) / gain)) if gain > 0 else None) for t in thresholds if e2 < t
+    }  # fmt: skip
+    return {"from": s1, "to": s2, "exact": [e1, e2], "gain_per_doubling": gain, "labels": labels}
