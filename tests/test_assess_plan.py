@@ -53,6 +53,9 @@ def test_the_heading_extends_the_two_largest_sizes_on_the_log_axis():
     )
     falling = heading(curve((400, 66), (1600, 60)))
     assert falling["labels"] == {"0.90": None} and "no rise" in _heading_text("x", {"heading": falling})
+    stuck = curve((500, 0), (4000, 0))
+    assert heading(stuck)["labels"]["0.01"] is None  # hand rows say nothing of the plateau: read as having left it
+    assert heading([{**r, "left_plateau_at": None} for r in stuck]) is None  # never left it: the recipe, not the scheme
     assert heading(curve((400, 66))) is None and _heading_text("x", {"heading": heading(curve((25, 99), (100, 100)))}) is None
 
 

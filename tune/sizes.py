@@ -98,9 +98,12 @@ def heading(curve: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> 
     """Where the curve is heading past its largest size: the exact accuracy gained per doubling of the labels
     between the two largest sizes, and for each solve rate not yet reached there, the labels that a straight
     line on the log axis would reach it at (None: the curve did not rise). A rough guide, no measurement:
-    curves bend, and a flat one says the model, not the labels, is the limit. None with fewer than 2 sizes."""
+    curves bend, and a flat one says the model, not the labels, is the limit. None with fewer than 2 sizes,
+    or when every run at the largest size stayed on the CTC blank plateau (those measure the recipe, not the
+    scheme, and the report warns of them)."""
     exact = pooled_exact(curve)
-    if len(exact) < 2:
+    largest = [r for r in curve if exact and int(r["train_images"]) == max(exact)]
+    if len(exact) < 2 or not any(r.get("left_plateau_at", True) for r in largest):
         return None
     (s1, e1), (s2, e2) = list(exact.items())[-2:]
     gain = (e2 - e1) / math.log2(s2 / s1)
