@@ -42,14 +42,19 @@ def parse_sizes(text: str | None, n_train: int) -> list[int] | None:
     return sizes
 
 
-def lower_bounds(curve: Sequence[dict]) -> dict[int, float]:
-    """Each size's pooled (over repeats) lower 95% bound of exact accuracy, by size."""
+def _pooled(curve: Sequence[dict]) -> dict[int, tuple[int, int]]:
+    """Each size's (correct, count) on the test split, pooled over its repeats, by size."""
     pooled: dict[int, list[int]] = {}
     for row in curve:
         k = pooled.setdefault(int(row["train_images"]), [0, 0])
         k[0] += row["test_correct"]
         k[1] += row["test_count"]
-    return {size: wilson(k, n)[0] for size, (k, n) in sorted(pooled.items())}
+    return {size: (k, n) for size, (k, n) in sorted(pooled.items())}
+
+
+def lower_bounds(curve: Sequence[dict]) -> dict[int, float]:
+    """Each size's pooled (over repeats) lower 95% bound of exact accuracy, by size."""
+    return {size: wilson(k, n)[0] for size, (k, n) in _pooled(curve).items()}
 
 
 def brackets(curve: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict[str, list[int | None]]:
@@ -86,12 +91,7 @@ def bracket_text(below: int | None, hit: int | None) -> str:
 
 def pooled_exact(curve: Sequence[dict]) -> dict[int, float]:
     """Each size's exact accuracy pooled over its repeats, by size."""
-    pooled: dict[int, list[int]] = {}
-    for row in curve:
-        k = pooled.setdefault(int(row["train_images"]), [0, 0])
-        k[0] += row["test_correct"]
-        k[1] += row["test_count"]
-    return {size: k / n for size, (k, n) in sorted(pooled.items()) if n}
+    return {size: k / n for size, (k, n) in _pooled(curve).items() if n}
 
 
 def heading(curve: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict | None:
