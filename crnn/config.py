@@ -33,6 +33,7 @@ class ModelConfig:
     in_channels: int = 1  # 1: greyscale input (colour datasets are converted); 3: RGB, needs a colour dataset
     normalize: bool = False  # subtract the training images' mean and divide by their std, stored in the model
     input_height: int = 0  # >0: the model resizes every image to this height, aspect kept (0: the images' own size)
+    crop: tuple[int, ...] = (0, 0, 0, 0)  # pixels cut off the top, bottom, left, right first: margins that never change
 
     def __post_init__(self) -> None:
         if not self.channels or any(c < 1 for c in self.channels):
@@ -54,6 +55,8 @@ class ModelConfig:
             raise ValueError(f"model.input_height {self.input_height}: 0 (the images' own size) or at least 8 pixels")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout {self.dropout}: must be in [0, 1)")
+        if len(self.crop) != 4 or any(c < 0 for c in self.crop):
+            raise ValueError(f"model.crop {list(self.crop)}: four pixel counts >= 0 (top, bottom, left, right), e.g. [40,40,0,0]")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,15 @@ from crnn.config import POOLS, ModelConfig
 from crnn.errors import UserError
 
 
+def cropped_size(cfg: ModelConfig, height: int, width: int) -> tuple[int, int]:
+    """(height, width) of the images once ``model.crop`` has cut their margins off."""
+    top, bottom, left, right = cfg.crop
+    return height - top - bottom, width - left - right
+
+
 def input_size(cfg: ModelConfig, height: int, width: int) -> tuple[int, int]:
-    """(height, width) the conv blocks see: the images' own, or ``model.input_height`` with the aspect kept."""
+    """(height, width) the conv blocks see: the (cropped) images' own, or ``model.input_height`` with the aspect kept."""
+    height, width = cropped_size(cfg, height, width)
     if not cfg.input_height:
         return height, width
     return cfg.input_height, max(1, round(width * cfg.input_height / height))
@@ -39,6 +46,11 @@ def check_time_steps(cfg: ModelConfig, height: int, width: int, max_label_len: i
     CTC has to put a blank between two equal neighbours ("aa" needs "a-a"), so the worst label of
     length L needs T >= 2L - 1 frames.
     """
+    if min(cropped_size(cfg, height, width)) < 8:
+        raise UserError(
+            f"model.crop {list(cfg.crop)}: leaves {'x'.join(map(str, cropped_size(cfg, height, width)[::-1]))} of the "
+            f"{width}x{height} images; crop less (top, bottom, left, right), keeping at least 8 pixels each way"
+        )
     fh, t = feature_shape(cfg, height, width)
     if fh < 1 or t < 1:
         raise UserError(
@@ -71,6 +83,8 @@ class CRNN(nn.Module):
             ]
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
+        top, bottom, left, right = cfg.crop
+        self.window = (top, height - bottom, left, width - right) if any(cfg.crop) else None  # rows, columns kept
         self.resize = input_size(cfg, height, width) if cfg.input_height else None  # (H', W') or None
         fh, _ = feature_shape(cfg, height, width)
         self.rnn = nn.LSTM(
@@ -86,8 +100,16 @@ class CRNN(nn.Module):
             self.head.bias.zero_()
             self.head.bias[0] = cfg.blank_bias  # class 0 is the CTC blank
 
+    def crop(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) without the margins ``model.crop`` cuts: (B, C, H - top - bottom, W - left - right)."""
+        if self.window is None:
+            return images
+        y0, y1, x0, x1 = self.window
+        return images[:, :, y0:y1, x0:x1]
+
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """What the conv blocks read: images (B, C, H, W) in [0, 1], resized and normalised as the model's own."""
+        """What the conv blocks read: images (B, C, H, W) in [0, 1], cropped, resized and normalised as the model's own."""
+        images = self.crop(images)
         if self.resize is not None:
             images = F.interpolate(images, size=self.resize, mode="bilinear", align_corners=False)  # (B, C, H', W')
         return (images - self.in_mean.view(1, -1, 1, 1)) / self.in_std.view(1, -1, 1, 1)
@@ -109,7 +131,8 @@ class CRNN(nn.Module):
 
     @torch.no_grad()
     def set_input_stats(self, images: torch.Tensor) -> None:
-        """Normalise by these images' per-channel mean and std: (N, C, H, W) in [0, 1]."""
+        """Normalise by these images' per-channel mean and std: (N, C, H, W) in [0, 1], margins cut off."""
+        images = self.crop(images)
         self.in_mean.copy_(images.mean(dim=(0, 2, 3)))
         self.in_std.copy_(images.std(dim=(0, 2, 3)).clamp_min(1e-3))
 

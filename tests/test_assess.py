@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from crnn.config import resolve_config
 from crnn.model import build_model
@@ -200,10 +201,13 @@ def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
 def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_base_model(report, tmp_path, cli):
     """Colour 200x75 images of 4-6 characters from a PIL renderer (not `captcha`), imported from files, assessed
     by two attackers: the recipe from --init-from, and the published base model adapted to its size and charset."""
-    write_scheme(tmp_path / "pngs", 160)
+    for path in write_scheme(tmp_path / "pngs", 160).iterdir():  # framed by 20 black rows, margins the runs cut off
+        framed = Image.new("RGB", (200, 115))
+        framed.paste(Image.open(path), (0, 20))
+        framed.save(path)
     code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split", "70/15/15")
     assert code == 0, err
-    assert "200x75" in out
+    assert "200x115" in out
     model = report / "runs"
     best = next(model.glob("round-0/scratch-n256-r0/checkpoint_*")) / "best.pt"
     code, out, err = cli("assess", "--data", tmp_path / "data", "--out", tmp_path / "r", "--sizes", "40,112", "--preset", "tiny",
@@ -220,7 +224,10 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
     assert a["curve"] == a["attackers"][a["strongest"]]["curve"]
     setup = json.loads((tmp_path / "r/assess.json").read_text())["setup"]["attackers"]
     assert setup["base"]["config"]["model"]["input_height"] == 48 and setup["base"]["config"]["train"]["schedule"] == "onecycle"
-    assert "`base`" in (tmp_path / "r/report.md").read_text()
+    assert setup["base"]["config"]["model"]["crop"] == setup["scratch"]["config"]["model"]["crop"] == [18, 18, 0, 0]
+    text = (tmp_path / "r/report.md").read_text()
+    assert "`base` reads 122x48 of the 200x79 left by cutting margins 18, 18, 0, 0 (top, bottom, left, right)" in text
+    assert "`scratch` reads the 200x79 left by cutting margins 18, 18, 0, 0" in text
 
 
 def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():

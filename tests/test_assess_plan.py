@@ -89,6 +89,20 @@ def test_large_images_are_read_at_a_smaller_input_height():
     assert scheme_input_height(model, 75, 200, 5) == 0  # wheezy's size: read as it is
     assert scheme_input_height({**model, "input_height": 64}, 144, 256, 4) == 64  # the recipe's own choice kept
     assert scheme_input_height(model, 144, 160, 8) == 0  # 48 or 64 high leaves too few time steps for 8 characters
+    assert scheme_input_height({**model, "crop": (38, 38, 0, 0)}, 144, 256, 4) == 0  # its 68-pixel band is read whole
+
+
+def test_every_attacker_cuts_the_schemes_margins_unless_the_recipe_crops_itself():
+    base_model = resolve_config("base").to_dict()["model"]
+    args = (None, base_model, "/m/base.pt", 0, (144, 256, 4), (38, 38, 0, 0))
+    out = build_attackers(["scratch", "base"], resolve_config("cpu-fast"), (), *args)
+    assert out["scratch"].config["model"]["crop"] == out["base"].config["model"]["crop"] == (38, 38, 0, 0)
+    assert out["scratch"].config["model"]["input_height"] == 0  # the 256x68 band is small enough to read as it is
+    assert out["base"].config["model"]["input_height"] == 48  # the base model's input: the band at 181x48
+    own = apply_overrides(resolve_config("cpu-fast"), {"model": {"crop": [10, 10, 0, 0]}})
+    assert build_attackers(["scratch"], own, (), *args)["scratch"].config["model"]["crop"] == (10, 10, 0, 0)
+    user = build_attackers(["base"], resolve_config("cpu-fast"), ("model.crop=[0,0,0,0]",), *args)
+    assert user["base"].config["model"]["crop"] == (0, 0, 0, 0)  # the user's --set turns it off
 
 
 def test_the_strongest_attacker_needs_the_fewest_labels_to_the_highest_rate():

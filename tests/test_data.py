@@ -341,3 +341,34 @@ def test_merge_keeps_every_inputs_unlabeled_images(tmp_path, cli):
     assert np.array_equal(load_unlabeled(merged), np.concatenate([load_unlabeled(p) for p in parts]))
     assert load_unlabeled_truth(merged) == load_unlabeled_truth(parts[0]) + load_unlabeled_truth(parts[1])
     assert cli("data", "check", tmp_path / "m")[0] == 0
+
+
+def test_constant_margins_are_found_with_a_pixel_kept_either_side():
+    from crnn.data.margins import KEEP, constant_margins
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((50, 144, 256, 3), np.uint8)  # black margins, as multicolorcaptcha draws them
+    images[:, 40:104, 3:250] = rng.integers(0, 256, (50, 64, 247, 3))  # the band where the scheme draws
+    images[:, :40] += rng.integers(0, 8, (50, 40, 256, 3), dtype=np.uint8)  # JPEG-like noise stays a margin
+    assert constant_margins(images) == (40 - KEEP, 40 - KEEP, 0, 0)  # 3 + 6 columns are under 10% of 256: kept
+    assert constant_margins(images[:, :, :, 0]) == (40 - KEEP, 40 - KEEP, 0, 0)  # greyscale alike
+    assert constant_margins(images[:1]) == (0, 0, 0, 0)  # one image shows nothing about what varies
+    assert constant_margins(np.zeros((5, 40, 150), np.uint8)) == (0, 0, 0, 0)  # nothing varies: nothing to read
+    images[7, 0, 100] = 255  # one image that draws into the top margin: it is no margin any more
+    assert constant_margins(images)[0] == 0
+
+
+def test_data_check_names_the_margins_a_scheme_never_draws_in(tmp_path, cli):
+    from PIL import Image
+
+    from tests.other_scheme import write_scheme
+
+    for path in write_scheme(tmp_path / "pngs", 12, seed=2).iterdir():  # 200x75, framed by 20 black rows
+        framed = Image.new("RGB", (200, 115))
+        framed.paste(Image.open(path), (0, 20))
+        framed.save(path)
+    assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "d", "--split", "8/2/2")[0] == 0
+    code, out, _ = cli("data", "check", tmp_path / "d")
+    assert code == 0 and "margins     top 18, bottom 18, left 0, right 0 px never change" in out
+    assert "--set model.crop=[18,18,0,0]" in out
+    assert json.loads(cli("data", "check", tmp_path / "d", "--json")[1])["margins"] == [18, 18, 0, 0]

@@ -64,3 +64,34 @@ def test_input_height_is_in_the_onnx_graph(tmp_path):
     onnx_lp = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": x.numpy()})[0]
     with torch.no_grad():
         assert np.abs(onnx_lp - model(x).numpy()).max() < 1e-4
+
+
+def test_crop_cuts_the_margins_inside_the_model_before_it_resizes():
+    cfg = ModelConfig(channels=(8, 16, 16), hidden=16, crop=(40, 40, 0, 8), input_height=32)
+    cropped = build_model(cfg, 11, 144, 256, 4).eval()  # reads the 248x64 band, resized to 124x32: T = 15
+    plain = build_model(ModelConfig(channels=(8, 16, 16), hidden=16, input_height=32), 11, 64, 248, 4).eval()
+    plain.load_state_dict(cropped.state_dict())  # the same weights: the crop adds no parameter
+    x = torch.rand(2, 1, 144, 256)
+    with torch.no_grad():
+        assert torch.equal(cropped(x), plain(x[:, :, 40:104, 0:248]))
+        x[:, :, :40], x[:, :, 104:], x[:, :, :, 248:] = 0.0, 1.0, 0.5  # what the margins hold changes nothing
+        assert torch.equal(cropped(x), plain(x[:, :, 40:104, 0:248]))
+    assert feature_shape(cfg, 144, 256) == (4, 15)
+    with pytest.raises(UserError, match=r"model\.crop \[70, 70, 0, 0\]: leaves 256x4 of the 256x144 images"):
+        check_time_steps(ModelConfig(crop=(70, 70, 0, 0)), 144, 256, 4)
+    for bad in ((1, 2, 3), (0, -1, 0, 0)):
+        with pytest.raises(ValueError, match=r"model\.crop .*four pixel counts >= 0 \(top, bottom, left, right\)"):
+            ModelConfig(crop=bad)
+
+
+def test_crop_is_in_the_onnx_graph(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    model = build_model(ModelConfig(channels=(8, 16, 16), hidden=16, crop=(10, 5, 3, 0)), 11, 75, 200, 5).eval()
+    x = torch.rand(3, 1, 75, 200)
+    torch.onnx.export(model, (x,), str(tmp_path / "m.onnx"), dynamo=False, input_names=["images"], opset_version=17)
+    onnx_lp = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": x.numpy()})[0]
+    with torch.no_grad():
+        assert onnx_lp.shape == tuple(model(x).shape) == (24, 3, 11)  # 197 wide / 8 = 24 time steps
+        assert np.abs(onnx_lp - model(x).numpy()).max() < 1e-4

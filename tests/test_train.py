@@ -236,6 +236,18 @@ def test_augmentation_is_seeded_and_keeps_shape():
     assert not torch.equal(a, x) and a.min() >= -1e-6 and a.max() <= 1 + 1e-6
 
 
+def test_augmentation_transforms_only_what_a_cropping_model_reads():
+    from crnn.data.augment import augment
+
+    x = torch.rand(4, 1, 144, 256)
+    ops = ("rotate", "affine", "lines", "noise")
+    a = augment(x, torch.Generator().manual_seed(1), ops, crop=(40, 40, 0, 6))
+    band = augment(x[:, :, 40:104, :250], torch.Generator().manual_seed(1), ops)
+    assert torch.equal(a[:, :, 40:104, :250], band)  # the band is transformed as an image of its own
+    assert torch.equal(a[:, :, :40], x[:, :, :40]) and torch.equal(a[:, :, 104:], x[:, :, 104:])  # margins untouched
+    assert torch.equal(a[:, :, :, 250:], x[:, :, :, 250:])
+
+
 def test_resume_refuses_a_config_that_changes_the_math_and_allows_more_epochs(digits_data, tmp_path, cli):
     base = ("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny")
     assert cli(*base, "--set", "train.epochs=1")[0] == 0

@@ -12,8 +12,10 @@ import numpy as np
 import torch
 
 from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.config import RunConfig
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
+from crnn.model import cropped_size, input_size
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
 from crnn.training.state import plateau_advice
 from tune.assess_files import ASSESSMENT, SETUP, TEST_FILE
@@ -78,12 +80,25 @@ def strongest(attackers: dict[str, dict]) -> str | None:
     return min(done, key=key)
 
 
-def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool) -> dict:
+def _reads(model: dict, height: int, width: int) -> str:
+    """What an attacker's model reads of the scheme's images, e.g. "192x48 of the 256x64 left by cutting
+    margins 40, 40, 0, 0 (top, bottom, left, right)"."""
+    cfg = RunConfig.from_dict({"model": model}).model
+    h, w = input_size(cfg, height, width)
+    if not any(cfg.crop):
+        return f"{w}x{h}" + ("" if (h, w) == (height, width) else f" (resized from {width}x{height})")
+    ch, cw = cropped_size(cfg, height, width)
+    left = f"the {cw}x{ch} left by cutting margins {', '.join(map(str, cfg.crop))} (top, bottom, left, right)"
+    return f"{left}" if (h, w) == (ch, cw) else f"{w}x{h} of {left}"
+
+
+def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: tuple[int, int]) -> dict:
     if not has_cases:
         for r in rows:
             r.pop("exact_acc_nocase", None)
     config = entry["config"]["train"]
     return {
+        "reads": _reads(entry["config"]["model"], *size),
         "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows), "heading": heading(rows),
         "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
         "recipe": {k: config[k] for k in ("schedule", "lr", "ema_decay", "augment", "semi", "semi_threshold") if k in config},
@@ -100,7 +115,8 @@ def build_assessment(out: Path) -> dict:
     entries = setup.get("attackers") or {legacy: {"config": setup["config"], "init_from": setup["init_from"], "unlabeled": 0}}
     runs = finished_runs(out, legacy)
     has_cases = any(c.isupper() for c in m["charset"]) and any(c.islower() for c in m["charset"])
-    attackers = {n: _attacker(n, e, runs.rows.get(n, []), has_cases) for n, e in entries.items()}
+    size = (int(m["height"]), int(m["width"]))
+    attackers = {n: _attacker(n, e, runs.rows.get(n, []), has_cases, size) for n, e in entries.items()}
     top = strongest(attackers) or next(iter(attackers))
     chosen = attackers[top]
     rows = chosen["curve"]
@@ -210,6 +226,7 @@ def _markdown(a: dict, out: Path) -> str:
         f"Scheme: {s['width']}x{s['height']} images, {_lengths(s['length'])} characters of {s['classes']} "
         f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
         f"Recipe: {a['recipe']}; each attacker changes it as `tune/attackers.py` says (its config is in assess.json).",
+        *(f"`{n}` reads {att['reads']}." for n, att in a.get("attackers", {}).items() if att.get("reads")),
         f"Each run trains on a nested subset of the training split (each size holds the smaller ones) and is scored "
         f"on the whole test split ({s['splits']['test']} images); sizes {_sizes(a)}.",
         "",

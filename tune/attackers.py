@@ -67,10 +67,12 @@ def parse_attackers(text: str | None, has_unlabeled: bool) -> list[str]:
 
 
 def scheme_input_height(model: dict, height: int, width: int, max_len: int) -> int:
-    """The model input height for a scheme's images: their own, unless they are taller than LARGE_HEIGHT
-    and the recipe sets none; then the smallest of INPUT_HEIGHTS that still gives every label its time steps
-    (aspect kept; the model resizes, so eval, predict and ONNX read the same)."""
-    if model.get("input_height") or height <= LARGE_HEIGHT:
+    """The model input height for a scheme's images: their own (less the margins ``model.crop`` cuts),
+    unless that is taller than LARGE_HEIGHT and the recipe sets none; then the smallest of INPUT_HEIGHTS
+    that still gives every label its time steps (aspect kept; the model resizes, so eval, predict and
+    ONNX read the same)."""
+    top, bottom, _, _ = model.get("crop") or (0, 0, 0, 0)
+    if model.get("input_height") or height - top - bottom <= LARGE_HEIGHT:
         return int(model.get("input_height") or 0)
     for h in INPUT_HEIGHTS:
         try:
@@ -83,18 +85,21 @@ def scheme_input_height(model: dict, height: int, width: int, max_len: int) -> i
 
 def build_attackers(
     names: list[str], recipe: RunConfig, sets: tuple[str, ...], init_from: str | None, base_model: dict | None,
-    base_path: str | None, unlabeled: int, scheme: tuple[int, int, int],
+    base_path: str | None, unlabeled: int, scheme: tuple[int, int, int], margins: tuple[int, ...] = (0, 0, 0, 0),
 ) -> dict[str, Attacker]:  # fmt: skip
     """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
-    ``base_model``: the base checkpoint's model section; ``scheme``: (height, width, longest label)."""
+    ``base_model``: the base checkpoint's model section; ``scheme``: (height, width, longest label);
+    ``margins``: the scheme's constant margins (crnn.data.margins), cut off unless the recipe crops itself."""
     height, width, max_len = scheme
     user = parse_set(list(sets)) if sets else {}
     out = {}
     for name in names:
         config = recipe
+        if not any(config.model.crop):
+            config = apply_overrides(config, {"model": {"crop": margins}})
         if name.startswith("base"):
             assert base_model is not None and base_path is not None, "the base model is resolved for base attackers"
-            config = apply_overrides(config, {"model": base_model, "train": FINE_TUNE})
+            config = apply_overrides(config, {"model": {**base_model, "crop": config.model.crop}, "train": FINE_TUNE})
         else:
             model = config.to_dict()["model"]
             config = apply_overrides(config, {"model": {"input_height": scheme_input_height(model, height, width, max_len)}})

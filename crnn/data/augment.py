@@ -78,9 +78,20 @@ def _lines(images: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
 
 
 def augment(
-    images: torch.Tensor, generator: torch.Generator | None = None, ops: tuple[str, ...] = ("perspective",)
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    ops: tuple[str, ...] = ("perspective",),
+    crop: tuple[int, ...] = (0, 0, 0, 0),
 ) -> torch.Tensor:
-    """A random view of each image in ``images`` (B, C, H, W) in [0, 1], made of ``ops``."""
+    """A random view of each image in ``images`` (B, C, H, W) in [0, 1], made of ``ops``. With ``crop``
+    (the model's margins: top, bottom, left, right) only the part the model reads is transformed, so a
+    rotation or shift never moves characters into a margin the model cuts off."""
+    if any(crop):
+        top, bottom, left, right = crop
+        h, w = images.shape[-2:]
+        out = images.clone()
+        out[:, :, top : h - bottom, left : w - right] = augment(images[:, :, top : h - bottom, left : w - right], generator, ops)
+        return out
     b, _, h, w = images.shape
     out = images
     grid = _grid(ops, b, h, w, generator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from crnn.data.margins import constant_margins
 from crnn.data.store import UNLABELED, load_dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 
@@ -41,6 +42,7 @@ def check_dataset(root: str | Path) -> dict:
         "length_histogram": dict(sorted(lengths.items())),
         "char_frequencies": dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))),
         "unused_chars": "".join(c for c in charset.chars if c not in chars),
+        "margins": list(constant_margins(data.splits["train"].images)) if "train" in data.splits else [0, 0, 0, 0],
         "source": data.manifest.get("source", {}),
     }
 
@@ -62,6 +64,12 @@ def format_summary(s: dict) -> str:
     ]
     if s["unused_chars"]:
         lines.append(f"unused      {s['unused_chars']} (in the charset, never in a label)")
+    if any(s.get("margins", ())):
+        top, bottom, left, right = s["margins"]
+        lines.append(
+            f"margins     top {top}, bottom {bottom}, left {left}, right {right} px never change: "
+            f"--set model.crop=[{top},{bottom},{left},{right}] reads only the rest (crnn assess cuts them itself)"
+        )
     src = s["source"]
     if "generator" in src:
         version = src.get("captcha_version") or src.get("family_version", "")

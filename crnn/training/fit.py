@@ -109,7 +109,9 @@ def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
     return ""
 
 
-def _semi_supervision(data: Dataset, tc: TrainConfig, per_worker: int, channels: int, opts: FitOptions) -> SemiSupervision:
+def _semi_supervision(
+    data: Dataset, tc: TrainConfig, per_worker: int, channels: int, opts: FitOptions, crop: tuple[int, ...]
+) -> SemiSupervision:
     """The unlabelled pool (its first ``train.semi_unlabeled``) and, on synthetic data, its truth."""
     pool = load_unlabeled(data)
     if pool is None:
@@ -120,7 +122,9 @@ def _semi_supervision(data: Dataset, tc: TrainConfig, per_worker: int, channels:
     truth = load_unlabeled_truth(data)
     if tc.semi_unlabeled:
         pool, truth = pool[: tc.semi_unlabeled], truth[: tc.semi_unlabeled] if truth is not None else None
-    return SemiSupervision(tc, pool, data.charset, data.length_range, per_worker, channels, opts.rank, opts.world_size, truth)
+    return SemiSupervision(
+        tc, pool, data.charset, data.length_range, per_worker, channels, opts.rank, opts.world_size, truth, crop
+    )
 
 
 def _pseudo_text(row: dict) -> str:
@@ -169,7 +173,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
     val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
     steps_per_epoch = len(train_batches)
-    semi = _semi_supervision(data, tc, per_worker, channels, opts) if tc.semi else None
+    semi = _semi_supervision(data, tc, per_worker, channels, opts, config.model.crop) if tc.semi else None
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
@@ -251,6 +255,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             stats = train_one_epoch(
                 net, train_batches, optimizer, device, precision.autocast, scaler, tc.grad_clip,
                 on_step=on_step, augment_gen=aug_gen, channels_last=tc.channels_last, augment_ops=tc.augment_ops,
+                crop=config.model.crop,
                 semi=semi if semi is not None and semi.active else None,  # pseudo's first round: labels only
                 teacher=ema.model if ema is not None else None,
             )  # fmt: skip

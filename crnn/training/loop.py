@@ -60,6 +60,7 @@ def train_one_epoch(
     augment_gen: torch.Generator | None = None,
     channels_last: bool = False,
     augment_ops: tuple[str, ...] = ("perspective",),
+    crop: tuple[int, ...] = (0, 0, 0, 0),
     semi: SemiSupervision | None = None,
     teacher: nn.Module | None = None,
 ) -> EpochStats:
@@ -72,7 +73,7 @@ def train_one_epoch(
         batch = _to(cpu_batch, device, channels_last)
         images = batch.images
         if augment_gen is not None:
-            images = augment(images, augment_gen, augment_ops)
+            images = augment(images, augment_gen, augment_ops, crop)
             images = images.contiguous(memory_format=torch.channels_last) if channels_last else images
         n = images.shape[0]
         if semi is not None:  # one forward over both halves, so batch norm sees them together (as FixMatch does)

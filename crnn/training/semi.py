@@ -89,8 +89,10 @@ class SemiSupervision:
         rank: int = 0,
         world_size: int = 1,
         truth: list[str] | None = None,
+        crop: tuple[int, ...] = (0, 0, 0, 0),
     ) -> None:
         self.tc = tc
+        self.crop = crop  # the model's margins: views transform only what it reads
         self.pool = pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
         self.charset = charset
         self.lengths = lengths
@@ -156,12 +158,12 @@ class SemiSupervision:
             assert teacher is not None, "fixmatch reads its targets from the weight average"
             with torch.no_grad():
                 ids, keep = self._answers(teacher, clean, autocast)
-            view = augment(clean, self._gen, self.tc.semi_strong_ops)
+            view = augment(clean, self._gen, self.tc.semi_strong_ops, self.crop)
         else:
             answers = [self.table[i] if self.table else "" for i in idx]
             keep = [bool(a) for a in answers]
             ids = [self.charset.encode(a) if a else [] for a in answers]
-            view = augment(clean, self._gen, self.tc.augment_ops) if self.tc.augment else clean
+            view = augment(clean, self._gen, self.tc.augment_ops, self.crop) if self.tc.augment else clean
         self.counts.seen += len(idx)
         self.counts.kept += sum(keep)
         if self.truth is not None:
