@@ -235,9 +235,20 @@ def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
 
     setup = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", min_images=100_000, max_epochs=200)
     assert [setup.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 125, 128]  # >= 16 steps an epoch
+    # val images scored per epoch: max(256, 4 per label), under the recipe's own cap (0: the whole split)
+    assert [setup.eval_for(n, 0) for n in (25, 100, 400, 4000)] == [256, 400, 1600, 16000]
+    assert [setup.eval_for(n, 2000) for n in (25, 400, 4000)] == [256, 1600, 2000]
+
     assert [setup.epochs_for(n) for n in (300, 2000, 90_000)] == [200, 50, 2]
     two = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", workers_per_run=2)
     assert [two.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 124, 128]  # splits evenly over 2 workers
+
+
+def test_a_small_subsets_run_scores_a_part_of_the_val_split_each_epoch(report):
+    from crnn.training.checkpoint import load_checkpoint
+
+    best = next(report.glob("runs/round-0/scratch-n64-r0/checkpoint_*/best.pt"))
+    assert load_checkpoint(best)["config"]["train"]["eval_samples"] == 256  # max(256, 4 x 64)
 
 
 def test_a_semi_attacker_learns_from_the_unlabeled_split(tmp_path, cli):

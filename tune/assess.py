@@ -42,6 +42,9 @@ from tune.attackers import build_attackers, parse_attackers
 from tune.mirror import Mirror, no_train_runs
 from tune.sizes import coarse_sizes, parse_sizes, refine
 
+EVAL_MIN = 256  # val images a small subset's run scores after each epoch, at least
+EVAL_PER_LABEL = 4  # and at most this many per training label (a 1,000-image val split is whole from 250 on)
+
 
 @dataclass(frozen=True)
 class AssessSetup:
@@ -64,6 +67,13 @@ class AssessSetup:
     def epochs_for(self, size: int) -> int:
         """The budget: at least ``min_images`` images seen, at least 2 epochs, at most ``max_epochs``."""
         return int(min(self.max_epochs, max(2, math.ceil(self.min_images / size))))
+
+    def eval_for(self, size: int, recipe_cap: int) -> int:
+        """Val images scored after each epoch: the recipe's cap (0: all), and at most max(EVAL_MIN,
+        EVAL_PER_LABEL x size). A small subset's epoch trains in a fraction of a second, so scoring a
+        1,000-image val split after each of its 200 epochs would be most of the run."""
+        small = max(EVAL_MIN, EVAL_PER_LABEL * size)
+        return min(recipe_cap, small) if recipe_cap else small
 
     def batch_for(self, size: int) -> int:
         """The recipe's batch, made smaller for a small subset so that an epoch is at least 16 optimiser
@@ -95,8 +105,12 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     # Ray Train workers load the train and val splits themselves: the trial then needs only the test split
     data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"), mmap=True)
     idx = nested_subset(int(data.manifest["splits"]["train"]), size, setup.seed, repeat)
-    budget = {"epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size)}
-    config = apply_overrides(RunConfig.from_dict(attacker["config"]), {"train": budget})
+    config = RunConfig.from_dict(attacker["config"])
+    budget = {
+        "epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size),
+        "eval_samples": setup.eval_for(size, config.train.eval_samples),
+    }  # fmt: skip
+    config = apply_overrides(config, {"train": budget})
 
     with tempfile.TemporaryDirectory() as scratch:
         last = resume_path(ray.tune.get_checkpoint(), scratch)  # ray: set when the trial resumes
