@@ -372,3 +372,10 @@ def test_data_check_names_the_margins_a_scheme_never_draws_in(tmp_path, cli):
     assert code == 0 and "margins     top 18, bottom 18, left 0, right 0 px never change" in out
     assert "--set model.crop=[18,18,0,0]" in out
     assert json.loads(cli("data", "check", tmp_path / "d", "--json")[1])["margins"] == [18, 18, 0, 0]
+    train = ("train", "--data", tmp_path / "d", "--preset", "tiny", "--set", "train.epochs=1", "--logger", "none")
+    code, out, err = cli(*train, "--out", tmp_path / "plain")
+    assert code == 0 and "--set model.crop=[18,18,0,0] would read only the rest" in out + err  # training says so too
+    code, out, err = cli(*train, "--out", tmp_path / "cropped", "--set", "model.crop=[18,18,0,0]")
+    assert code == 0 and "model.crop" not in out + err
+    code, out, err = cli("eval", "--model", tmp_path / "cropped", "--data", tmp_path / "d", "--json")
+    assert code == 0 and json.loads(out)["count"] == 2, err  # the checkpoint rebuilds its crop to read the images
