@@ -46,9 +46,10 @@ def check_time_steps(cfg: ModelConfig, height: int, width: int, max_label_len: i
     CTC has to put a blank between two equal neighbours ("aa" needs "a-a"), so the worst label of
     length L needs T >= 2L - 1 frames.
     """
-    if min(cropped_size(cfg, height, width)) < 8:
+    kept_h, kept_w = cropped_size(cfg, height, width)
+    if min(kept_h, kept_w) < 8:
         raise UserError(
-            f"model.crop {list(cfg.crop)}: leaves {'x'.join(map(str, cropped_size(cfg, height, width)[::-1]))} of the "
+            f"model.crop {list(cfg.crop)}: leaves {kept_w}x{kept_h} of the "
             f"{width}x{height} images; crop less (top, bottom, left, right), keeping at least 8 pixels each way"
         )
     fh, t = feature_shape(cfg, height, width)

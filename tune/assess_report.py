@@ -88,8 +88,8 @@ def _reads(model: dict, height: int, width: int) -> str:
     if not any(cfg.crop):
         return f"{w}x{h}" + ("" if (h, w) == (height, width) else f" (resized from {width}x{height})")
     ch, cw = cropped_size(cfg, height, width)
-    left = f"the {cw}x{ch} left by cutting margins {', '.join(map(str, cfg.crop))} (top, bottom, left, right)"
-    return f"{left}" if (h, w) == (ch, cw) else f"{w}x{h} of {left}"
+    band = f"the {cw}x{ch} left by cutting margins {', '.join(map(str, cfg.crop))} (top, bottom, left, right)"
+    return band if (h, w) == (ch, cw) else f"{w}x{h} of {band}"
 
 
 def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: tuple[int, int]) -> dict:

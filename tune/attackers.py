@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from crnn.config import RunConfig, apply_overrides, parse_set
 from crnn.errors import UserError
-from crnn.model import check_time_steps
+from crnn.model import check_time_steps, cropped_size
 
 ATTACKERS = ("scratch", "base", "semi", "base+semi")
 LARGE_HEIGHT = 96  # images taller than this are read at a smaller model input (item: an input size for the scheme)
@@ -71,8 +71,7 @@ def scheme_input_height(model: dict, height: int, width: int, max_len: int) -> i
     unless that is taller than LARGE_HEIGHT and the recipe sets none; then the smallest of INPUT_HEIGHTS
     that still gives every label its time steps (aspect kept; the model resizes, so eval, predict and
     ONNX read the same)."""
-    top, bottom, _, _ = model.get("crop") or (0, 0, 0, 0)
-    if model.get("input_height") or height - top - bottom <= LARGE_HEIGHT:
+    if model.get("input_height") or cropped_size(RunConfig.from_dict({"model": model}).model, height, width)[0] <= LARGE_HEIGHT:
         return int(model.get("input_height") or 0)
     for h in INPUT_HEIGHTS:
         try:
