@@ -47,3 +47,14 @@ def test_base_names_the_published_base_model(tmp_path, monkeypatch):
     (tmp_path / "base").mkdir()  # a folder of that name is the user's, and is what they meant
     with pytest.raises(UserError, match="--init-from base: a folder without"):
         load_model("base", "--init-from")
+
+
+def test_the_base_preset_is_the_published_base_models_architecture():
+    """`--preset base --init-from base` must keep every weight: a preset that drifts from the published
+    checkpoint would silently start part of the model from random weights."""
+    from crnn.config import PRESETS
+
+    published = load_checkpoint(ROOT / "results" / "base" / "checkpoints" / "best.pt")["config"]["model"]
+    preset = PRESETS["base"].to_dict()["model"]
+    keys = ("channels", "pools", "hidden", "lstm_layers", "norm", "in_channels", "normalize", "input_height")
+    assert {k: preset[k] for k in keys} == {k: published[k] for k in keys}
