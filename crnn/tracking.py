@@ -22,6 +22,13 @@ BEST_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer")
 def check_logger(kind: str) -> None:
     if kind not in LOGGERS:
         raise UserError(f"--logger {kind!r}: accepted: {', '.join(LOGGERS)}")
+    if kind == "tensorboard":  # refused before training, not after its first epoch
+        try:
+            import tensorboardX  # noqa: F401, PLC0415
+        except ImportError:
+            raise UserError(
+                "--logger tensorboard: tensorboardX is not installed; pip install tensorboardX, or pass --logger none"
+            ) from None
     if kind == "mlflow":
         try:
             import mlflow  # noqa: F401, PLC0415

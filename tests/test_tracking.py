@@ -1,6 +1,7 @@
 """Experiment tracking of `crnn train`: TensorBoard event files and a real MLflow store, read back."""
 
 import struct
+import sys
 from pathlib import Path
 
 from tensorboardX.proto import event_pb2
@@ -58,3 +59,11 @@ def test_no_logger_writes_nothing_and_a_bad_one_is_refused(digits_data, tmp_path
     assert not (tmp_path / "run/tb").exists() and not (tmp_path / "run/mlflow.db").exists()
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r2", "--logger", "wandb")
     assert code == 2 and "invalid choice: 'wandb'" in err
+
+
+def test_tensorboard_without_tensorboardX_is_refused_before_training(digits_data, tmp_path, cli, monkeypatch):
+    """Seen on a GPU box without Ray's extras: the default logger died with a traceback after the first epoch."""
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # `import tensorboardX` now raises ImportError
+    code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny", "--set", "train.epochs=1")
+    assert code == 2 and "--logger tensorboard: tensorboardX is not installed" in err and "--logger none" in err
+    assert "Traceback" not in err and not (tmp_path / "run/metrics.jsonl").exists()
