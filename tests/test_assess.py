@@ -165,6 +165,7 @@ def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
                            "--preset", "tiny", "--max-epochs", "2", "--workers-per-run", "2", "--attackers", "scratch"],
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Reporting training result" not in proc.stdout + proc.stderr  # Ray's INFO line per worker per epoch
     a = json.loads((out / "assessment.json").read_text())
     assert [(r["train_images"], r["workers"], r["test_count"]) for r in a["curve"]] == [(64, 2, 20)]
     epochs = [json.loads(line) for line in (out / "runs/round-0/scratch-n64-r0/result.json").read_text().splitlines()]

@@ -19,6 +19,13 @@ import os, ray
 from crnn.training.ray_glue import init_ray_for_trials
 started, embedded = init_ray_for_trials(None)
 print("cpus", int(ray.cluster_resources()["CPU"]), "slots", int(ray.cluster_resources()["trial_slot"]), started, embedded)
+
+@ray.remote(num_cpus=0)
+def nodes_seen_by_a_worker():  # what Ray Train's own actors do: the State API, no address given
+    from ray.util.state import list_nodes
+    return len(list_nodes())
+
+print("a worker sees", ray.get(nodes_seen_by_a_worker.remote()), "node(s)")
 ray.shutdown()
 """
 
@@ -55,6 +62,7 @@ def test_a_dead_heads_address_file_does_not_hang_a_command():
         proc = probe()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"cpus {os.cpu_count()} slots {os.cpu_count()} True True" in proc.stdout and "note:" not in proc.stdout
+    assert "a worker sees 1 node(s)" in proc.stdout
 
 
 def test_a_live_head_is_named_and_left_alone(tmp_path):
@@ -81,3 +89,5 @@ def test_a_live_head_is_named_and_left_alone(tmp_path):
         and "--address auto uses that cluster" in proc.stdout
     )
     assert f"cpus {os.cpu_count()} slots {os.cpu_count()} True True" in proc.stdout  # its own Ray, not the 1-CPU head
+    # before: "Found multiple active Ray instances" from every State API call of Ray Train's actors
+    assert "a worker sees 1 node(s)" in proc.stdout

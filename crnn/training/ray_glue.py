@@ -17,10 +17,39 @@ from crnn.errors import UserError
 CHECKPOINT_FILE = "last.pt"  # what a reported checkpoint directory holds: fit's last.pt of that epoch
 
 
-def pin_gloo_to_node_ip() -> None:
-    """Every Ray worker process runs this first (``worker_process_setup_hook``).
+def worker_setup() -> None:
+    """Every Ray worker process of a crnn job runs this first (``worker_process_setup_hook``)."""
+    pin_gloo_to_node_ip()
+    name_this_cluster()
+    quiet_ray_train_reports()
 
-    Gloo, DDP's CPU backend, listens on whatever the machine's host name resolves to. Where that is
+
+def name_this_cluster() -> None:
+    """Ray Train's own actors ask the State API for "the" cluster on the machine; with a second Ray
+    running there (another crnn command, a `ray start` head) that lookup fails with "Found multiple
+    active Ray instances" and a traceback in the run's output. Name the one this process belongs to."""
+    if os.environ.get("RAY_ADDRESS"):
+        return
+    import ray  # noqa: PLC0415
+
+    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+
+
+def quiet_ray_train_reports() -> None:
+    """Ray 2.60 logs every ``ray.train.report`` at INFO on a logger named after its file path, which
+    escapes ``LoggingConfig(log_level="WARNING")`` (it filters ``ray.train.*``): a line of metrics per
+    worker per epoch beside crnn's own epoch line. Raise that logger to WARNING."""
+    import logging  # noqa: PLC0415
+
+    try:
+        from ray.train.v2._internal.execution import context  # noqa: PLC0415
+    except ImportError:  # another Ray layout: nothing to quiet
+        return
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
+
+
+def pin_gloo_to_node_ip() -> None:
+    """Gloo, DDP's CPU backend, listens on whatever the machine's host name resolves to. Where that is
     a loopback address (Debian's 127.0.1.1, containers, network namespaces) the other nodes cannot
     connect ("Gloo connectFullMesh failed ... Connection refused"). Pin it to the interface that holds
     the address Ray uses for this node, unless the user set ``GLOO_SOCKET_IFNAME`` already.
@@ -49,7 +78,7 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
     os.environ.update(env)
     if ray.is_initialized():
         return False
-    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crnn.training.ray_glue.pin_gloo_to_node_ip"}
+    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crnn.training.ray_glue.worker_setup"}
     address = address or os.environ.get("RAY_ADDRESS") or None  # set inside a submitted job
     if address:
         try:
