@@ -7,6 +7,7 @@ compare view show a search. ``crnn tune`` and ``crnn assess`` use Ray Tune's own
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from pathlib import Path
@@ -19,23 +20,22 @@ EPOCH_KEYS = ("train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance"
 BEST_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer")
 
 
+# what each logger imports, and how to get it: checked before training, not after its first epoch
+LOGGER_PACKAGES = {
+    "tensorboard": ("tensorboardX", "tensorboardX is not installed; pip install tensorboardX, or pass --logger none"),
+    "mlflow": ("mlflow", "MLflow is not installed; pip install 'crnn-tune[tracking]' (mlflow-skinny)"),
+}
+
+
 def check_logger(kind: str) -> None:
     if kind not in LOGGERS:
         raise UserError(f"--logger {kind!r}: accepted: {', '.join(LOGGERS)}")
-    if kind == "tensorboard":  # refused before training, not after its first epoch
+    if kind in LOGGER_PACKAGES:
+        package, advice = LOGGER_PACKAGES[kind]
         try:
-            import tensorboardX  # noqa: F401, PLC0415
+            importlib.import_module(package)
         except ImportError:
-            raise UserError(
-                "--logger tensorboard: tensorboardX is not installed; pip install tensorboardX, or pass --logger none"
-            ) from None
-    if kind == "mlflow":
-        try:
-            import mlflow  # noqa: F401, PLC0415
-        except ImportError:
-            raise UserError(
-                "--logger mlflow: MLflow is not installed; pip install 'crnn-tune[tracking]' (mlflow-skinny)"
-            ) from None
+            raise UserError(f"--logger {kind}: {advice}") from None
 
 
 def mlflow_uri(out: str | Path, uri: str | None) -> str:
