@@ -33,7 +33,7 @@ class ModelConfig:
     in_channels: int = 1  # 1: greyscale input (colour datasets are converted); 3: RGB, needs a colour dataset
     normalize: bool = False  # subtract the training images' mean and divide by their std, stored in the model
     input_height: int = 0  # >0: the model resizes every image to this height, aspect kept (0: the images' own size)
-    crop: tuple[int, ...] = (0, 0, 0, 0)  # pixels cut off the top, bottom, left, right first: margins that never change
+    crop: tuple[int, ...] = (0, 0, 0, 0)  # pixels cut off the top, bottom, left, right first: margins outside the text band
 
     def __post_init__(self) -> None:
         if not self.channels or any(c < 1 for c in self.channels):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_config
-from crnn.data.margins import constant_margins
+from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.model import check_time_steps
@@ -293,7 +293,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
     recipe, where = _recipe(opts)
     scheme = (int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
     unlabeled = min(opts.unlabeled_count, int(manifest["splits"].get(UNLABELED, 0)))
-    margins = constant_margins(load_dataset(opts.data, splits=("train",), mmap=True).splits["train"].images)
+    margins = quiet_margins(load_dataset(opts.data, splits=("train",), mmap=True).splits["train"].images)
     attackers = build_attackers(names, recipe, opts.sets, init_from, base_model, base_path, unlabeled, scheme, margins)
     for attacker in attackers.values():
         config = RunConfig.from_dict(attacker.config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from crnn.data.margins import constant_margins
+from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, load_dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 
@@ -42,7 +42,7 @@ def check_dataset(root: str | Path) -> dict:
         "length_histogram": dict(sorted(lengths.items())),
         "char_frequencies": dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))),
         "unused_chars": "".join(c for c in charset.chars if c not in chars),
-        "margins": list(constant_margins(data.splits["train"].images)) if "train" in data.splits else [0, 0, 0, 0],
+        "margins": list(quiet_margins(data.splits["train"].images)) if "train" in data.splits else [0, 0, 0, 0],
         "source": data.manifest.get("source", {}),
     }
 
@@ -67,7 +67,7 @@ def format_summary(s: dict) -> str:
     if any(s.get("margins", ())):
         top, bottom, left, right = s["margins"]
         lines.append(
-            f"margins     top {top}, bottom {bottom}, left {left}, right {right} px never change: "
+            f"margins     top {top}, bottom {bottom}, left {left}, right {right} px lie outside the text band: "
             f"--set model.crop=[{top},{bottom},{left},{right}] reads only the rest (crnn assess cuts them itself)"
         )
     src = s["source"]

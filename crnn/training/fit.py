@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
 from crnn.data.batches import Batches, to_input
-from crnn.data.margins import constant_margins
+from crnn.data.margins import quiet_margins
 from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters
@@ -226,11 +226,11 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 f"({steps_per_epoch} steps/epoch of {tc.batch_size} = {opts.world_size} worker(s) x {per_worker}), "
                 f"device {device}, precision {precision.mode}"
             )
-            margins = (0, 0, 0, 0) if any(config.model.crop) or tc.synth_per_epoch else constant_margins(train.images)
+            margins = (0, 0, 0, 0) if any(config.model.crop) or tc.synth_per_epoch else quiet_margins(train.images)
             if any(margins):
                 opts.log(
-                    f"note: margins of {', '.join(map(str, margins))} px (top, bottom, left, right) are the same in every "
-                    f"training image; --set model.crop=[{','.join(map(str, margins))}] would read only the rest"
+                    f"note: margins of {', '.join(map(str, margins))} px (top, bottom, left, right) lie outside where the "
+                    f"training images draw their text; --set model.crop=[{','.join(map(str, margins))}] would read only the rest"
                 )
 
     first = tc.epochs + 1 if state.early_stopped else state.epoch + 1  # it had stopped improving: nothing left
