@@ -381,6 +381,20 @@ def test_margins_a_noise_curve_crosses_now_and_then_are_still_cut():
     assert quiet_margins(images)[0] < 2
 
 
+def test_faint_text_is_kept_even_where_only_a_speck_strays_past_the_tolerance():
+    """Text 10 grey levels off its background never counts as varying; a speck at the edge does. The
+    band is still the text's rows, not a crop that runs past itself."""
+    from crnn.data.margins import quiet_margins
+
+    rng = np.random.default_rng(2)
+    images = np.full((100, 60, 160), 240, np.uint8)
+    images[:, 20:40, 20:140] = np.where(rng.random((100, 20, 120)) < 0.4, 230, 240)  # faint glyphs
+    images[3, 0:2, 0:2] = 0
+    top, bottom, left, right = quiet_margins(images)
+    assert 20 - 2 - 2 <= top <= 20 and 20 - 2 - 2 <= bottom <= 20  # the band, padded by 10% of its 20 rows
+    assert 20 - 12 - 2 <= left <= 20 and 20 - 12 - 2 <= right <= 20
+
+
 def test_data_check_names_the_margins_a_scheme_never_draws_in(tmp_path, cli):
     from PIL import Image
 

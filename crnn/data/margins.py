@@ -52,9 +52,9 @@ def _band(profile: np.ndarray, varies: np.ndarray) -> tuple[int, int]:
     busy = np.flatnonzero(profile - floor >= BAND * (profile.max() - floor))
     lo, hi = int(busy[0]), int(busy[-1])
     pad = math.ceil(PAD * (hi - lo + 1))
-    moving = np.flatnonzero(varies)
-    lo = max(lo - pad, int(moving[0]) - KEEP, 0)
-    hi = min(hi + pad, int(moving[-1]) + KEEP, size - 1)
+    moving = np.flatnonzero(varies)  # the pad stops short of edges no image draws in; the band itself is kept
+    lo = max(lo - pad, min(lo, int(moving[0]) - KEEP), 0)
+    hi = min(hi + pad, max(hi, int(moving[-1]) + KEEP), size - 1)
     before, after = lo, size - 1 - hi
     return (before, after) if before + after >= MIN_SHARE * size else (0, 0)
 
