@@ -94,6 +94,7 @@ class TrainConfig:
     semi_strong_ops: tuple[str, ...] = ("perspective", "rotate", "lines", "noise")  # fixmatch: the student's view
     semi_round_epochs: int = 5  # pseudo: epochs per round; the scored model relabels the pool after each
     semi_unlabeled: int = 0  # use the first N unlabelled images only; 0 = all
+    semi_align: bool = False  # distribution alignment: rescale the teacher's characters so their mix matches the labels'
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
     seed: int = 0  # model init, shuffling and augmentation
 

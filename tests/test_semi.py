@@ -5,14 +5,16 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
-from crnn.config import resolve_config
+from crnn.charset import Charset
+from crnn.config import TrainConfig, resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.training.fit import FitOptions, fit, read_metrics
-from crnn.training.semi import confident, masked_ctc
+from crnn.training.semi import SemiSupervision, alignment_shift, char_prior, confident, masked_ctc
 from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}
@@ -54,6 +56,35 @@ def test_masked_ctc_counts_only_kept_rows_over_the_whole_batch():
     assert lp.grad[:, 0].abs().sum() == 0 and lp.grad[:, 1].abs().sum() > 0
 
 
+def test_the_labelled_mix_and_the_alignment_factors():
+    zero_oh = Charset("0O")
+    assert char_prior(["00O"], zero_oh).tolist() == pytest.approx([3 / 5, 2 / 5])  # add-one: 1+2 zeros, 1+1 O
+    assert char_prior([], zero_oh).tolist() == pytest.approx([0.5, 0.5])  # no character is ever ruled out
+    shift = alignment_shift(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 3.0]))  # the teacher reads O 3x as often
+    assert shift.tolist() == pytest.approx([0.0, np.log(2.0), np.log(2 / 3)])  # the blank is never moved
+    assert alignment_shift(torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0])).exp().tolist() == pytest.approx(
+        [1.0, 4.0, 0.5]
+    )  # a character the teacher never reads is raised at most 4x, not without bound
+
+
+def test_alignment_turns_a_teacher_biased_towards_o_back_to_zero():
+    """Frames that read "O" at 0.55 and "0" at 0.4: the teacher's own answer is O, but it reads O three times as
+    often as the labels hold it; aligned, the answer is 0, and only with alignment on."""
+    frame = torch.tensor([[0.05, 0.40, 0.55]]).log()  # (1, K): blank, "0", "O"
+    blank = torch.tensor([[0.98, 0.01, 0.01]]).log()
+    lp = torch.stack([frame, blank, frame, blank, frame])  # (T=5, B=1, K=3): three characters
+    pool = np.zeros((1, 8, 8), np.uint8)
+    answers = {}
+    for align in (False, True):
+        tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_threshold=0.01, semi_align=align)
+        semi = SemiSupervision(tc, pool, Charset("0O"), (3, 3), 4, 1, prior=char_prior(["0O"], Charset("0O")))
+        semi.mass = torch.tensor([1.0, 3.0])
+        ids, keep = semi._answers(lp)
+        answers[align] = (Charset("0O").decode(ids[0]), keep[0], semi.alignment())
+    assert answers[False] == ("OOO", True, None)
+    assert answers[True][:2] == ("000", True) and answers[True][2] == pytest.approx(2.0)
+
+
 def test_semi_needs_an_unlabeled_split(digits_data, tmp_path, cli):
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=pseudo")
     assert code == 2 and "has no unlabeled split" in err and "--unlabeled" in err
@@ -63,25 +94,41 @@ def test_semi_needs_an_unlabeled_split(digits_data, tmp_path, cli):
     assert code == 2 and "set train.ema_decay" in err
 
 
-def _config(semi: str):
+def _config(semi: str, align: bool = False):
     cfg = resolve_config("tiny")
-    train = replace(cfg.train, epochs=4, semi=semi, semi_threshold=1e-6, semi_round_epochs=1, ema_decay=0.9)
+    train = replace(cfg.train, epochs=4, semi=semi, semi_threshold=1e-6, semi_round_epochs=1, ema_decay=0.9, semi_align=align)
     return replace(cfg, train=train)
 
 
 @pytest.mark.parametrize("semi", ["fixmatch", "pseudo"])
-def test_a_semi_run_logs_its_pseudo_labels_and_resumes_exactly(semi_data, tmp_path, semi):
+def test_a_semi_run_logs_its_pseudo_labels_and_resumes_exactly(semi_data, tmp_path, semi, monkeypatch):
+    """Aligned, so the teacher's character mass has to travel in the checkpoint too: every answer a resumed run
+    reads is aligned against the mass the uninterrupted run used at that step."""
+    masses = []
+    answers = SemiSupervision._answers
+
+    def spy(self, log_probs):
+        masses.append(None if self.mass is None else self.mass.clone())
+        return answers(self, log_probs)
+
+    monkeypatch.setattr(SemiSupervision, "_answers", spy)
     data = load_dataset(semi_data, mmap=True)
-    cfg = _config(semi)
+    cfg = _config(semi, align=True)
     fit(data, tmp_path / "whole", cfg, FitOptions(**QUIET))
+    whole_masses, masses[:] = list(masses), []
     fit(data, tmp_path / "parts", cfg, FitOptions(max_epochs=2, **QUIET))
+    masses.clear()
     fit(data, tmp_path / "parts", cfg, FitOptions(resume=True, **QUIET))
+    assert masses and all(m is not None for m in masses)  # epochs 3-4 align against a mass from before them
+    assert all(torch.equal(a, b) for a, b in zip(whole_masses[-len(masses) :], masses, strict=True))
     whole, parts = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "parts")
     assert [r["epoch"] for r in parts] == [1, 2, 3, 4]
     for a, b in zip(whole, parts, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert (a["pseudo_kept"], a["pseudo_right"]) == (b["pseudo_kept"], b["pseudo_right"])
+        assert (a["pseudo_align"] or 0.0) == pytest.approx(b["pseudo_align"] or 0.0, rel=1e-5)
     assert all(0.0 <= r["pseudo_kept"] <= 1.0 and r["pseudo_right"] is not None for r in whole)
+    assert all(r["pseudo_align"] >= 1.0 for r in whole[1:])
     assert "pseudo_kept" in (tmp_path / "whole/metrics.csv").read_text().splitlines()[0]
 
 

@@ -37,7 +37,7 @@ from crnn.training.inputs import statistics_sample, train_batches_for, training_
 from crnn.training.loop import evaluate, train_one_epoch
 from crnn.training.rundir import RunDir, read_metrics, run_record
 from crnn.training.schedule import LRSchedule
-from crnn.training.semi import SemiSupervision
+from crnn.training.semi import SemiSupervision, char_prior
 from crnn.training.state import TrainState, left_plateau, plateau_advice
 from crnn.training.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
 
@@ -111,9 +111,11 @@ def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
 
 
 def _semi_supervision(
-    data: Dataset, tc: TrainConfig, per_worker: int, channels: int, opts: FitOptions, crop: tuple[int, ...]
-) -> SemiSupervision:
-    """The unlabelled pool (its first ``train.semi_unlabeled``) and, on synthetic data, its truth."""
+    data: Dataset, tc: TrainConfig, per_worker: int, channels: int, opts: FitOptions, crop: tuple[int, ...],
+    labels: list[str],
+) -> SemiSupervision:  # fmt: skip
+    """The unlabelled pool (its first ``train.semi_unlabeled``), on synthetic data its truth, and with
+    ``train.semi_align`` the training labels' character mix."""
     pool = load_unlabeled(data)
     if pool is None:
         raise UserError(
@@ -124,15 +126,17 @@ def _semi_supervision(
     if tc.semi_unlabeled:
         pool, truth = pool[: tc.semi_unlabeled], truth[: tc.semi_unlabeled] if truth is not None else None
     return SemiSupervision(
-        tc, pool, data.charset, data.length_range, per_worker, channels, opts.rank, opts.world_size, truth, crop
-    )
+        tc, pool, data.charset, data.length_range, per_worker, channels, opts.rank, opts.world_size, truth, crop,
+        char_prior(labels, data.charset) if tc.semi_align else None,
+    )  # fmt: skip
 
 
 def _pseudo_text(row: dict) -> str:
     if "pseudo_kept" not in row:
         return ""
     right = f", {row['pseudo_right']:.0%} right" if row.get("pseudo_right") is not None else ""
-    return f" pseudo {row['pseudo_kept']:.0%} kept{right}"
+    align = f", aligned <= {row['pseudo_align']:.2f}x" if row.get("pseudo_align") is not None else ""
+    return f" pseudo {row['pseudo_kept']:.0%} kept{right}{align}"
 
 
 def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | None = None) -> dict:
@@ -174,7 +178,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
     val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
     steps_per_epoch = len(train_batches)
-    semi = _semi_supervision(data, tc, per_worker, channels, opts, config.model.crop) if tc.semi else None
+    semi = _semi_supervision(data, tc, per_worker, channels, opts, config.model.crop, train.labels) if tc.semi else None
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
     scaler = precision.scaler()
 
@@ -195,6 +199,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         state = TrainState.from_dict(saved["train_state"])
         if semi is not None:
             semi.table = list(saved.get("semi_table", []))  # the round's pseudo-labels, as they were
+            if saved.get("semi_mass") is not None:  # what the next epoch's answers align against
+                semi.mass = torch.tensor(saved["semi_mass"])
         state.resumed_after.append(state.epoch)
         if main:
             best = f"best val exact {state.best:.2%} at epoch {state.best_epoch}"
@@ -267,6 +273,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 teacher=ema.model if ema is not None else None,
             )  # fmt: skip
             bar.close()
+            if semi is not None:
+                semi.end_epoch()
             if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
                 raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise grad_clip")
             metrics = {}
@@ -286,6 +294,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             }  # fmt: skip
             if semi is not None:
                 row |= semi.counts.row(semi.truth is not None)
+                if semi.prior is not None:
+                    row["pseudo_align"] = semi.alignment()
             improved = state.record(row, schedule.warmed_up)
             stop = _stop_reason(tc, state, opts)
             state.early_stopped = stop.startswith("early stop")
@@ -300,6 +310,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}
                 if semi is not None and semi.table:
                     checkpoint["semi_table"] = semi.table
+                if semi is not None and semi.mass is not None:
+                    checkpoint["semi_mass"] = semi.mass.tolist()
                 plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
                 run.save_epoch(checkpoint, improved, state.history, plot)
                 if opts.tracker is not None:

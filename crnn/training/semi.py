@@ -11,6 +11,13 @@ thousands of unlabelled images. Two methods, both adding a loss on pseudo-labell
   scored model labels the whole unlabelled pool once; the confident answers are trained on, with the
   usual augmentation, as if labelled, until the next round relabels them.
 
+With ``semi_align`` (distribution alignment, after ReMixMatch, Berthelot et al. 2020) the teacher's
+per-frame character probabilities are multiplied by (labelled share / share in the teacher's own answers)
+and renormalised before they are decoded, so a teacher that reads too many ``O`` for ``0`` (or ``7`` for
+``Z``) does not teach the student its bias ever more surely. In ``fixmatch`` the shares come from the
+previous epoch's teacher outputs on every unlabelled batch (summed over workers, kept in the checkpoint);
+in ``pseudo`` from the round's own pass over the pool.
+
 The unlabelled loss is the CTC loss per target character of each kept image, summed and divided by the
 unlabelled batch (so few confident answers weigh little), times ``semi_weight`` ramped up linearly over
 ``semi_rampup`` epochs. Every draw is seeded by (seed, epoch, rank) and the pseudo-label table travels
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -39,6 +47,24 @@ def confident(ids: list[list[int]], conf: list[float], lengths: tuple[int, int],
     """Which answers become pseudo-labels: confidence at least ``threshold`` and a length the task allows."""
     lo, hi = lengths
     return [c >= threshold and lo <= len(s) <= hi for s, c in zip(ids, conf, strict=True)]
+
+
+ALIGN_LIMIT = 4.0  # distribution alignment moves a character's probability by at most this factor either way
+
+
+def char_prior(labels: list[str], charset: Charset) -> torch.Tensor:
+    """(K-1,) each character's share of the labelled characters, add-one smoothed (no character is ruled out)."""
+    counts = torch.ones(charset.num_classes - 1, dtype=torch.float64)
+    for label in labels:
+        for i in charset.encode(label):
+            counts[i - 1] += 1
+    return (counts / counts.sum()).float()
+
+
+def alignment_shift(prior: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+    """(K,) log-factors for distribution alignment: 0 for the blank, log(prior / mass) per character, limited."""
+    ratio = (prior / (mass / mass.sum()).clamp_min(1e-12)).clamp(1 / ALIGN_LIMIT, ALIGN_LIMIT)
+    return torch.cat([torch.zeros(1), ratio.log()])
 
 
 def masked_ctc(log_probs: torch.Tensor, ids: list[list[int]], keep: list[bool]) -> torch.Tensor:
@@ -90,8 +116,12 @@ class SemiSupervision:
         world_size: int = 1,
         truth: list[str] | None = None,
         crop: tuple[int, ...] = (0, 0, 0, 0),
+        prior: torch.Tensor | None = None,
     ) -> None:
         self.tc = tc
+        self.prior = prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
+        self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character mass the answers are aligned against
+        self._mass_sum = torch.zeros(0)
         self.crop = crop  # the model's margins: views transform only what it reads
         self.pool = pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
         self.charset = charset
@@ -114,6 +144,28 @@ class SemiSupervision:
         self._gen = torch.Generator().manual_seed(self.tc.seed * 104729 + epoch * 131 + self.rank)
         self.counts = PseudoCounts()
         self.weight = self.tc.semi_weight * min(1.0, epoch / max(self.tc.semi_rampup, 1))
+        self._mass_sum = torch.zeros(0)
+
+    def end_epoch(self) -> None:
+        """Fixmatch with alignment: the epoch's teacher character mass, summed over workers, aligns the next epoch."""
+        if self.prior is None or self.tc.semi != "fixmatch" or not len(self._mass_sum):
+            return
+        mass = self._mass_sum.double()
+        if self.world_size > 1 and dist.is_available() and dist.is_initialized():
+            dist.all_reduce(mass)  # every rank aligns alike, and the checkpoint's copy is every rank's
+        self.mass = (mass / mass.sum()).float()
+
+    def alignment(self) -> float | None:
+        """The largest factor alignment applies to a character (>= 1), or None while it is off."""
+        if self.prior is None or self.mass is None:
+            return None
+        return float(alignment_shift(self.prior, self.mass).abs().max().exp())
+
+    def _read(self, model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
+        """The model's (T, B, K) log-probabilities of ``x``, in float."""
+        model.eval()
+        with autocast():
+            return model(x).float()
 
     def _take(self) -> np.ndarray:
         idx = np.take(self._order, np.arange(self._at, self._at + self.batch_size), mode="wrap")
@@ -125,12 +177,18 @@ class SemiSupervision:
         """Whether a step has anything to learn from the pool: always for fixmatch; for pseudo, once a round labelled it."""
         return self.tc.semi == "fixmatch" or bool(self.table)
 
-    def _answers(self, model: nn.Module, x: torch.Tensor, autocast) -> tuple[list[list[int]], list[bool]]:
-        """The model's greedy answers on ``x`` (B, C, H, W) and which of them are confident pseudo-labels."""
-        model.eval()
-        with autocast():
-            ids, conf = greedy_decode(model(x))  # (T, B, K) -> B id lists
+    def _answers(self, log_probs: torch.Tensor) -> tuple[list[list[int]], list[bool]]:
+        """Greedy answers from (T, B, K) log-probabilities (aligned, where alignment is on and has a mass) and
+        which of them are confident pseudo-labels."""
+        if self.prior is not None and self.mass is not None:
+            shift = alignment_shift(self.prior, self.mass).to(log_probs.device)
+            log_probs = torch.log_softmax(log_probs + shift, dim=-1)
+        ids, conf = greedy_decode(log_probs)  # (T, B, K) -> B id lists
         return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
+
+    def _add_mass(self, log_probs: torch.Tensor) -> None:
+        mass = log_probs[..., 1:].exp().sum((0, 1)).double().cpu()  # (K-1,) every frame's character probabilities
+        self._mass_sum = mass if not len(self._mass_sum) else self._mass_sum + mass
 
     def round_due(self, epoch: int) -> bool:
         """Pseudo mode: relabel the pool before this epoch (the first round trains on the labels alone)."""
@@ -140,10 +198,20 @@ class SemiSupervision:
     @torch.no_grad()
     def relabel(self, model: nn.Module, device: torch.device, autocast: Callable[[], contextlib.AbstractContextManager]) -> int:
         """Pseudo mode: the model's confident answer for every pool image; returns how many were kept."""
-        table: list[str] = []
-        for start in range(0, len(self.pool), 256):
+        chunks = range(0, len(self.pool), 256)
+
+        def read(start: int) -> torch.Tensor:
             x = to_input(np.asarray(self.pool[start : start + 256]), self.channels).to(device)  # (B, C, H, W)
-            ids, keep = self._answers(model, x, autocast)
+            return self._read(model, x, autocast)  # (T, B, K)
+
+        if self.prior is not None:  # a first pass for the round's character mass, which the answers align against
+            self._mass_sum = torch.zeros(0)
+            for start in chunks:
+                self._add_mass(read(start))
+            self.mass = (self._mass_sum / self._mass_sum.sum()).float()
+        table: list[str] = []
+        for start in chunks:
+            ids, keep = self._answers(read(start))
             table += [self.charset.decode(s) if k else "" for s, k in zip(ids, keep, strict=True)]
         self.table = table
         return sum(bool(s) for s in table)
@@ -157,7 +225,10 @@ class SemiSupervision:
         if self.tc.semi == "fixmatch":
             assert teacher is not None, "fixmatch reads its targets from the weight average"
             with torch.no_grad():
-                ids, keep = self._answers(teacher, clean, autocast)
+                log_probs = self._read(teacher, clean, autocast)  # (T, B_u, K)
+                if self.prior is not None:
+                    self._add_mass(log_probs)
+                ids, keep = self._answers(log_probs)
             view = augment(clean, self._gen, self.tc.semi_strong_ops, self.crop)
         else:
             answers = [self.table[i] if self.table else "" for i in idx]
