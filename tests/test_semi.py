@@ -85,6 +85,23 @@ def test_alignment_turns_a_teacher_biased_towards_o_back_to_zero():
     assert answers[True][:2] == ("000", True) and answers[True][2] == pytest.approx(2.0)
 
 
+def test_the_teachers_shares_count_answers_not_frames():
+    """A wide "O" over four frames and a narrow "0" in one are one character each: per-frame probability
+    would call the teacher four times as fond of O and push every O towards 0."""
+    wide, narrow, blank = (torch.tensor([[p]]).log() for p in ([0.02, 0.02, 0.96], [0.02, 0.96, 0.02], [0.96, 0.02, 0.02]))
+    lp = torch.cat([wide, wide, wide, wide, blank, narrow, blank])  # (T=7, B=1, K=3): "O0"
+    tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_align=True)
+    semi = SemiSupervision(tc, np.zeros((1, 8, 8), np.uint8), Charset("0O"), (2, 2), 4, 1, prior=torch.tensor([0.5, 0.5]))
+    semi.start_epoch(1)
+    semi._count(lp)
+    semi.end_epoch()
+    assert semi.mass.tolist() == pytest.approx([0.5, 0.5]) and semi.alignment() == pytest.approx(1.0)
+    semi.start_epoch(2)
+    semi._count(torch.cat([narrow, blank, narrow]))  # "00": the shares move halfway, averaged with the epoch before
+    semi.end_epoch()
+    assert semi.mass.tolist() == pytest.approx([(0.5 + 3 / 4) / 2, (0.5 + 1 / 4) / 2])
+
+
 def test_semi_needs_an_unlabeled_split(digits_data, tmp_path, cli):
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=pseudo")
     assert code == 2 and "has no unlabeled split" in err and "--unlabeled" in err

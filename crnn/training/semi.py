@@ -14,9 +14,11 @@ thousands of unlabelled images. Two methods, both adding a loss on pseudo-labell
 With ``semi_align`` (distribution alignment, after ReMixMatch, Berthelot et al. 2020) the teacher's
 per-frame character probabilities are multiplied by (labelled share / share in the teacher's own answers)
 and renormalised before they are decoded, so a teacher that reads too many ``O`` for ``0`` (or ``7`` for
-``Z``) does not teach the student its bias ever more surely. In ``fixmatch`` the shares come from the
-previous epoch's teacher outputs on every unlabelled batch (summed over workers, kept in the checkpoint);
-in ``pseudo`` from the round's own pass over the pool.
+``Z``) does not teach the student its bias ever more surely. The shares count the characters of the
+teacher's plain greedy answers, not its per-frame probabilities, which favour wide characters that span
+more frames. In ``fixmatch`` they are the previous epoch's answers on every unlabelled batch (summed over
+workers, averaged with the epoch before, kept in the checkpoint); in ``pseudo`` the round's own pass over
+the pool.
 
 The unlabelled loss is the CTC loss per target character of each kept image, summed and divided by the
 unlabelled batch (so few confident answers weigh little), times ``semi_weight`` ramped up linearly over
@@ -120,8 +122,10 @@ class SemiSupervision:
     ) -> None:
         self.tc = tc
         self.prior = prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
-        self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character mass the answers are aligned against
-        self._mass_sum = torch.zeros(0)
+        self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character shares the answers are aligned against
+        self._counts = torch.zeros(
+            charset.num_classes - 1, dtype=torch.float64
+        )  # (K-1,) this epoch's characters in the teacher's plain answers
         self.crop = crop  # the model's margins: views transform only what it reads
         self.pool = pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
         self.charset = charset
@@ -144,16 +148,18 @@ class SemiSupervision:
         self._gen = torch.Generator().manual_seed(self.tc.seed * 104729 + epoch * 131 + self.rank)
         self.counts = PseudoCounts()
         self.weight = self.tc.semi_weight * min(1.0, epoch / max(self.tc.semi_rampup, 1))
-        self._mass_sum = torch.zeros(0)
+        self._counts = torch.zeros(self.charset.num_classes - 1, dtype=torch.float64)
 
     def end_epoch(self) -> None:
-        """Fixmatch with alignment: the epoch's teacher character mass, summed over workers, aligns the next epoch."""
-        if self.prior is None or self.tc.semi != "fixmatch" or not len(self._mass_sum):
+        """Fixmatch with alignment: the epoch's teacher answers, counted over every worker and averaged with
+        the shares before them, align the next epoch's."""
+        if self.prior is None or self.tc.semi != "fixmatch":
             return
-        mass = self._mass_sum.double()
+        counts = self._counts.clone()
         if self.world_size > 1 and dist.is_available() and dist.is_initialized():
-            dist.all_reduce(mass)  # every rank aligns alike, and the checkpoint's copy is every rank's
-        self.mass = (mass / mass.sum()).float()
+            dist.all_reduce(counts)  # every rank aligns alike, and the checkpoint's copy is every rank's
+        shares = ((counts + 1) / (counts + 1).sum()).float()  # add-one, as the labelled shares
+        self.mass = shares if self.mass is None else (self.mass + shares) / 2
 
     def alignment(self) -> float | None:
         """The largest factor alignment applies to a character (>= 1), or None while it is off."""
@@ -186,9 +192,11 @@ class SemiSupervision:
         ids, conf = greedy_decode(log_probs)  # (T, B, K) -> B id lists
         return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
 
-    def _add_mass(self, log_probs: torch.Tensor) -> None:
-        mass = log_probs[..., 1:].exp().sum((0, 1)).double().cpu()  # (K-1,) every frame's character probabilities
-        self._mass_sum = mass if not len(self._mass_sum) else self._mass_sum + mass
+    def _count(self, log_probs: torch.Tensor) -> None:
+        """Adds the characters of the plain greedy answers on (T, B, K) ``log_probs`` to the epoch's counts."""
+        ids, _ = greedy_decode(log_probs)
+        flat = torch.tensor([i - 1 for s in ids for i in s], dtype=torch.long)
+        self._counts += torch.bincount(flat, minlength=self.charset.num_classes - 1).double()
 
     def round_due(self, epoch: int) -> bool:
         """Pseudo mode: relabel the pool before this epoch (the first round trains on the labels alone)."""
@@ -204,11 +212,12 @@ class SemiSupervision:
             x = to_input(np.asarray(self.pool[start : start + 256]), self.channels).to(device)  # (B, C, H, W)
             return self._read(model, x, autocast)  # (T, B, K)
 
-        if self.prior is not None:  # a first pass for the round's character mass, which the answers align against
-            self._mass_sum = torch.zeros(0)
+        if self.prior is not None:  # a first pass for the round's character shares, which the answers align against
+            counts = torch.zeros(self.charset.num_classes - 1, dtype=torch.float64)
+            self._counts, saved = counts, self._counts
             for start in chunks:
-                self._add_mass(read(start))
-            self.mass = (self._mass_sum / self._mass_sum.sum()).float()
+                self._count(read(start))
+            self.mass, self._counts = ((counts + 1) / (counts + 1).sum()).float(), saved
         table: list[str] = []
         for start in chunks:
             ids, keep = self._answers(read(start))
@@ -227,7 +236,7 @@ class SemiSupervision:
             with torch.no_grad():
                 log_probs = self._read(teacher, clean, autocast)  # (T, B_u, K)
                 if self.prior is not None:
-                    self._add_mass(log_probs)
+                    self._count(log_probs)
                 ids, keep = self._answers(log_probs)
             view = augment(clean, self._gen, self.tc.semi_strong_ops, self.crop)
         else:
