@@ -13,7 +13,7 @@ import torch
 from crnn.data.batches import to_input
 from crnn.data.synth import SynthSpec, render_many
 from crnn.errors import UserError
-from crnn.training.checkpoint import load_checkpoint, load_model
+from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = sorted((ROOT / "results").rglob("checkpoints/best.pt"))
@@ -58,3 +58,15 @@ def test_the_base_preset_is_the_published_base_models_architecture():
     preset = PRESETS["base"].to_dict()["model"]
     keys = ("channels", "pools", "hidden", "lstm_layers", "norm", "in_channels", "normalize", "input_height")
     assert {k: preset[k] for k in keys} == {k: published[k] for k in keys}
+
+
+def test_a_checkpoint_folder_of_a_tune_or_assess_trial_is_a_model(tmp_path):
+    """Ray Train's checkpoint folders hold last.pt themselves (no checkpoints/ inside): `crnn eval --model`
+    takes them, and a folder with neither says what it accepts."""
+    trial = tmp_path / "checkpoint_2026-12-05_20-19-46.672936"
+    trial.mkdir()
+    (trial / "last.pt").write_bytes(b"")
+    assert resolve_model_path(trial) == trial / "last.pt"
+    (trial / "last.pt").unlink()
+    with pytest.raises(UserError, match=r"--model .*checkpoint_2026.*: a folder without best.pt or last.pt.*a \.pt file"):
+        resolve_model_path(trial)

@@ -49,7 +49,8 @@ BASE_MODEL = Path(__file__).resolve().parents[2] / "results" / "base"  # the pub
 
 
 def resolve_model_path(model: str | Path, flag: str = "--model") -> Path:
-    """A run folder (its best checkpoint, else the last), a checkpoint file, or ``base``: the published
+    """A run folder (its best checkpoint, else the last), a folder holding best.pt or last.pt itself (a
+    Ray Train checkpoint of `crnn tune` or `crnn assess`), a checkpoint file, or ``base``: the published
     base model (``results/base`` of this checkout) unless a folder of that name is here."""
     path = Path(model)
     if str(model) == "base" and not path.exists():
@@ -57,10 +58,14 @@ def resolve_model_path(model: str | Path, flag: str = "--model") -> Path:
             raise UserError(f"{flag} base: the published base model is results/base of a crnn-tune checkout; give its path")
         path = BASE_MODEL
     if path.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (path / CHECKPOINT_DIR / name).is_file():
-                return path / CHECKPOINT_DIR / name
-        raise UserError(f"{flag} {path}: a folder without {CHECKPOINT_DIR}/best.pt or last.pt; is it a run folder?")
+        for where in (path / CHECKPOINT_DIR, path):
+            for name in ("best.pt", "last.pt"):
+                if (where / name).is_file():
+                    return where / name
+        raise UserError(
+            f"{flag} {path}: a folder without best.pt or last.pt, in it or in {CHECKPOINT_DIR}/; "
+            "give a run folder, a checkpoint folder or a .pt file"
+        )
     if not path.exists():
         raise UserError(f"{flag} {path}: no such run folder or checkpoint file")
     return path
