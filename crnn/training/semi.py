@@ -123,9 +123,8 @@ class SemiSupervision:
         self.tc = tc
         self.prior = prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
         self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character shares the answers are aligned against
-        self._counts = torch.zeros(
-            charset.num_classes - 1, dtype=torch.float64
-        )  # (K-1,) this epoch's characters in the teacher's plain answers
+        # (K-1,) this epoch's characters in the teacher's plain answers
+        self._counts = torch.zeros(charset.num_classes - 1, dtype=torch.float64)
         self.crop = crop  # the model's margins: views transform only what it reads
         self.pool = pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
         self.charset = charset
