@@ -159,6 +159,7 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
     assert [r["train_images"] for r in a["curve"]] == [32, 64, 128] and a["unfinished"] == []
 
 
+@pytest.mark.slow  # ~36 s; two-worker training is in tests/test_ray_train.py's default tests
 def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
     out = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64",

@@ -274,6 +274,7 @@ def test_optuna_dashboard_serves_the_study(search):
         proc.wait()
 
 
+@pytest.mark.slow  # ~35 s; a replaced worker is in tests/test_ray_train.py's default tests
 def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     from crnn.training.ray_train import CRASH_ONCE_ENV
 
