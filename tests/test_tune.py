@@ -307,6 +307,7 @@ def one_char_data(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data") / "01", count=200, charset="01", length=(1, 1))
 
 
+@pytest.mark.slow  # 35-44 s: the default suite stays under 10 minutes on 2 cores
 def test_asha_stops_the_bad_trial_and_no_scheduler_stops_none(one_char_data, tmp_path, cli):
     space = tmp_path / "space.yaml"
     space.write_text(BLANK_SPACE)
