@@ -198,9 +198,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
         scaler.load_state_dict(saved["scaler"])
         state = TrainState.from_dict(saved["train_state"])
         if semi is not None:
-            semi.table = list(saved.get("semi_table", []))  # the round's pseudo-labels, as they were
-            if saved.get("semi_mass") is not None:  # what the next epoch's answers align against
-                semi.mass = torch.tensor(saved["semi_mass"])
+            semi.load_state_dict(saved)  # the round's pseudo-labels and the aligning shares, as they were
         state.resumed_after.append(state.epoch)
         if main:
             best = f"best val exact {state.best:.2%} at epoch {state.best_epoch}"
@@ -308,10 +306,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                 }  # fmt: skip
                 if ema is not None:  # what a resume continues to train, and how far the average's decay has ramped
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}
-                if semi is not None and semi.table:
-                    checkpoint["semi_table"] = semi.table
-                if semi is not None and semi.mass is not None:
-                    checkpoint["semi_mass"] = semi.mass.tolist()
+                if semi is not None:
+                    checkpoint |= semi.state_dict()
                 plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
                 run.save_epoch(checkpoint, improved, state.history, plot)
                 if opts.tracker is not None:

@@ -54,13 +54,20 @@ def confident(ids: list[list[int]], conf: list[float], lengths: tuple[int, int],
 ALIGN_LIMIT = 4.0  # distribution alignment moves a character's probability by at most this factor either way
 
 
+def char_counts(ids: list[list[int]], classes: int) -> torch.Tensor:
+    """(classes,) how often each character (ids 1..classes) occurs in the answers ``ids``."""
+    flat = torch.tensor([i - 1 for s in ids for i in s], dtype=torch.long)
+    return torch.bincount(flat, minlength=classes).double()
+
+
+def shares(counts: torch.Tensor) -> torch.Tensor:
+    """Each character's share of ``counts``, add-one smoothed (no character is ever ruled out)."""
+    return ((counts + 1) / (counts + 1).sum()).float()
+
+
 def char_prior(labels: list[str], charset: Charset) -> torch.Tensor:
-    """(K-1,) each character's share of the labelled characters, add-one smoothed (no character is ruled out)."""
-    counts = torch.ones(charset.num_classes - 1, dtype=torch.float64)
-    for label in labels:
-        for i in charset.encode(label):
-            counts[i - 1] += 1
-    return (counts / counts.sum()).float()
+    """(K-1,) each character's share of the labelled characters."""
+    return shares(char_counts([charset.encode(label) for label in labels], charset.num_classes - 1))
 
 
 def alignment_shift(prior: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
@@ -157,8 +164,16 @@ class SemiSupervision:
         counts = self._counts.clone()
         if self.world_size > 1 and dist.is_available() and dist.is_initialized():
             dist.all_reduce(counts)  # every rank aligns alike, and the checkpoint's copy is every rank's
-        shares = ((counts + 1) / (counts + 1).sum()).float()  # add-one, as the labelled shares
-        self.mass = shares if self.mass is None else (self.mass + shares) / 2
+        now = shares(counts)
+        self.mass = now if self.mass is None else (self.mass + now) / 2
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to go on exactly: the round's pseudo-labels and the aligning shares."""
+        return {"semi_table": self.table, "semi_mass": None if self.mass is None else self.mass.tolist()}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.table = list(saved.get("semi_table") or [])
+        self.mass = torch.tensor(saved["semi_mass"]) if saved.get("semi_mass") is not None else None
 
     def alignment(self) -> float | None:
         """The largest factor alignment applies to a character (>= 1), or None while it is off."""
@@ -191,11 +206,9 @@ class SemiSupervision:
         ids, conf = greedy_decode(log_probs)  # (T, B, K) -> B id lists
         return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
 
-    def _count(self, log_probs: torch.Tensor) -> None:
-        """Adds the characters of the plain greedy answers on (T, B, K) ``log_probs`` to the epoch's counts."""
-        ids, _ = greedy_decode(log_probs)
-        flat = torch.tensor([i - 1 for s in ids for i in s], dtype=torch.long)
-        self._counts += torch.bincount(flat, minlength=self.charset.num_classes - 1).double()
+    def _count(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """(K-1,) the characters of the plain greedy answers on (T, B, K) ``log_probs``."""
+        return char_counts(greedy_decode(log_probs)[0], self.charset.num_classes - 1)
 
     def round_due(self, epoch: int) -> bool:
         """Pseudo mode: relabel the pool before this epoch (the first round trains on the labels alone)."""
@@ -212,11 +225,7 @@ class SemiSupervision:
             return self._read(model, x, autocast)  # (T, B, K)
 
         if self.prior is not None:  # a first pass for the round's character shares, which the answers align against
-            counts = torch.zeros(self.charset.num_classes - 1, dtype=torch.float64)
-            self._counts, saved = counts, self._counts
-            for start in chunks:
-                self._count(read(start))
-            self.mass, self._counts = ((counts + 1) / (counts + 1).sum()).float(), saved
+            self.mass = shares(sum(self._count(read(start)) for start in chunks))
         table: list[str] = []
         for start in chunks:
             ids, keep = self._answers(read(start))
@@ -235,7 +244,7 @@ class SemiSupervision:
             with torch.no_grad():
                 log_probs = self._read(teacher, clean, autocast)  # (T, B_u, K)
                 if self.prior is not None:
-                    self._count(log_probs)
+                    self._counts += self._count(log_probs)
                 ids, keep = self._answers(log_probs)
             view = augment(clean, self._gen, self.tc.semi_strong_ops, self.crop)
         else:
