@@ -73,7 +73,7 @@ class TrainConfig:
     plateau_factor: float = 0.5  # halve the learning rate when val loss stalls
     warmup_steps: int = 0  # linear warmup before the schedule; helps leave the CTC blank plateau
     grad_clip: float = 5.0  # max gradient norm; the reference clipped "for safety"
-    amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: off) | off | fp16 | bf16
+    amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: bf16 with AMX, else off) | off | fp16 | bf16
     early_stop_patience: int = 8  # epochs without a better val exact accuracy before stopping; 0 = never
     beam_width: int = 5  # decoding at evaluation; 1 = greedy. The reference's k = 5
     augment: bool = False  # random views of each training batch, made of augment_ops

@@ -95,3 +95,19 @@ def test_crop_is_in_the_onnx_graph(tmp_path):
     with torch.no_grad():
         assert onnx_lp.shape == tuple(model(x).shape) == (24, 3, 11)  # 197 wide / 8 = 24 time steps
         assert np.abs(onnx_lp - model(x).numpy()).max() < 1e-4
+
+
+def test_each_conv_block_computes_the_reports_conv_norm_relu_pool():
+    # the blocks pool before their ReLU (cheaper); the function must stay the report's conv -> BN -> ReLU -> pool
+    cfg = ModelConfig(channels=(8, 16), pools=("2x2", "2x1"))
+    model = CRNN(cfg, num_classes=11, height=32, width=64).eval()
+    x = torch.randn(3, 1, 32, 64)  # (B, C, H, W), normalised input with negative values too
+    ref = x
+    for b in range(len(cfg.channels)):
+        conv, norm = model.cnn[4 * b], model.cnn[4 * b + 1]
+        pool = next(m for m in model.cnn[4 * b : 4 * b + 4] if isinstance(m, torch.nn.MaxPool2d))
+        with torch.no_grad():
+            norm.running_mean.uniform_(-1, 1)  # some channels mostly negative before the ReLU
+        ref = pool(torch.relu(norm(conv(ref))))
+    with torch.no_grad():
+        assert torch.allclose(model.cnn(x), ref, atol=1e-6)

@@ -12,6 +12,7 @@ import torch
 from crnn.config import TrainConfig, resolve_config
 from crnn.data.store import load_dataset
 from crnn.model import build_model
+from crnn.training import amp
 from crnn.training.amp import choose_precision
 from crnn.training.checkpoint import load_checkpoint, load_model
 from crnn.training.fit import FitOptions, fit, read_metrics
@@ -131,7 +132,7 @@ def test_ema_run_scores_and_saves_the_average_and_resumes_exactly(digits_data, t
 
     metrics, _ = evaluate(
         loaded.model, Batches(split.images, split.labels, data.charset, 256), split.labels, data.charset,
-        torch.device("cpu"), choose_precision("off", torch.device("cpu")).autocast,
+        torch.device("cpu"), choose_precision(cfg.train.amp, torch.device("cpu")).autocast,  # as the run scored it
     )  # fmt: skip
     best = next(r for r in whole if r["epoch"] == loaded.state["metrics"]["epoch"])
     assert metrics["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
@@ -162,9 +163,13 @@ def test_refuses_to_overwrite_a_run_without_resume(digits_data, tmp_path, cli):
     assert code == 2 and "--resume" in err
 
 
-def test_precision_is_chosen_by_device():
+def test_precision_is_chosen_by_device(monkeypatch):
     cpu = torch.device("cpu")
-    assert choose_precision("auto", cpu).mode == "off"
+    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: False)
+    assert choose_precision("auto", cpu).mode == "off"  # bf16 emulated in software is slower than fp32
+    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: True)
+    assert choose_precision("auto", cpu).mode == "bf16"  # AMX: about twice as fast
+    assert choose_precision("off", cpu).mode == "off"
     with pytest.warns(UserWarning, match="fp16 needs a CUDA device"):
         assert choose_precision("fp16", cpu).mode == "off"
     bf16 = choose_precision("bf16", cpu)
@@ -394,3 +399,10 @@ def test_init_from_another_charset_keeps_the_head_rows_of_shared_characters():
     assert torch.equal(head[0], src[0]) and torch.equal(head[1], src[4]) and torch.equal(head[3], src[1])  # blank, d, a
     assert torch.equal(head[2], before[2])  # x: never read by the source, fresh
     assert "head.weight" in kept and "rnn.weight_ih_l0" in kept and not [k for k in fresh if "num_batches" not in k]
+
+
+def test_sharded_validation_puts_each_ranks_answers_back_in_the_splits_order():
+    from crnn.training.validate import interleave
+
+    assert interleave([["a", "c", "e"], ["b", "d"]]) == ["a", "b", "c", "d", "e"]  # rank r read images r, r + 2, ...
+    assert interleave([["x"], [], []]) == ["x"]  # more ranks than images

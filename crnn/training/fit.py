@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
 from crnn.config import RunConfig, TrainConfig
-from crnn.data.batches import Batches, to_input
+from crnn.data.batches import to_input
 from crnn.data.margins import quiet_margins
 from crnn.data.store import Dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
@@ -34,12 +33,13 @@ from crnn.training.amp import choose_precision
 from crnn.training.checkpoint import load_checkpoint
 from crnn.training.ema import WeightEMA
 from crnn.training.inputs import statistics_sample, train_batches_for, training_splits
-from crnn.training.loop import evaluate, train_one_epoch
+from crnn.training.loop import train_one_epoch
 from crnn.training.rundir import RunDir, read_metrics, run_record
 from crnn.training.schedule import LRSchedule
 from crnn.training.semi import SemiSupervision, char_prior
 from crnn.training.state import TrainState, left_plateau, plateau_advice
 from crnn.training.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
+from crnn.training.validate import validate
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 
@@ -66,6 +66,10 @@ class FitOptions:
 
 
 METRIC_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase")
+PLOT_EVERY_S = 30.0  # seconds between redraws of a run's curves.png
+# CTC loss per character past which the weights have blown up: an untrained model scores ~15. In fp32 such a
+# run overflows to inf or nan; in bf16 autocast the logits stay finite and the loss only becomes absurd
+DIVERGED_LOSS = 1e4
 
 
 def pick_device(name: str) -> torch.device:
@@ -91,15 +95,6 @@ def _optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay)
     cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
     return cls(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-
-
-def _broadcast(obj: dict, world_size: int) -> dict:
-    """Rank 0's evaluation, shared so that every rank steps its schedule and stops together."""
-    if world_size == 1:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def _stop_reason(tc: TrainConfig, state: TrainState, opts: FitOptions) -> str:
@@ -176,7 +171,6 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             opts.log(f"--init-from: {summarize(kept, fresh, identity)}")
     optimizer = _optimizer(model, tc)
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
-    val_batches = Batches(val.images, val.labels, charset, max(per_worker, 256), channels=channels)
     steps_per_epoch = len(train_batches)
     semi = _semi_supervision(data, tc, per_worker, channels, opts, config.model.crop, train.labels) if tc.semi else None
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
@@ -240,6 +234,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     first = tc.epochs + 1 if state.early_stopped else state.epoch + 1  # it had stopped improving: nothing left
     last_epoch = tc.epochs if not opts.max_epochs else min(tc.epochs, state.epoch + opts.max_epochs)
     session_start, elapsed_before = time.perf_counter(), state.elapsed_s
+    plotted_at = -math.inf  # curves.png costs ~0.6 s: redrawn at most every PLOT_EVERY_S, and at the end
     try:
         for epoch in range(first, last_epoch + 1):
             train_batches.set_epoch(epoch)
@@ -273,14 +268,12 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             bar.close()
             if semi is not None:
                 semi.end_epoch()
-            if not math.isfinite(stats.loss):  # before anything is saved or reported: the last good epoch stays the last
+            if not stats.loss < DIVERGED_LOSS:  # before anything is saved or reported: the last good epoch stays the last
                 raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise grad_clip")
-            metrics = {}
-            if main:
-                metrics, _ = evaluate(
-                    scored, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last
-                )
-            metrics = _broadcast(metrics, opts.world_size)
+            metrics = validate(
+                scored, val, charset, max(per_worker, 256), channels, device, precision.autocast, tc.beam_width,
+                tc.channels_last, rank=opts.rank, world_size=opts.world_size,
+            )  # fmt: skip  # every rank scores its share and gets the whole split's metrics
             if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
                 schedule.after_epoch(metrics["loss"], off_blank_plateau=bool(state.plateau_exit) or left_plateau(metrics))
             state.elapsed_s = elapsed_before + time.perf_counter() - session_start
@@ -308,7 +301,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}
                 if semi is not None:
                     checkpoint |= semi.state_dict()
-                plot = bool(stop) or stats.seconds >= 5 or epoch == last_epoch  # a plot costs ~0.2 s: not after every tiny epoch
+                plot = bool(stop) or epoch == last_epoch or time.perf_counter() - plotted_at >= PLOT_EVERY_S
+                plotted_at = time.perf_counter() if plot else plotted_at
                 run.save_epoch(checkpoint, improved, state.history, plot)
                 if opts.tracker is not None:
                     opts.tracker.log_epoch(row)

@@ -62,7 +62,7 @@ def init_identity_blocks(model: nn.Module, blocks: list[int], images: torch.Tens
     was_training = model.training
     model.eval()
     for b in blocks:
-        conv, norm, pool = model.cnn[4 * b], model.cnn[4 * b + 1], model.cnn[4 * b + 3]
+        conv, norm, pool = model.cnn[4 * b], model.cnn[4 * b + 1], model.cnn[4 * b + 2]
         if conv.in_channels != conv.out_channels or pool.kernel_size != POOLS["1x1"] or not isinstance(norm, nn.BatchNorm2d):
             continue
         x = model.prepare(images)  # (N, C, H, W) as the conv blocks read it
