@@ -16,6 +16,7 @@ from crnn.model import build_model
 from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
+from tune.assess import device_label
 
 pytestmark = pytest.mark.ray
 KEYS = {
@@ -56,7 +57,7 @@ def test_a_tiny_assessment_writes_the_contract(report):
     for r in a["curve"]:
         lo, hi = r["exact_ci"]
         assert lo <= r["exact_acc"] <= hi and lo >= 0 and hi <= 1
-        assert r["test_count"] == 20 and r["epochs"] <= 2 and r["device"] == "cpu"
+        assert r["test_count"] == 20 and r["epochs"] <= 2 and r["device"] == device_label(0, "auto")
         assert {"char_acc", "cer", "train_minutes"} <= set(r) and "exact_acc_nocase" not in r  # digits: no case
     values = [v for v in a["labels_to_break"].values() if v is not None]
     assert list(a["labels_to_break"]) == ["0.01", "0.10", "0.50", "0.90"] and values == sorted(values)
@@ -294,3 +295,12 @@ def test_an_assessment_written_before_attackers_still_reports(report, tmp_path, 
     assert a["strongest"] == "scratch" and [r["train_images"] for r in a["curve"]] == [64, 256]
     code, _, err = cli("assess", "--data", stored["setup"]["data"], "--out", old, "--sizes", "64,256", "--attackers", "scratch")
     assert code == 2 and "made before attackers existed" in err and "--report-only" in err
+
+
+def test_a_runs_minutes_name_the_precision_they_were_measured_at(monkeypatch):
+    from crnn.training import amp
+
+    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: True)
+    assert device_label(0, "auto") == "cpu bf16" and device_label(0, "off") == "cpu" and device_label(1, "auto") == "cuda"
+    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: False)
+    assert device_label(0, "auto") == "cpu"
