@@ -13,6 +13,7 @@ from PIL import Image
 
 from crnn.config import resolve_config
 from crnn.model import build_model
+from crnn.training.amp import choose_precision
 from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
@@ -54,10 +55,11 @@ def test_a_tiny_assessment_writes_the_contract(report):
     assert set(a) >= KEYS
     assert a["scheme"]["classes"] == 10 and a["scheme"]["length"] == [5, 5] and a["scheme"]["splits"]["test"] == 20
     assert [(r["train_images"], r["repeat"]) for r in a["curve"]] == [(64, 0), (256, 0)]  # sorted
+    here = device_label(0, choose_precision("auto", torch.device("cpu")).mode)  # "cpu", or "cpu bf16" on an AMX CPU
     for r in a["curve"]:
         lo, hi = r["exact_ci"]
         assert lo <= r["exact_acc"] <= hi and lo >= 0 and hi <= 1
-        assert r["test_count"] == 20 and r["epochs"] <= 2 and r["device"] == device_label(0, "auto")
+        assert r["test_count"] == 20 and r["epochs"] <= 2 and r["device"] == here
         assert {"char_acc", "cer", "train_minutes"} <= set(r) and "exact_acc_nocase" not in r  # digits: no case
     values = [v for v in a["labels_to_break"].values() if v is not None]
     assert list(a["labels_to_break"]) == ["0.01", "0.10", "0.50", "0.90"] and values == sorted(values)
@@ -297,10 +299,7 @@ def test_an_assessment_written_before_attackers_still_reports(report, tmp_path, 
     assert code == 2 and "made before attackers existed" in err and "--report-only" in err
 
 
-def test_a_runs_minutes_name_the_precision_they_were_measured_at(monkeypatch):
-    from crnn.training import amp
-
-    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: True)
-    assert device_label(0, "auto") == "cpu bf16" and device_label(0, "off") == "cpu" and device_label(1, "auto") == "cuda"
-    monkeypatch.setattr(amp, "cpu_has_bf16_matmul", lambda: False)
-    assert device_label(0, "auto") == "cpu"
+def test_a_runs_minutes_name_the_precision_they_were_measured_at():
+    # the precision comes from the run's checkpoint: what its workers trained at, wherever they ran
+    assert device_label(0, "bf16") == "cpu bf16" and device_label(0, "off") == "cpu" and device_label(1, "bf16") == "cuda"
+    assert device_label(0, None) == "cpu"  # a checkpoint from before precision was recorded

@@ -35,7 +35,6 @@ from crnn.model import check_time_steps
 from crnn.stats import wilson
 from crnn.storage import is_remote, join, ray_storage
 from crnn.tracking import check_logger, tune_callbacks
-from crnn.training.amp import choose_precision
 from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess_runs import finished_runs, trial_folders
@@ -84,13 +83,12 @@ class AssessSetup:
         return max(self.workers_per_run, batch - batch % self.workers_per_run)  # the global batch splits over the workers
 
 
-def device_label(gpus_per_worker: float, amp: str) -> str:
-    """What a run's minutes were measured on: "cuda", or "cpu" with the precision where it is not fp32 (bf16 on
-    a CPU with AMX trains about 1.6x faster, so minutes from two CPUs compare only at the same precision)."""
+def device_label(gpus_per_worker: float, precision: str | None) -> str:
+    """What a run's minutes were measured on: "cuda", or "cpu" with the precision its workers trained at where it
+    is not fp32 (bf16 on a CPU with AMX trains about 1.6x faster, so CPU minutes compare only at one precision)."""
     if gpus_per_worker > 0:
         return "cuda"
-    mode = choose_precision(amp, torch.device("cpu")).mode
-    return "cpu" if mode == "off" else f"cpu {mode}"
+    return "cpu" if precision in (None, "off") else f"cpu {precision}"
 
 
 def nested_subset(n_train: int, size: int, seed: int, repeat: int) -> np.ndarray:
@@ -133,7 +131,8 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             sub = data.with_train_subset(idx)
             best_pt, state = _train_here(sub, config, setup, attacker["init_from"], last, Path(scratch), size, repeat)
         test = data.split("test")
-        preds, labels, confs, _ = predict_split(load_model(best_pt), test, config.train.beam_width)
+        best = load_model(best_pt)
+        preds, labels, confs, _ = predict_split(best, test, config.train.beam_width)
         metrics = sequence_metrics(preds, labels)
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
@@ -144,7 +143,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             "test_char_acc": metrics["char_acc"], "test_cer": metrics["cer"],
             "test_exact_acc_nocase": metrics["exact_acc_nocase"], "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"], "plateau_exit": state["plateau_exit"],
-            "train_minutes": state["elapsed_s"] / 60, "device": device_label(setup.gpus_per_worker, config.train.amp),
+            "train_minutes": state["elapsed_s"] / 60, "device": device_label(setup.gpus_per_worker, best.state.get("precision")),
         }  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy2(best_pt, Path(tmp) / "best.pt")

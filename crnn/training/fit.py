@@ -39,7 +39,7 @@ from crnn.training.schedule import LRSchedule
 from crnn.training.semi import SemiSupervision, char_prior
 from crnn.training.state import TrainState, left_plateau, plateau_advice
 from crnn.training.transfer import appended_blocks, init_identity_blocks, summarize, transfer_weights
-from crnn.training.validate import validate
+from crnn.training.validate import val_shard, validate
 
 __all__ = ["FitOptions", "fit", "pick_device", "read_metrics", "worker_batch_size"]
 
@@ -171,6 +171,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             opts.log(f"--init-from: {summarize(kept, fresh, identity)}")
     optimizer = _optimizer(model, tc)
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
+    val_batches = val_shard(val, charset, max(per_worker, 256), channels, opts.rank, opts.world_size)
     steps_per_epoch = len(train_batches)
     semi = _semi_supervision(data, tc, per_worker, channels, opts, config.model.crop, train.labels) if tc.semi else None
     schedule = LRSchedule(optimizer, tc, steps_per_epoch)
@@ -271,8 +272,8 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             if not stats.loss < DIVERGED_LOSS:  # before anything is saved or reported: the last good epoch stays the last
                 raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise grad_clip")
             metrics = validate(
-                scored, val, charset, max(per_worker, 256), channels, device, precision.autocast, tc.beam_width,
-                tc.channels_last, rank=opts.rank, world_size=opts.world_size,
+                scored, val_batches, val.labels, charset, device, precision.autocast, tc.beam_width, tc.channels_last,
+                world_size=opts.world_size,
             )  # fmt: skip  # every rank scores its share and gets the whole split's metrics
             if not opts.overfit:  # an overfit check keeps its learning rate: memorising is the point
                 schedule.after_epoch(metrics["loss"], off_blank_plateau=bool(state.plateau_exit) or left_plateau(metrics))
@@ -296,6 +297,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
                     "scaler": scaler.state_dict(), "train_state": state.to_dict(), "config": config.to_dict(),
                     "charset": charset.chars, "height": height, "width": width, "max_label_len": data.length_range[1],
                     "min_label_len": data.length_range[0], "metrics": row, "provenance": provenance(),
+                    "precision": precision.mode,
                 }  # fmt: skip
                 if ema is not None:  # what a resume continues to train, and how far the average's decay has ramped
                     checkpoint |= {"train_model": model.state_dict(), "ema_steps": ema.steps}

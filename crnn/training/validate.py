@@ -17,7 +17,7 @@ from crnn.charset import Charset
 from crnn.data.batches import Batches
 from crnn.data.store import Split
 from crnn.metrics import sequence_metrics
-from crnn.training.loop import predict_batches
+from crnn.training.loop import evaluate, predict_batches
 
 
 def interleave(parts: list[list[str]]) -> list[str]:
@@ -35,28 +35,29 @@ def sync_buffers(model: nn.Module) -> None:
         dist.broadcast(buffer, src=0)
 
 
+def val_shard(val: Split, charset: Charset, batch_size: int, channels: int, rank: int = 0, world_size: int = 1) -> Batches:
+    """This rank's share of the val split (images rank, rank + W, rank + 2W, ...), made once per run."""
+    return Batches(val.images[rank::world_size], val.labels[rank::world_size], charset, batch_size, channels=channels)
+
+
 def validate(
     model: nn.Module,
-    val: Split,
+    shard: Batches,
+    labels: list[str],
     charset: Charset,
-    batch_size: int,
-    channels: int,
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager],
     beam_width: int = 1,
     channels_last: bool = False,
-    rank: int = 0,
     world_size: int = 1,
 ) -> dict[str, float]:
-    """Metrics (and the mean CTC ``loss``) of ``model`` on the whole ``val`` split, this rank reading its share."""
-    if world_size > 1:
-        sync_buffers(model)
-    mine = Batches(val.images[rank::world_size], val.labels[rank::world_size], charset, batch_size, channels=channels)
-    preds, _, loss = predict_batches(model, mine, charset, device, autocast, beam_width, channels_last)
-    parts = [(preds, loss * len(preds))]
-    if world_size > 1:
-        parts = [None] * world_size
-        dist.all_gather_object(parts, (preds, loss * len(preds)))
-    metrics = sequence_metrics(interleave([p for p, _ in parts]), val.labels)
-    metrics["loss"] = sum(s for _, s in parts) / max(len(val), 1)
+    """Metrics (and the mean CTC ``loss``) of ``model`` on the whole val split (``labels``), this rank reading ``shard``."""
+    if world_size == 1:
+        return evaluate(model, shard, labels, charset, device, autocast, beam_width, channels_last)[0]
+    sync_buffers(model)
+    preds, _, loss = predict_batches(model, shard, charset, device, autocast, beam_width, channels_last)
+    parts: list = [None] * world_size
+    dist.all_gather_object(parts, (preds, loss * len(preds)))  # every rank: each rank's answers and summed loss
+    metrics = sequence_metrics(interleave([p for p, _ in parts]), labels)
+    metrics["loss"] = sum(s for _, s in parts) / max(len(labels), 1)
     return metrics
