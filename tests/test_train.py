@@ -352,6 +352,26 @@ def test_identity_blocks_compute_the_source_function():
     assert appended_blocks(ident, other) == []
 
 
+def test_a_greyscale_source_starts_a_colour_model_as_its_own_function_of_the_luma():
+    from crnn.data.batches import to_input
+    from crnn.training.transfer import transfer_weights
+
+    cfg = resolve_config("tiny").model
+    torch.manual_seed(0)
+    grey = build_model(cfg, 11, 40, 150, 5)
+    rgb = torch.randint(0, 256, (4, 40, 150, 3), dtype=torch.uint8)  # (B, H, W, 3): colours a grey model reads as luma
+    with torch.no_grad():
+        grey.set_input_stats(to_input(rgb, 1))
+        grey.train()(to_input(rgb, 1))  # batch norm's running statistics off their defaults
+    grey.eval()
+    colour = build_model(replace(cfg, in_channels=3), 11, 40, 150, 5)
+    kept, fresh = transfer_weights(colour, grey.state_dict())
+    assert "cnn.0.weight" in kept and "in_mean" in kept and fresh == []
+    with torch.no_grad():
+        assert torch.allclose(colour.eval()(to_input(rgb, 3)), grey(to_input(rgb, 1)), atol=1e-4)
+    assert not torch.equal(colour.cnn[0].weight[:, 0], colour.cnn[0].weight[:, 1])  # R and G weighted apart, to learn from
+
+
 def test_resume_continues_the_run_as_configured_after_a_preset_changed(digits_data, tmp_path, cli):
     run = tmp_path / "r"
     assert cli("train", "--data", digits_data, "--out", run, "--preset", "tiny", "--set", "train.epochs=1")[0] == 0

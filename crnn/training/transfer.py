@@ -1,7 +1,10 @@
 """Start a model from another one's weights (``--init-from``): every tensor whose name and shape
 match is copied; the rest keep their fresh initialisation. A different charset keeps the head's rows of
 the characters both charsets share; a different image height changes the LSTM's first input matrices
-(unless both models read a fixed ``model.input_height``).
+(unless both models read a fixed ``model.input_height``). A greyscale source starts a colour model
+(``model.in_channels=3``) as the same function of the image it computed on the image's luma: its first
+conv's kernel is split over R, G and B by the luma weights, and every channel is normalised as the
+grey one was, so the model begins where the source is and can learn what colour adds.
 
 A deeper model than the source (conv blocks appended after the source's last one) starts as the
 source's function where it can: an appended block with as many channels out as in, a 1x1 pool and
@@ -15,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from crnn.batch_predict import LUMA
 from crnn.config import POOLS
 
 
@@ -30,12 +34,33 @@ def map_head(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor], sour
     return {**source, "head.weight": weight, "head.bias": bias}
 
 
+def grey_to_colour(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``source`` (a greyscale model) with its input layer made RGB where ``own`` reads RGB: the first
+    conv's kernel W (O, 1, k, k) becomes W * LUMA[c] for c in R, G, B, and the one mean and std serve
+    every channel. Then conv((x_c - m) / s) summed over c = conv((luma(x) - m) / s), as LUMA sums to 1."""
+    convs = sorted((int(k.split(".")[1]), k) for k, v in own.items() if k.startswith("cnn.") and v.ndim == 4)
+    if not convs:
+        return source
+    first = convs[0][1]
+    if first not in source or source[first].shape[1] != 1 or own[first].shape[1] != 3:
+        return source
+    if source[first].shape[0] != own[first].shape[0] or source[first].shape[2:] != own[first].shape[2:]:
+        return source
+    luma = torch.tensor(LUMA, dtype=source[first].dtype).view(1, 3, 1, 1)
+    adapted = {**source, first: source[first] * luma}  # (O, 1, k, k) -> (O, 3, k, k)
+    for key in ("in_mean", "in_std"):
+        if key in source and source[key].numel() == 1:
+            adapted[key] = source[key].expand(3).clone()  # (1,) -> (3,)
+    return adapted
+
+
 def transfer_weights(
     model: nn.Module, source: dict[str, torch.Tensor], source_chars: str = "", chars: str = ""
 ) -> tuple[list[str], list[str]]:
     """Copy matching tensors of ``source`` into ``model``; returns (kept, reinitialised) names. With both
     charsets, the head is mapped character by character (``map_head``) instead of kept only when equal."""
     own = model.state_dict()
+    source = grey_to_colour(own, source)
     if source_chars and chars and source_chars != chars:
         source = map_head(own, source, source_chars, chars)
     kept = [k for k, v in own.items() if k in source and source[k].shape == v.shape]
