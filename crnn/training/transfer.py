@@ -38,13 +38,9 @@ def grey_to_colour(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor]
     """``source`` (a greyscale model) with its input layer made RGB where ``own`` reads RGB: the first
     conv's kernel W (O, 1, k, k) becomes W * LUMA[c] for c in R, G, B, and the one mean and std serve
     every channel. Then conv((x_c - m) / s) summed over c = conv((luma(x) - m) / s), as LUMA sums to 1."""
-    convs = sorted((int(k.split(".")[1]), k) for k, v in own.items() if k.startswith("cnn.") and v.ndim == 4)
-    if not convs:
-        return source
-    first = convs[0][1]
-    if first not in source or source[first].shape[1] != 1 or own[first].shape[1] != 3:
-        return source
-    if source[first].shape[0] != own[first].shape[0] or source[first].shape[2:] != own[first].shape[2:]:
+    first = "cnn.0.weight"  # every model's first layer is its first block's conv
+    out, ins, *kernel = own[first].shape
+    if ins != 3 or first not in source or source[first].shape != (out, 1, *kernel):
         return source
     luma = torch.tensor(LUMA, dtype=source[first].dtype).view(1, 3, 1, 1)
     adapted = {**source, first: source[first] * luma}  # (O, 1, k, k) -> (O, 3, k, k)
