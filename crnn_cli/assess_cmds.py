@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from crnn.errors import UserError
-from crnn_cli.flags import add_tracking_flags
+from crnn_cli.flags import add_tracking_flags, add_trust_flag
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             unlabeled_count=args.unlabeled_count, address=args.address,
             workers_per_run=args.workers_per_run, gpus_per_worker=args.gpus_per_worker, max_epochs=args.max_epochs,
             min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent, logger=args.logger,
-            tracking_uri=args.tracking_uri, storage=args.storage,
+            tracking_uri=args.tracking_uri, storage=args.storage, trust_experiment=args.trust_experiment,
         )  # fmt: skip
         out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         a = json.loads((out / "assessment.json").read_text())
@@ -91,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per run")
     p.add_argument("--max-concurrent", type=int, help="runs at once (default: what the cluster fits)")
+    add_trust_flag(p, "assessment")
     add_tracking_flags(p)
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs, train nothing")
     p.add_argument("--compare", nargs="+", metavar="REPORT", help="one table and one plot across assessments")

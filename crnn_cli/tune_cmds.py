@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from crnn.errors import UserError
-from crnn_cli.flags import add_tracking_flags
+from crnn_cli.flags import add_tracking_flags, add_trust_flag
 
 SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs", "wall_s")
 
@@ -20,7 +20,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent, workers_per_trial=args.workers_per_trial,
         gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.storage,
         address=args.address, seed=args.seed, max_failures=args.max_failures, logger=args.logger,
-        tracking_uri=args.tracking_uri,
+        tracking_uri=args.tracking_uri, trust_experiment=args.trust_experiment,
     )  # fmt: skip
     exp = Experiment.load(run_tune(opts))
     print_results(exp.rows(), "table", top=args.top, sort="exact_acc", exp=exp.path)  # run_tune wrote the reports
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")
     p.add_argument("--seed", type=int, help="seed of the TPE sampler and of every trial (default 0)")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashing trial before it is marked errored")
+    add_trust_flag(p, "experiment")
     add_tracking_flags(p)
     p.add_argument("--top", type=int, help="rows of the final table")
     p.set_defaults(func=cmd_tune)

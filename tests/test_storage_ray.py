@@ -53,7 +53,11 @@ def test_a_search_on_s3_resumes_after_a_kill_and_results_read_it(s3, digits_data
     shutil.rmtree(os.environ["CRNN_CACHE_DIR"])  # everything the resume knows comes from the bucket,
     monkeypatch.setenv("CRNN_CACHE_DIR", str(tmp_path / "other-machine"))  # read into another working copy
 
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env={**os.environ, "RAY_ADDRESS": ""})
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env={**os.environ, "RAY_ADDRESS": ""})
+    assert refused.returncode == 2 and "--trust-experiment" in refused.stderr  # Tune's state in a bucket is pickled
+    again = subprocess.run(
+        [*cmd, "--trust-experiment"], capture_output=True, text=True, timeout=400, env={**os.environ, "RAY_ADDRESS": ""}
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming experiment s3://" in again.stdout
     copy = storage.cache_dir(f"{s3}/exps/r")
@@ -87,7 +91,9 @@ def test_an_assessment_on_s3_resumes_after_a_kill(s3, digits_data, tmp_path):
     first.wait()
     shutil.rmtree(out)  # the working copy is gone: the bucket holds the plan and the runs
 
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env={**os.environ, "RAY_ADDRESS": ""})
+    again = subprocess.run(
+        [*cmd, "--trust-experiment"], capture_output=True, text=True, timeout=400, env={**os.environ, "RAY_ADDRESS": ""}
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming round 0" in again.stdout and "[scratch n=50 r=0] epoch 1 " not in again.stdout
     for result in sorted((out / "runs" / "round-0").glob("*/result.json")):

@@ -41,6 +41,7 @@ from tune.assess_runs import finished_runs, trial_folders
 from tune.attackers import build_attackers, parse_attackers
 from tune.mirror import Mirror, no_train_runs
 from tune.sizes import coarse_sizes, parse_sizes, refine
+from tune.tune_state import check_restore
 
 EVAL_MIN = 256  # val images a small subset's run scores after each epoch, at least
 EVAL_PER_LABEL = 4  # and at most this many per training label (a 1,000-image val split is whole from 250 on)
@@ -232,6 +233,7 @@ class AssessOptions:
     logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
     tracking_uri: str | None = None
     storage: str | None = None  # s3://... or gs://...: the assessment's home is STORAGE/<out's name>
+    trust_experiment: bool = False  # let Ray load a round's pickled Tune state that someone else could have written
 
 
 def home_of(out: str | Path, where: str | None) -> Mirror:
@@ -437,6 +439,7 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
     trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
     sizes = sorted({r["size"] for r in runs})
     if tune.Tuner.can_restore(exp, storage_filesystem=fs):
+        check_restore(out / RUNS / f"round-{k}", home.remote, opts.trust_experiment, "assessment")
         print(f"resuming round {k} (sizes {sizes}): finished runs are kept", flush=True)
         tuner = tune.Tuner.restore(exp, trainable=trainable, resume_unfinished=True, resume_errored=True, storage_filesystem=fs)
     else:

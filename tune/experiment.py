@@ -3,7 +3,7 @@ is gone): ``Experiment.find/load``, its trials as table rows, and the reports wr
 
     EXP/experiment.json       how the search was set up (the one place it is parsed)
     EXP/<trial_id>/           Tune's trial folders: params.json, result.json (its JSON logger), error.txt
-    EXP/experiment_state-*.json  Tune's own state, read only through ray.tune.ExperimentAnalysis
+    EXP/experiment_state-*.json  Tune's own state: only its trials' statuses are read, as plain JSON
     EXP/optuna.db             the Optuna study
     EXP/trials.csv, best_config.json, plots/*.png   written by ``write_reports``
 
@@ -24,6 +24,7 @@ from crnn.errors import UserError
 from crnn.storage import is_remote, join, redact
 from tune.mirror import Mirror
 from tune.trial import TrialSetup
+from tune.tune_state import trial_statuses
 
 EXPERIMENT_FILE = "experiment.json"
 # Tune's statuses -> ours; TERMINATED splits into done / early-stopped by the epochs it ran.
@@ -101,15 +102,8 @@ class Experiment:
         return [p.name for p in self.setup.params()]
 
     def _statuses(self) -> dict[str, str]:
-        """trial id -> Tune status, through Ray's public ``ExperimentAnalysis`` (Tune's state files are its
-        own business); {} before Tune has saved any state."""
-        from ray.tune import ExperimentAnalysis  # noqa: PLC0415 - ray only when reading an experiment
-
-        try:
-            analysis = ExperimentAnalysis(str(self.path))
-        except ValueError:  # "No experiment snapshot file": the search has not saved its state yet
-            return {}
-        return {t.trial_id: t.status for t in analysis.trials}
+        """trial id -> Tune status, read as plain JSON from Tune's state file (never unpickled)."""
+        return trial_statuses(self.path)
 
     def histories(self) -> dict[str, list[dict]]:
         """trial folder name -> the epochs it reported, in order."""

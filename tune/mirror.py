@@ -17,13 +17,14 @@ from crnn.storage import ray_storage as fs_and_path
 
 
 def no_checkpoints(rel: str) -> bool:
-    """Leave out what a table never reads: trial checkpoints and the Ray Train runs beneath them."""
+    """Leave out what a table never reads: trial checkpoints, the Ray Train runs beneath them, and pickles
+    (Tune reads its own from the bucket on a resume; a local copy of one is only a risk)."""
     parts = rel.split("/")
-    return parts[0] == "train_runs" or any(p.startswith("checkpoint_") for p in parts)
+    return parts[0] == "train_runs" or any(p.startswith("checkpoint_") for p in parts) or rel.endswith(".pkl")
 
 
 def no_train_runs(rel: str) -> bool:
-    return rel.split("/", maxsplit=1)[0] == "train_runs"
+    return rel.split("/", maxsplit=1)[0] == "train_runs" or rel.endswith(".pkl")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tune.experiment import EXPERIMENT_FILE, Experiment
 from tune.mirror import Mirror
 from tune.space import load_space, reference_point
 from tune.trial import TrialSetup, run_trial
+from tune.tune_state import check_restore
 
 METRIC = "exact_acc"
 
@@ -72,6 +73,7 @@ class TuneOptions:
     max_failures: int = 1
     logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
     tracking_uri: str | None = None
+    trust_experiment: bool = False  # let Ray load Tune's pickled state that someone else could have written
 
 
 def _validate(opts: TuneOptions) -> TunePreset:
@@ -182,6 +184,10 @@ def run_tune(opts: TuneOptions) -> Path:
     from crnn.training.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
     from tune.study import fail_orphans, open_at  # noqa: PLC0415
 
+    path, fs = home.ray_path()
+    restore = resuming and tune.Tuner.can_restore(path, storage_filesystem=fs)
+    if restore:  # before Ray starts, and before it reads a state that someone else could have written
+        check_restore(exp, home.remote, opts.trust_experiment)
     started, embedded = init_ray_for_trials(opts.address)
     try:
         resources, max_concurrent = trial_layout(
@@ -194,9 +200,8 @@ def run_tune(opts: TuneOptions) -> Path:
         home.push([EXPERIMENT_FILE])
         trainable = tune.with_parameters(run_trial, setup=setup)
         trainable = tune.with_resources(trainable, resources)
-        path, fs = home.ray_path()
         open_at(exp / "optuna.db")  # a resumed searcher reopens its study here, wherever it was started
-        if resuming and tune.Tuner.can_restore(path, storage_filesystem=fs):
+        if restore:
             print(f"resuming experiment {home.remote or exp}: finished trials are kept, unfinished ones continue", flush=True)
             tuner = tune.Tuner.restore(
                 path, trainable=trainable, resume_unfinished=True, resume_errored=False, storage_filesystem=fs

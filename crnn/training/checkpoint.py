@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,28 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: an empty file, not a checkpoint (a crash or a full disk can leave one)")
+    if path.suffix == ".onnx":
+        raise UserError(f"{path}: an ONNX model; this command takes a checkpoint or a run folder (predict and eval take it)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message advises weights_only=False: that would run code from the file, which crnn never does
+        raise UserError(
+            f"{path}: holds objects other than tensors and plain values, or is not a checkpoint; crnn loads only "
+            "checkpoints it wrote and never runs code from a file"
+        ) from None
     except Exception as exc:  # a truncated or foreign file: say which one, never a traceback
-        raise UserError(f"{path}: not a readable crnn checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable crnn checkpoint ({type(exc).__name__}{_detail(exc)})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a crnn checkpoint (it holds a {type(state).__name__}, not a dict of entries)")
+    return state
+
+
+def _detail(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f": {lines[0]}" if lines else ""
 
 
 BASE_MODEL = Path(__file__).resolve().parents[2] / "results" / "base"  # the published base model, in a checkout

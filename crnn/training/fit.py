@@ -160,7 +160,9 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     if config.model.normalize:
         model.set_input_stats(to_input(sample, channels))
     run = RunDir(out)
-    resume_from = opts.resume_from or (run.last_pt if opts.resume and run.last_pt.is_file() else None)
+    resume_from, saved = opts.resume_from, None
+    if resume_from is None and opts.resume and run.has_checkpoint():
+        resume_from, saved = run.load_resumable(opts.log if main else lambda line: None)
     if opts.init_from is not None and resume_from is None:  # a resumed run has its own weights
         init = opts.init_from
         if "in_mean" not in init:  # a model from before input normalisation: it saw raw pixels, keep it that way
@@ -181,7 +183,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     if resume_from is not None:
         if main and opts.resume_from is None:
             run.check_resumable(config)
-        saved = load_checkpoint(resume_from)
+        saved = saved or load_checkpoint(resume_from)
         if "train_state" not in saved or saved.get("inference_only"):
             raise UserError(
                 f"{resume_from}: an inference-only checkpoint (crnn export --format pt, or an older crnn-tune's); "
@@ -200,7 +202,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
             opts.log(f"resuming {run.out} after epoch {state.epoch} ({best})")
     elif main and opts.resume:
         opts.log(f"nothing to resume in {run.out}; starting a new run")
-    elif main and run.last_pt.is_file():
+    elif main and run.has_checkpoint():
         raise UserError(f"{run.out}: already holds a run; pass --resume to continue it or choose another --out")
 
     ema = WeightEMA(model, tc.ema_decay) if tc.ema_decay else None

@@ -4,6 +4,7 @@ RUN/config.json         the resolved config, the data it saw (no machine paths),
 RUN/metrics.jsonl, .csv one row per epoch, rewritten whole and atomically
 RUN/curves.png          loss and accuracy per epoch
 RUN/checkpoints/last.pt the latest epoch (what a resume continues from)
+RUN/checkpoints/prev.pt the epoch before it, kept until the new last.pt is on disk (a resume falls back to it)
 RUN/checkpoints/best.pt the best epoch by val exact accuracy (what eval/predict/export load)
 """
 
@@ -13,16 +14,16 @@ import csv
 import io
 import json
 import os
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from crnn.atomic import atomic_write_json, atomic_write_text
+from crnn.atomic import atomic_copy, atomic_write_json, atomic_write_text, fsync_dir
 from crnn.config import RunConfig, config_diff
 from crnn.data.store import Dataset
 from crnn.errors import UserError
 from crnn.plots import learning_curves
 from crnn.provenance import provenance
-from crnn.training.checkpoint import CHECKPOINT_DIR, save_checkpoint
+from crnn.training.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 
 METRIC_KEYS = (
     "epoch", "train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer",
@@ -63,6 +64,33 @@ class RunDir:
     def best_pt(self) -> Path:
         return self.out / CHECKPOINT_DIR / "best.pt"
 
+    @property
+    def prev_pt(self) -> Path:
+        return self.out / CHECKPOINT_DIR / "prev.pt"
+
+    def has_checkpoint(self) -> bool:
+        return self.last_pt.is_file() or self.prev_pt.is_file()
+
+    def load_resumable(self, log: Callable[[str], None]) -> tuple[Path, dict]:
+        """(path, state) of the newest checkpoint that loads: ``last.pt``, else ``prev.pt`` (an empty or
+        corrupt ``last.pt``, as a crash or a full disk can leave, is named in ``log`` and passed over)."""
+        problems = []
+        for path in (self.last_pt, self.prev_pt):
+            if not path.is_file():
+                continue
+            try:
+                state = load_checkpoint(path)
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+            if "train_state" not in state:
+                problems.append(f"{path}: holds no training state")
+                continue
+            if problems:
+                log(f"warning: {problems[0]}; resuming from {path.name} (epoch {state['train_state'].get('epoch', '?')}) instead")
+            return path, state
+        raise UserError(f"{self.out}: no checkpoint to resume from loads ({'; '.join(problems) or 'none saved'})")
+
     def saved_config(self) -> dict | None:
         path = self.out / "config.json"
         return json.loads(path.read_text()) if path.is_file() else None
@@ -99,16 +127,26 @@ class RunDir:
     def save_epoch(self, checkpoint: dict, improved: bool, rows: list[dict], plot: bool) -> None:
         if improved:
             save_checkpoint(self.best_pt, checkpoint)
-        save_checkpoint(self.last_pt, checkpoint)  # after best: a resume never starts past an unsaved best
+        self.save_last(checkpoint)  # after best: a resume never starts past an unsaved best
         self.write_history(rows, plot)
+
+    def save_last(self, checkpoint: dict) -> None:
+        """The new ``last.pt``, with the old one kept as ``prev.pt``: the new file is on disk before the
+        old one moves, and a crash between the two renames leaves ``prev.pt`` to resume from."""
+        new = self.last_pt.with_name(".last.pt.new")
+        save_checkpoint(new, checkpoint)
+        if self.last_pt.is_file():
+            os.replace(self.last_pt, self.prev_pt)
+        os.replace(new, self.last_pt)
+        fsync_dir(self.last_pt.parent)
 
     def install_checkpoint(self, src: Path, best: bool) -> None:
         """Copy a checkpoint file in atomically (the Ray Train driver, from the reported checkpoints)."""
         dest = self.best_pt if best else self.last_pt
         dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.partial{os.getpid()}")
-        shutil.copy2(src, partial)
-        os.replace(partial, dest)
+        if not best and self.last_pt.is_file():
+            os.replace(self.last_pt, self.prev_pt)
+        atomic_copy(src, dest)
 
 
 def read_metrics(out: str | Path) -> list[dict]:
