@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from crnn.charset import Charset
+from crnn.data.images import MAX_SIDE, check_size, read_image
 from crnn.data.importer import IMAGE_SUFFIXES, image_files
 from crnn.decode_np import decode_np
 from crnn.errors import UserError
@@ -73,8 +74,21 @@ class OnnxModel:
             raise UserError(f"--model {path}: not a readable ONNX model ({type(exc).__name__})") from None
         self.meta = read_onnx_metadata(self.session.get_modelmeta().custom_metadata_map, self.path)
         self.charset = Charset(self.meta["charset"])
-        self.height, self.width = int(self.meta["height"]), int(self.meta["width"])
-        self.channels, self.beam_width = int(self.meta["channels"]), int(self.meta.get("beam_width", 1))
+        self.height, self.width = self.meta["height"], self.meta["width"]
+        self.channels, self.beam_width = self.meta["channels"], self.meta["beam_width"]
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        want_in, classes = [self.channels, self.height, self.width], self.charset.num_classes
+        if (
+            len(inputs) != 1
+            or len(outputs) != 1
+            or [d for d in inputs[0].shape[1:]] != want_in
+            or (len(outputs[0].shape) != 3 or outputs[0].shape[2] != classes)
+        ):
+            raise UserError(
+                f"--model {path}: its graph takes {inputs[0].shape if inputs else None} and gives "
+                f"{outputs[0].shape if outputs else None}, its metadata says (batch, {', '.join(map(str, want_in))}) -> "
+                f"(T, batch, {classes}); export it again with `crnn export --format onnx`"
+            )
 
     def read(self, x: np.ndarray, beam_width: int) -> tuple[list[str], list[float]]:
         log_probs = self.session.run(None, {"images": x})[0]  # (T, B, K)
@@ -91,6 +105,17 @@ def read_onnx_metadata(props: dict[str, str], path: Path) -> dict:
             f"--model {path}: an ONNX file without crnn metadata ({', '.join(META_PREFIX + k for k in missing)} missing); "
             "export it again with `crnn export --format onnx`, or pass its checkpoint"
         )
+    ints = {"height": (8, MAX_SIDE), "width": (8, MAX_SIDE), "channels": (1, 3), "beam_width": (1, 100)}
+    for key, (lo, hi) in ints.items():
+        value = meta.get(key, "1" if key == "beam_width" else None)
+        if not (isinstance(value, str) and value.isdigit() and lo <= int(value) <= hi) or (key == "channels" and value == "2"):
+            accepted = "1 or 3" if key == "channels" else f"a whole number from {lo} to {hi}"
+            raise UserError(f"--model {path}: metadata {META_PREFIX}{key} is {value!r}; accepted: {accepted}")
+        meta[key] = int(value)
+    check_size(meta["width"], meta["height"], f"--model {path}")
+    chars = meta["charset"]
+    if not chars or len(set(chars)) != len(chars) or any(c.isspace() for c in chars):
+        raise UserError(f"--model {path}: metadata {META_PREFIX}charset {chars!r}; accepted: distinct characters, no spaces")
     return meta
 
 
@@ -168,13 +193,10 @@ def load_image(item: Item, height: int, width: int, channels: int, resize: bool)
         if arr.shape[:2] == (height, width):
             return arr  # as stored: to_input_np converts its channels as training does
         return _fit(Image.fromarray(arr), item.source, height, width, channels, resize)
-    try:
-        with Image.open(item.path) as im:
-            return _fit(im, item.path, height, width, channels, resize)
-    except FileNotFoundError:
-        raise UserError(f"{item.path}: no such image file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{item.path}: unreadable or corrupt image ({type(exc).__name__})") from None
+    arr = read_image(item.path, "RGB" if channels == 3 else "L")
+    if arr.shape[:2] == (height, width):
+        return arr
+    return _fit(Image.fromarray(arr), item.path, height, width, channels, resize)
 
 
 def _fit(im: Image.Image, name: object, height: int, width: int, channels: int, resize: bool) -> np.ndarray:

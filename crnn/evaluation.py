@@ -10,8 +10,7 @@ import torch
 from crnn.data.batches import Batches
 from crnn.data.store import SPLITS, Split, load_dataset
 from crnn.errors import UserError
-from crnn.metrics import confusions, pair_rates, sequence_metrics
-from crnn.stats import wilson
+from crnn.report import sequence_report
 from crnn.training.checkpoint import LoadedModel
 from crnn.training.loop import predict_batches
 
@@ -34,40 +33,14 @@ def predict_split(
 def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: int = 0, batch_size: int = 256) -> dict:
     """Metrics (see ``crnn.metrics``), the top confusions and a few mistakes, on the CPU."""
     preds, labels, _, loss = predict_split(loaded, split, beam_width, limit, batch_size)
-    report = sequence_metrics(preds, labels)
-    report["loss"] = loss
-    report["beam_width"] = beam_width
-    report["wrong"] = sum(p != t for p, t in zip(preds, labels, strict=True))
-    report["exact_ci"] = list(wilson(report["count"] - report["wrong"], report["count"]))  # 95%
-    report["confusions"] = confusions(preds, labels, top=10)
-    report["pair_rates"] = pair_rates(preds, labels)
-    report["mistakes"] = [(t, p) for p, t in zip(preds, labels, strict=True) if p != t][:8]
-    return report
-
-
-def format_report(r: dict, where: str, beam_width: int) -> str:
-    lines = [
-        f"{where}: {r['count']} samples, beam width {beam_width}",
-        f"  exact accuracy        {r['exact_acc']:.2%} [{r['exact_ci'][0]:.2%}, {r['exact_ci'][1]:.2%}], {r['wrong']} wrong",
-        f"  character accuracy    {r['char_acc']:.2%}",
-        f"  avg edit distance     {r['edit_distance']:.3f}",
-        f"  CER                   {r['cer']:.2%}",
-        f"  exact, ignoring case  {r['exact_acc_nocase']:.2%}",
-        f"  char, ignoring case   {r['char_acc_nocase']:.2%}",
-    ]
-    if r["confusions"]:
-        pairs = ", ".join(f"{q['true']}->{q['pred']} {q['count']} ({q['rate']:.1%})" for q in r["pair_rates"][:10])
-        lines.append(f"  most confused (true->predicted, share of that character): {pairs}")
-    if r["mistakes"]:
-        lines.append("  some mistakes (true -> predicted): " + ", ".join(f"{t}->{p or '(empty)'}" for t, p in r["mistakes"]))
-    return "\n".join(lines)
+    return sequence_report(preds, labels, beam_width) | {"loss": loss}
 
 
 def evaluate_dataset(loaded: LoadedModel, data_dir: str | Path, split: str = "test", beam_width: int | None = None,
                      limit: int = 0) -> dict:  # fmt: skip
     """``evaluate_model`` on a dataset folder's split (``all``: every split), refusing a dataset the model cannot read."""
     # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
-    data = load_dataset(data_dir, splits=SPLITS if split == "all" else (split,), mmap=True)
+    data = load_dataset(data_dir, splits=SPLITS if split == "all" else (split,), mmap=True, verify=True)
     part = data.require_images(split)
     unknown = loaded.charset.invalid_chars("".join(part.labels))
     if unknown:

@@ -45,7 +45,7 @@ def provenance_line(record: dict | None) -> str:
     """``made by crnn-tune 0.1.0, torch 2.13.0, ray 2.60.0 at git abc1234``, or why it cannot say."""
     if not record:
         return "made by: not recorded (a model saved before provenance was kept)"
-    v = record.get("versions", {})
+    v = record.get("versions") if isinstance(record.get("versions"), dict) else {}
     parts = [f"{p} {v[p]}" for p in ("crnn-tune", "torch", "ray", "optuna") if p in v]
     commit = record.get("git_commit", "unknown")
     return f"made by: {', '.join(parts)}, python {record.get('python', '?')}, " + (

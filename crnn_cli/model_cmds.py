@@ -29,6 +29,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.init_from:
         source = init_source(args.init_from)  # also a clear error for a bad path, before anything starts
         init_from = str(Path(args.init_from).resolve())  # Ray Train workers load it themselves
+    # the checksums: a split whose rows were removed (and its count edited to match) is refused, not trained on
+    data = load_dataset(args.data, splits=("train", "val"), mmap=True, verify=True)
     if args.workers is not None:
         from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
 
@@ -45,7 +47,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         for flag in ("address", "storage"):
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
-        data = load_dataset(args.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
             resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
             tracker=make_tracker(args.logger, args.out, args.tracking_uri), **source,
@@ -60,18 +61,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from crnn.evaluation import evaluate_dataset, format_report  # noqa: PLC0415
     from crnn.provenance import provenance_line  # noqa: PLC0415
-    from crnn.training.checkpoint import load_model  # noqa: PLC0415
+    from crnn.report import format_report  # noqa: PLC0415
 
-    loaded = load_model(args.model)
-    report = evaluate_dataset(loaded, args.data, args.split, args.beam_width, args.limit)
+    if args.model.endswith(".onnx"):  # an exported model: onnxruntime, no torch
+        from crnn.onnx_eval import evaluate_onnx  # noqa: PLC0415
+
+        report, provenance = evaluate_onnx(args.model, args.data, args.split, args.beam_width, args.limit)
+    else:
+        from crnn.evaluation import evaluate_dataset  # noqa: PLC0415
+        from crnn.training.checkpoint import load_model  # noqa: PLC0415
+
+        loaded = load_model(args.model)
+        report = evaluate_dataset(loaded, args.data, args.split, args.beam_width, args.limit)
+        provenance = loaded.state.get("provenance")
     if args.json:
-        report["provenance"] = loaded.state.get("provenance")
+        report["provenance"] = provenance
         print(json.dumps({k: v for k, v in report.items() if k != "confusions"}))  # pair_rates carries them, with rates
     else:
         print(format_report(report, f"{args.data} [{args.split}]", report["beam_width"]))
-        print(provenance_line(loaded.state.get("provenance")))
+        print(provenance_line(provenance))
     return 0
 
 
@@ -173,7 +182,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="score a model on a dataset split")
-    p.add_argument("--model", required=True, help="run folder or checkpoint file")
+    p.add_argument("--model", required=True, help="run folder, checkpoint file, or a model.onnx from crnn export (no torch)")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", help="train, val, test or all (every split; default test)")
     p.add_argument("--beam-width", type=int, help="decoding beam width; 1 = greedy (default: the model's)")

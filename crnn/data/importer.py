@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from crnn.atomic import staging_dir
 from crnn.charset import NAMED_CHARSETS, parse_length, resolve_charset
+from crnn.data.images import check_size, read_image
 from crnn.data.store import SPLITS, is_dataset, write_dataset
 from crnn.errors import UserError
 from crnn.progress import Progress
@@ -69,9 +70,7 @@ def entries_from_csv(src: Path) -> list[Entry]:
 
 
 def _read(path: Path, colour: bool) -> np.ndarray:
-    with Image.open(path) as im:
-        im.load()
-        return np.asarray(im.convert("RGB" if colour else "L"), dtype=np.uint8)  # (H, W) or (H, W, 3)
+    return read_image(path, "RGB" if colour else "L")  # (H, W) or (H, W, 3)
 
 
 def _assign_splits(entries: list[Entry], fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
@@ -97,10 +96,7 @@ def _read_unlabeled(
         raise UserError(f"--unlabeled {folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
     out = np.empty((len(files), *shape), dtype=np.uint8)
     for i, path in enumerate(Progress(len(files), "unlabelled", enabled=progress).wrap(files)):
-        try:
-            image = _read(path, colour)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise UserError(f"{path}: unreadable or corrupt image ({type(exc).__name__})") from None
+        image = _read(path, colour)
         if resize is not None and image.shape[:2] != (resize[1], resize[0]):
             with Image.fromarray(image) as im:
                 image = np.asarray(im.resize(resize, Image.Resampling.BILINEAR), dtype=np.uint8)
@@ -132,6 +128,8 @@ def import_images(
     and colour rules, written as the ``unlabeled`` split."""
     if not src.exists():
         raise UserError(f"{src}: no such folder or CSV file")
+    if resize is not None:
+        check_size(*resize, f"--resize {resize[0]}x{resize[1]}")
     entries = entries_from_csv(src) if src.is_file() else entries_from_folder(src)
 
     labels = [e.label for e in entries]
@@ -168,8 +166,8 @@ def import_images(
             continue
         try:
             image = _read(entry.path, colour)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            problems.append((entry.path, f"unreadable or corrupt image ({type(exc).__name__})"))
+        except UserError as exc:
+            problems.append((entry.path, str(exc).removeprefix(f"{entry.path}: ")))
             continue
         if resize is not None and image.shape[:2] != (resize[1], resize[0]):
             with Image.fromarray(image) as im:

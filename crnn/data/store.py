@@ -131,15 +131,43 @@ def read_manifest(root: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"{root}: not a dataset, it has no manifest.json (make one with `crnn data synth` or `crnn data import`)")
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: unreadable manifest ({exc})") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(f"{path}: unreadable manifest ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: a manifest is a JSON object, this file holds a {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
         raise UserError(f"{path}: field 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
     for key in ("charset", "height", "width", "length", "splits"):
         if key not in manifest:
             raise UserError(f"{path}: missing field {key!r}")
+    _check_fields(manifest, path)
     return manifest
+
+
+def _whole(value: object, lo: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= lo
+
+
+def _check_fields(m: dict, path: Path) -> None:
+    """Each field of a manifest of the type and range the format gives, or one line naming it."""
+    cs = m["charset"]
+    cs_ok = isinstance(cs, str) and bool(cs) and len(set(cs)) == len(cs) and not any(c.isspace() for c in cs)
+    problems = [
+        ("charset", "distinct characters, no spaces", cs_ok),
+        ("height", "a whole number of at least 1", _whole(m["height"], 1)),
+        ("width", "a whole number of at least 1", _whole(m["width"], 1)),
+        ("channels", "1 or 3", m.get("channels", 1) in (1, 3) and _whole(m.get("channels", 1))),
+        ("length", "[shortest, longest], whole numbers from 1", isinstance(m["length"], list) and len(m["length"]) == 2
+         and all(_whole(v, 1) for v in m["length"]) and m["length"][0] <= m["length"][1]),
+        ("splits", "split name -> a whole number of images", isinstance(m["splits"], dict)
+         and all(isinstance(k, str) and _whole(v) for k, v in m["splits"].items())),
+        ("checksums", "split name -> a sha256 hex string", isinstance(m.get("checksums", {}), dict)
+         and all(isinstance(v, str) for v in m.get("checksums", {}).values())),
+    ]  # fmt: skip
+    for field_name, accepted, ok in problems:
+        if not ok:
+            raise UserError(f"{path}: field {field_name!r} is {m.get(field_name)!r}; accepted: {accepted}")
 
 
 def _load_images(path: Path, data: Dataset, mmap: bool) -> np.ndarray:
@@ -152,6 +180,25 @@ def _load_images(path: Path, data: Dataset, mmap: bool) -> np.ndarray:
     if images.dtype != np.uint8 or images.shape[1:] != want:
         raise UserError(f"{path}: expected uint8 (N, {', '.join(map(str, want))}), found {images.dtype} {images.shape}")
     return images
+
+
+def _read_labels(path: Path, data: Dataset) -> list[str]:
+    """A split's labels, each of the manifest's charset and lengths, or one line naming the first bad one."""
+    try:
+        labels = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: unreadable labels ({type(exc).__name__})") from None
+    allowed, (lo, hi) = set(data.manifest["charset"]), data.length_range
+    for line, label in enumerate(labels, start=1):
+        if not set(label) <= allowed or not lo <= len(label) <= hi:
+            bad = data.charset.invalid_chars(label)
+            why = (
+                f"has {bad!r}, not in the manifest's charset"
+                if bad
+                else f"has {len(label)} characters, the manifest allows {lo}-{hi}"
+            )
+            raise UserError(f"{path}:{line}: label {label!r} {why}")
+    return labels
 
 
 def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = False, mmap: bool = False) -> Dataset:
@@ -168,7 +215,7 @@ def load_dataset(root: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
             if not p.is_file():
                 raise UserError(f"{p}: missing; the manifest lists split {name!r}")
         images = _load_images(img_path, data, mmap)
-        labels = txt_path.read_text().splitlines()
+        labels = _read_labels(txt_path, data)
         expected = int(manifest["splits"][name])
         if len(images) != expected or len(labels) != expected:
             raise UserError(

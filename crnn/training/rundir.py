@@ -83,12 +83,17 @@ class RunDir:
             except UserError as exc:
                 problems.append(str(exc))
                 continue
-            if "train_state" not in state:
-                problems.append(f"{path}: holds no training state")
+            if "train_state" not in state or state.get("inference_only"):
+                problems.append(
+                    f"{path}: an inference-only checkpoint (crnn export --format pt, or an older crnn-tune's); "
+                    "it can be evaluated, exported and used with --init-from, not resumed"
+                )
                 continue
             if problems:
                 log(f"warning: {problems[0]}; resuming from {path.name} (epoch {state['train_state'].get('epoch', '?')}) instead")
             return path, state
+        if len(problems) == 1:
+            raise UserError(problems[0])
         raise UserError(f"{self.out}: no checkpoint to resume from loads ({'; '.join(problems) or 'none saved'})")
 
     def saved_config(self) -> dict | None:
