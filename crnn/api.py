@@ -120,6 +120,7 @@ def train(
     ``tensorboard`` or ``mlflow`` tracks the run as ``crnn train --logger`` does (``none`` by default)."""
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415
     from crnn.data.store import load_dataset  # noqa: PLC0415
+    from crnn.lock import writer_lock  # noqa: PLC0415
     from crnn.tracking import make_tracker  # noqa: PLC0415
     from crnn.training.checkpoint import init_source  # noqa: PLC0415
     from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
@@ -135,7 +136,8 @@ def train(
         tracker=make_tracker(logger, out, tracking_uri), **({"log": lambda line: None} if quiet else {}),
         **init_source(init_from),
     )  # fmt: skip
-    return fit(load_dataset(data, splits=("train", "val"), mmap=True), Path(out), resolved, opts)
+    with writer_lock(out, "run"):
+        return fit(load_dataset(data, splits=("train", "val"), mmap=True, verify=True), Path(out), resolved, opts)
 
 
 def _value(v: Any) -> str:

@@ -181,4 +181,4 @@ def push(local: Path, uri: str, files: Iterable[str]) -> int:
 def push_tree(local: Path, uri: str, skip: Callable[[str], bool] = lambda rel: False) -> int:
     """Upload every file under ``local`` (but those ``skip`` names) to ``uri``."""
     files = [p.relative_to(local).as_posix() for p in sorted(local.rglob("*")) if p.is_file()]
-    return push(local, uri, [f for f in files if not skip(f) and ".tmp" not in Path(f).name])
+    return push(local, uri, [f for f in files if not skip(f) and ".tmp" not in Path(f).name and Path(f).name != ".crnn.lock"])

@@ -46,6 +46,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         a = json.loads((out / "assessment.json").read_text())
     brackets = a.get("brackets") or {t: [None, v] for t, v in a["labels_to_break"].items()}  # written before brackets
     ltb = ", ".join(f"{float(t):.0%}: {bracket_text(*b)}" for t, b in brackets.items())
+    if a["verdict"] == "incomplete":
+        print(f"verdict: incomplete ({a['finished']} of {a['planned']} runs finished; resume with: {a['resume']}); "
+              f"report: {args.out}/report.md")  # fmt: skip
+        return 0
     who = f" by {a['strongest']}" if a.get("strongest") else ""
     print(f"verdict: {a['verdict']}{who}; labels to break {ltb}; report: {args.out}/report.md")
     return 0

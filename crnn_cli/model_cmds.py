@@ -12,6 +12,13 @@ from crnn_cli.flags import add_tracking_flags
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from crnn.lock import writer_lock  # noqa: PLC0415
+
+    with writer_lock(args.out, "run"):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
     from crnn.data.store import load_dataset  # noqa: PLC0415
     from crnn.tracking import make_tracker, replay  # noqa: PLC0415

@@ -3,6 +3,7 @@ compared, refused on bad flags; and the whole flow on a scheme that is not the `
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,7 @@ def test_bad_flags_are_refused_before_ray_starts(scheme, tmp_path, cli, flags, m
 
 
 @pytest.mark.slow  # ~45 s: two assessments
-def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_path):
+def test_an_interrupted_assessment_gives_no_verdict_exits_130_and_resumes(scheme, tmp_path):
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "32,64,128",
            "--preset", "tiny", "--max-epochs", "2", "--max-concurrent", "1", "--attackers", "scratch"]  # fmt: skip
@@ -150,8 +151,16 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
     wait_for(lambda: len(finished()) >= 1, 300, "the first run's final report")
     done = finished()[0]
     before = done.read_text()
-    kill_session(first.pid)
-    first.wait()
+    first.send_signal(signal.SIGINT)  # Ctrl-C: Tune saves its state and returns; the tool must not give a verdict
+    try:
+        code = first.wait(timeout=120)
+    finally:
+        kill_session(first.pid)
+    assert code == 130
+    partial = json.loads((out / "assessment.json").read_text())
+    assert partial["verdict"] == "incomplete" and partial["planned"] == 3 and 1 <= partial["finished"] < 3
+    assert "resistant" not in (out / "report.md").read_text() and "**Incomplete:" in (out / "report.md").read_text()
+    assert partial["resume"].startswith("crnn assess --data")
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming round 0" in again.stdout
@@ -160,6 +169,7 @@ def test_an_interrupted_assessment_resumes_and_keeps_finished_runs(scheme, tmp_p
     assert after.startswith(before) and all(r.get("final") for r in extra)  # kept: no epoch trained again
     a = json.loads((out / "assessment.json").read_text())
     assert [r["train_images"] for r in a["curve"]] == [32, 64, 128] and a["unfinished"] == []
+    assert a["verdict"] != "incomplete" and a["finished"] == a["planned"] == 3
 
 
 @pytest.mark.slow  # ~36 s; two-worker training is in tests/test_ray_train.py's default tests
@@ -303,3 +313,20 @@ def test_a_runs_minutes_name_the_precision_they_were_measured_at():
     # the precision comes from the run's checkpoint: what its workers trained at, wherever they ran
     assert device_label(0, "bf16") == "cpu bf16" and device_label(0, "off") == "cpu" and device_label(1, "bf16") == "cuda"
     assert device_label(0, None) == "cpu"  # a checkpoint from before precision was recorded
+
+
+def test_a_report_with_a_planned_run_unfinished_gives_no_verdict(report, tmp_path, cli):
+    from tune.assess_files import TEST_FILE
+
+    partial = tmp_path / "r"
+    shutil.copytree(report, partial)
+    for test_file in (partial / "runs" / "round-0" / "scratch-n256-r0").glob(f"checkpoint_*/{TEST_FILE}"):
+        test_file.unlink()  # the larger run never reached its test
+    code, out, err = cli("assess", "--out", partial, "--report-only")
+    assert code == 0, err
+    a = json.loads((partial / "assessment.json").read_text())
+    assert a["verdict"] == "incomplete" and (a["finished"], a["planned"]) == (1, 2)
+    assert "verdict: incomplete (1 of 2 runs finished; resume with: crnn assess" in out
+    assert "resistant" not in (partial / "report.md").read_text()
+    code, out, _ = cli("assess", "--compare", partial)
+    assert code == 0 and "incomplete" in out

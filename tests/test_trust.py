@@ -239,3 +239,38 @@ def test_a_foreign_pickle_is_refused_without_unsafe_advice(digits_data, tmp_path
     code, _, err = cli("eval", "--model", tmp_path / "evil.pt", "--data", digits_data)
     assert code == 2 and not marker.exists()
     assert "weights_only" not in err and "never runs code" in err and len(err.strip().splitlines()) == 1
+
+
+# 6. One writer per folder
+
+
+def _hold_lock(folder: Path, what: str):
+    import subprocess
+    import sys
+
+    code = (
+        "import time\nfrom crnn.lock import writer_lock\n"
+        f"with writer_lock({str(folder)!r}, {what!r}):\n    print('held', flush=True)\n    time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_writer_of_a_run_or_an_experiment_is_refused_naming_the_holder(digits_data, tmp_path, cli):
+    import socket
+
+    for folder, what, args in (
+        (tmp_path / "run", "run", ("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny")),
+        (tmp_path / "exps" / "x", "experiment", ("tune", "--data", digits_data, "--name", "x", "--storage", tmp_path / "exps")),
+    ):
+        holder = _hold_lock(folder, what)
+        try:
+            code, _, err = cli(*args)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert code == 2 and f"pid {holder.pid} on {socket.gethostname()}" in err and f"writing this {what}" in err
+        assert len(err.strip().splitlines()) == 1
+    code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny", "--set", "train.epochs=1")
+    assert code == 0, err  # the holder died: the kernel released its lock

@@ -31,6 +31,7 @@ from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_co
 from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
+from crnn.lock import writer_lock
 from crnn.model import check_time_steps
 from crnn.stats import wilson
 from crnn.storage import is_remote, join, ray_storage
@@ -374,6 +375,11 @@ def _next_round(out: Path, setup: AssessSetup, rounds: list, repeats: int) -> li
 def run_assess(opts: AssessOptions, command: str = "") -> Path:
     """Start or resume the assessment in ``opts.out``; returns the report folder."""
     home = home_of(opts.out, opts.storage)
+    with writer_lock(home.local, "assessment"):
+        return _run_assess(opts, command, home)
+
+
+def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
     out = home.local
     setup, sizes = validate(opts)
     pull_assessment(home)
@@ -402,27 +408,34 @@ def run_assess(opts: AssessOptions, command: str = "") -> Path:
     print(f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
           f"repeat(s), recipe {setup.recipe}", flush=True)  # fmt: skip
     started, embedded = init_ray_for_trials(opts.address)
+    interrupted = False
     try:
         k = 0
         while k < len(rounds) or (sizes is None and (plan := _next_round(out, setup, rounds, opts.repeats))):
             if k == len(rounds):
                 rounds.append(plan)
                 save()
-            _run_round(home, setup, k, rounds[k], embedded, opts)
+            if not _run_round(home, setup, k, rounds[k], embedded, opts):
+                interrupted = True
+                break
             k += 1
     finally:
         if started:
             ray.shutdown()
     from tune.assess_report import write_report  # noqa: PLC0415
 
-    write_report(out)
+    a = write_report(out)  # an interrupted one says "incomplete", with how many runs finished and how to resume
     push_report(home)
+    if interrupted:
+        print(f"assessment interrupted: {a['finished']} of {a['planned']} runs finished; resume with: {command}", flush=True)
+        raise KeyboardInterrupt
     return out
 
 
-def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, opts: AssessOptions) -> None:
+def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embedded: bool, opts: AssessOptions) -> bool:
     """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K`` (then, for a remote
-    assessment, pull its finished runs into the working copy)."""
+    assessment, pull its finished runs into the working copy). False when the round was interrupted
+    (Ctrl-C: Tune saves its state and returns with runs left that did not fail)."""
     from ray import tune  # noqa: PLC0415
 
     from crnn.training.ray_glue import trial_layout  # noqa: PLC0415
@@ -432,7 +445,7 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
     exp = f"{runs_path}/round-{k}"
     finished = finished_runs(out).checkpoints
     if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
-        return
+        return True
     resources, concurrent = trial_layout(
         setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers-per-run"
     )
@@ -458,8 +471,11 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
                 callbacks=[_lines(), *tune_callbacks(opts.logger, out, opts.tracking_uri, out.name)],
             ),
         )
-    tuner.fit()
+    results = tuner.fit()
     home.pull(skip=no_train_runs)
+    finished = finished_runs(out).checkpoints
+    left = [r for r in runs if (r["attacker"], r["size"], r["repeat"]) not in finished]
+    return len(left) <= results.num_errors  # what is left and did not fail was stopped
 
 
 def _dirname(trial) -> str:

@@ -131,8 +131,15 @@ def build_assessment(out: Path) -> dict:
         "attackers": attackers, "strongest": top, "curve": rows, "labels_to_break": chosen["labels_to_break"],
         "brackets": chosen["brackets"], "unfinished": runs.unfinished, "commands": setup["commands"],
     }  # fmt: skip
+    planned = {(r["attacker"], r["size"], r["repeat"]) for plan in setup_file.get("rounds", []) for r in plan}
+    assessment["planned"] = len(planned)
+    assessment["finished"] = len(planned & set(runs.checkpoints))
     broken = assessment["labels_to_break"]["0.01"] is not None
-    assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
+    if assessment["finished"] < assessment["planned"]:  # no verdict from a curve with runs missing
+        assessment["verdict"] = "incomplete"
+        assessment["resume"] = setup["commands"][-1] if setup["commands"] else "crnn assess (the same command again)"
+    else:
+        assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
     stuck = [
         f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
     ]
@@ -230,6 +237,15 @@ def _markdown(a: dict, out: Path) -> str:
         f"Each run trains on a nested subset of the training split (each size holds the smaller ones) and is scored "
         f"on the whole test split ({s['splits']['test']} images); sizes {_sizes(a)}.",
         "",
+        *(
+            [
+                f"**Incomplete: {a['finished']} of {a['planned']} planned runs finished.** No verdict until they are; "
+                f"resume with `{a['resume']}`.",
+                "",
+            ]
+            if a["verdict"] == "incomplete"
+            else []
+        ),
         f"**Verdict: {a['verdict']}** (the strongest attacker: `{a['strongest']}`). Labels to break: the smallest "
         "training set whose exact accuracy's lower 95% bound reaches the solve rate (Bursztein et al. call 1% broken); "
         'a range is where it lies between the sizes tried, "<= N" that the smallest size tried already reaches it:',

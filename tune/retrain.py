@@ -17,6 +17,7 @@ from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.evaluation import evaluate_model
 from crnn.export import export_model
+from crnn.lock import writer_lock
 from crnn.tracking import make_tracker, replay
 from crnn.training.checkpoint import CHECKPOINT_DIR, load_model
 from crnn.training.fit import FitOptions, fit
@@ -52,6 +53,11 @@ def choose_trial(exp: Experiment, trial: str | None) -> tuple[dict, RunConfig]:
 
 
 def retrain(opts: RetrainOptions) -> dict:
+    with writer_lock(opts.out, "run"):
+        return _retrain(opts)
+
+
+def _retrain(opts: RetrainOptions) -> dict:
     exp = Experiment.load(opts.exp)
     row, config = choose_trial(exp, opts.trial)
     if opts.epochs is not None:

@@ -20,6 +20,7 @@ from crnn.atomic import atomic_write_json
 from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
 from crnn.errors import UserError
+from crnn.lock import writer_lock
 from crnn.model import check_time_steps
 from crnn.storage import check_uri
 from crnn.tracking import check_logger, tune_callbacks
@@ -165,6 +166,11 @@ def run_tune(opts: TuneOptions) -> Path:
     preset = _validate(opts)
     check_uri(opts.storage, "--storage")
     home = Mirror.at(opts.storage, opts.name)
+    with writer_lock(home.local, "experiment"):
+        return _run_tune(opts, preset, home)
+
+
+def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
     exp = home.local
     home.pull()  # a remote experiment's study and tables (checkpoints stay remote: Tune reads them there)
     resuming = (exp / EXPERIMENT_FILE).is_file()

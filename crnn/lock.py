@@ -1,0 +1,49 @@
+"""One writer per folder: a run, an experiment or an assessment. A second ``crnn train --out R`` or
+``crnn tune --name X`` while the first still writes would interleave checkpoints and tables; it is
+refused in one line that names the holder. The lock is ``fcntl.flock`` on ``FOLDER/.crnn.lock``: the
+kernel drops it when the holder exits, however it exits, so a killed run never leaves a stale lock."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from crnn.errors import UserError
+
+LOCK_FILE = ".crnn.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(folder: str | Path, what: str) -> Iterator[None]:
+    """Hold ``folder``'s writer lock for the block (the folder is created if needed)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: exists and is a file, not a folder; choose another")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            raise UserError(
+                f"{folder}: another crnn ({holder}) is writing this {what}; wait for it to end, or choose another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {int(info['pid'])} on {str(info['host'])[:64]}"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "a process that did not say who it is"
