@@ -31,6 +31,26 @@ def test_launcher_config_validates_against_rays_schema():
     assert config["available_node_types"]["gpu_worker"]["node_config"]["InstanceType"].startswith("g")
 
 
+def test_launcher_nodes_get_the_token_from_a_file_mount_and_refuse_an_empty_one(tmp_path):
+    """The autoscaler forwards no environment variable to a node: the token must travel as a file."""
+    config = yaml.safe_load((CLUSTER / "aws-gpu.yaml").read_text())
+    commands = [*config["setup_commands"], *config["head_start_ray_commands"], *config["worker_start_ray_commands"]]
+    assert not [c for c in commands if "RAY_AUTH_TOKEN" in c and "RAY_AUTH_TOKEN_PATH" not in c]
+    assert all("RAY_AUTH_MODE=token" in c for c in commands if "ray start" in c)
+    home = f"/home/{config['auth']['ssh_user']}"
+    assert config["file_mounts"][f"{home}/.ray/auth_token"] == "~/.ray/auth_token"  # where `ray get-auth-token --generate` writes
+    token_steps = [c for c in config["setup_commands"] if "auth_token" in c]
+    assert token_steps
+    for token, ok in (("a" * 64 + "\n", True), ("", False)):
+        node = tmp_path / ("good" if ok else "empty")
+        (node / ".ray").mkdir(parents=True)
+        (node / ".ray" / "auth_token").write_text(token)  # what the file mount put there
+        result = subprocess.run(["bash", "-ec", " && ".join(token_steps)], env={"HOME": str(node), "PATH": os.environ["PATH"]})
+        assert (result.returncode == 0) == ok
+        if ok:
+            assert (node / ".ray" / "auth_token").stat().st_mode & 0o777 == 0o600
+
+
 def crnn_commands(entrypoint: str) -> list[list[str]]:
     """Each `crnn ...` command of an entrypoint (split on && and ||)."""
     words = shlex.split(entrypoint.replace("bash -c", ""))
@@ -103,7 +123,7 @@ def head(tmp_path_factory):
         head_log = state / "head.log"
         pytest.fail(why + (head_log.read_text() if head_log.exists() else ""))
     session = int((state / "head.pid").read_text())
-    yield {"address": f"http://127.0.0.1:{dport}", "token": state / "auth_token", "env": env}
+    yield {"address": f"http://127.0.0.1:{dport}", "token": state / "auth_token", "env": env, "session": session}
     # --now: the tests need no drain (Ray takes about 35 s to drain); what they need is nothing left behind
     stop = subprocess.run([str(CLUSTER / "stop-local.sh"), "--state", str(state), "--now"], capture_output=True, text=True,
                           timeout=120, env=env)  # fmt: skip
@@ -114,6 +134,43 @@ def head(tmp_path_factory):
 
 def run(args, env, timeout=600):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every TCP socket that ``pids`` listen on, from /proc (no ss, no psutil)."""
+    listening: dict[str, tuple[str, int]] = {}  # socket inode -> (address, port)
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        for row in Path(table).read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_addr, hex_port = cols[1].split(":")
+            raw = bytes.fromhex(hex_addr)
+            # /proc prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            addr = socket.inet_ntop(socket.AF_INET6 if v6 else socket.AF_INET, words)
+            listening[cols[9]] = (addr, int(hex_port, 16))
+    out = []
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        for link in links:
+            inode = link.removeprefix("socket:[").removesuffix("]")
+            if link.startswith("socket:[") and inode in listening:
+                out.append((pid, *listening[inode]))
+    return out
+
+
+@pytest.mark.ray
+def test_a_local_head_listens_on_loopback_only(head):
+    from tests.conftest import session_pids
+
+    sockets = listening_sockets(set(session_pids(head["session"])))
+    assert len(sockets) >= 3, sockets  # the GCS, the dashboard, the raylet at least: the scan sees them
+    outside = [(pid, addr, port) for pid, addr, port in sockets if addr not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")]
+    assert outside == [], outside
 
 
 @pytest.mark.ray

@@ -49,8 +49,8 @@ def load_checkpoint(path: str | Path) -> dict:
     except pickle.UnpicklingError:
         # torch's own message advises weights_only=False: that would run code from the file, which crnn never does
         raise UserError(
-            f"{path}: holds objects other than tensors and plain values, or is not a checkpoint; crnn loads only "
-            "checkpoints it wrote and never runs code from a file"
+            f"{path}: not a readable crnn checkpoint (it holds objects other than tensors and plain values, or none); "
+            "crnn loads only checkpoints it wrote and never runs code from a file"
         ) from None
     except Exception as exc:  # a truncated or foreign file: say which one, never a traceback
         raise UserError(f"{path}: not a readable crnn checkpoint ({type(exc).__name__}{_detail(exc)})") from None
