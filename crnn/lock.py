@@ -20,11 +20,35 @@ LOCK_FILE = ".crnn.lock"
 
 @contextlib.contextmanager
 def writer_lock(folder: str | Path, what: str) -> Iterator[None]:
-    """Hold ``folder``'s writer lock for the block (the folder is created if needed)."""
+    """Hold ``folder``'s writer lock for the block. The folder is created if needed, and removed again
+    (with any parents made for it) if the block leaves nothing in it but the lock, so a command that
+    refuses its flags leaves no empty run folder behind."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder}: exists and is a file, not a folder; choose another")
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with _locked(folder, what):
+            yield
+    finally:
+        if made:
+            _remove_if_empty(folder, made)
+
+
+def _remove_if_empty(folder: Path, made: list[Path]) -> None:
+    try:
+        if [p.name for p in folder.iterdir()] != [LOCK_FILE]:
+            return
+        (folder / LOCK_FILE).unlink()
+        for p in made:  # innermost first
+            p.rmdir()
+    except OSError:
+        return  # something else now lives there: leave it
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, what: str) -> Iterator[None]:
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -274,3 +274,21 @@ def test_a_second_writer_of_a_run_or_an_experiment_is_refused_naming_the_holder(
         assert len(err.strip().splitlines()) == 1
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny", "--set", "train.epochs=1")
     assert code == 0, err  # the holder died: the kernel released its lock
+
+
+def test_the_lock_leaves_no_empty_folder_behind_a_refused_command(tmp_path):
+    from crnn.errors import UserError
+    from crnn.lock import writer_lock
+
+    target = tmp_path / "a" / "b" / "run"
+    with pytest.raises(UserError), writer_lock(target, "run"):
+        raise UserError("--sizes: refused")
+    assert not (tmp_path / "a").exists()  # the parents it made are gone too
+    with writer_lock(target, "run"):
+        (target / "config.json").write_text("{}")
+    assert (target / "config.json").exists()  # a folder with work in it stays
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with writer_lock(existing, "run"):
+        pass
+    assert existing.is_dir()  # a folder the user made stays, empty or not
