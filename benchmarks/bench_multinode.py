@@ -42,7 +42,7 @@ def _run(argv: list[str], env: dict, timeout: float = 1800) -> subprocess.Comple
 def _search(api: str, data: Path, storage: Path, args: argparse.Namespace, env: dict) -> float:
     start = time.perf_counter()
     tune = ["tune", "--data", str(data), "--name", "bench", "--preset", "tiny", "--samples", str(args.samples),
-            "--max-epochs", str(args.epochs), "--scheduler", "none", "--storage", str(storage)]  # fmt: skip
+            "--max-epochs", str(args.epochs), "--scheduler", "none", "--experiments", str(storage)]  # fmt: skip
     _run([sys.executable, "-m", "crnn", "submit", "--address", api, "--wait", "--", *tune], env)
     return time.perf_counter() - start
 

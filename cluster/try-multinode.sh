@@ -13,7 +13,7 @@
 # traffic leaves the machine. Without them (no root, or CRNN_MULTINODE_ISOLATION=loopback), the head
 # binds 127.0.0.10 and worker node I 127.0.0.(10+I), each with ports of its own.
 # Every node sees the same filesystem, so STATE/shared is "a shared mount at the same path on every
-# node": use it for datasets, --storage of experiments and of Ray Train checkpoints.
+# node": use it for datasets, --experiments and the --storage of Ray Train checkpoints.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ACTION=${1:-}; shift || true

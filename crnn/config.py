@@ -6,7 +6,9 @@ file, then ``--set section.key=value`` overrides, and written beside the run as 
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -271,13 +273,20 @@ def apply_overrides(config: RunConfig, data: dict[str, Any]) -> RunConfig:
         changes = {}
         for key, value in values.items():
             if key not in known:
-                raise UserError(f"{section}.{key}: unknown key; accepted: {', '.join(known)}")
+                raise UserError(f"{section}.{key}: unknown key; {_did_you_mean(section, key, known)}")
             changes[key] = _coerce(f"{section}.{key}", known[key], value)
         try:
             sections[section] = replace(obj, **changes)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     return RunConfig(model=sections["model"], train=sections["train"])
+
+
+def _did_you_mean(section: str, key: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {section}.{close[0]}? (crnn config keys lists them all)"
+    return f"accepted: {', '.join(known)}"
 
 
 def parse_set(items: list[str]) -> dict[str, dict[str, str]]:

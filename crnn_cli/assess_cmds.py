@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from crnn.errors import UserError
-from crnn_cli.flags import add_tracking_flags, add_trust_flag
+from crnn_cli.flags import add_alias, add_tracking_flags, add_trust_flag
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -87,12 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="s3://bucket/path or gs://...: the assessment's home is STORAGE/<name of --out> (runs, plan, report); "
         "--out is its local working copy. S3-compatible servers: AWS_ENDPOINT_URL",
     )
-    p.add_argument(
-        "--workers-per-run",
-        type=int,
-        default=1,
-        help="Ray Train (DDP) workers per run; >1: each run is a Train run under REPORT/train_runs (1)",
-    )
+    p.add_argument("--workers", dest="workers_per_run", type=int, default=1,
+                   help="Ray Train (DDP) workers per run; >1: each run is a Train run under REPORT/train_runs")  # fmt: skip
+    add_alias(p, "--workers-per-run", "--workers", "workers_per_run", type=int)
     p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per run")
     p.add_argument("--max-concurrent", type=int, help="runs at once (default: what the cluster fits)")
     add_trust_flag(p, "assessment")

@@ -20,18 +20,33 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_config_keys(args: argparse.Namespace) -> int:
+    from crnn.config import resolve_config  # noqa: PLC0415
     from crnn.config_keys import config_keys  # noqa: PLC0415
 
+    resolved = json.loads(json.dumps(resolve_config(args.preset).to_dict()))  # tuples as lists
     keys = config_keys()
+    values = {k.name: resolved[k.name.split(".")[0]][k.name.split(".", 1)[1]] for k in keys}
     if args.format == "json":
-        print(json.dumps([{"key": k.name, "type": k.type, "default": k.default, "meaning": k.meaning} for k in keys], indent=2))
+        rows = [
+            {"key": k.name, "type": k.type, "value": values[k.name], "default": _plain(k.default), "meaning": k.meaning}
+            for k in keys
+        ]
+        print(json.dumps({"preset": args.preset, "keys": rows}, indent=2))
         return 0
+    print(f"# values of preset {args.preset}" + (" (what crnn train uses without --preset)" if args.preset == "cpu-fast" else "")
+          + "; * where it differs from the key's own default; --preset P shows another")  # fmt: skip
     width = max(len(k.name) for k in keys)
     kind = max(len(k.type) for k in keys)
     for k in keys:
-        default = json.dumps(k.default) if not isinstance(k.default, str) else repr(k.default)
-        print(f"{k.name:<{width}}  {k.type:<{kind}}  {default:<24}  {k.meaning}")
+        value = values[k.name]
+        shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+        mark = "*" if value != _plain(k.default) else " "
+        print(f"{k.name:<{width}}  {k.type:<{kind}}  {mark}{shown:<24}  {k.meaning}")
     return 0
+
+
+def _plain(value: object) -> object:
+    return json.loads(json.dumps(value))  # tuples as lists, as the resolved config has them
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)")
     show.add_argument("--format", default="yaml", choices=["yaml", "json"], help="yaml (a file --config reads) or json")
     show.set_defaults(func=cmd_config_show)
-    keys = inner.add_parser("keys", help="every model.* and train.* key: type, default, meaning")
-    keys.add_argument("--format", default="table", choices=["table", "json"])
+    keys = inner.add_parser("keys", help="every model.* and train.* key: type, value in a preset, meaning")
+    keys.add_argument("--preset", default="cpu-fast", choices=list(PRESETS),
+                      help="show the values this preset trains with (cpu-fast: crnn train without --preset)")  # fmt: skip
+    keys.add_argument("--format", default="table", choices=["table", "json"], help="an aligned table, or JSON")
     keys.set_defaults(func=cmd_config_keys)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 
 
 def add_tracking_flags(p: argparse.ArgumentParser) -> None:
@@ -17,3 +19,34 @@ def add_trust_flag(p: argparse.ArgumentParser, what: str) -> None:
         help=f"resume a remote {what}, or one whose Tune state another user wrote: Ray unpickles that state, which "
         "can run code, so pass this only if you trust who can write it",
     )  # fmt: skip
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of a flag: it still works for one release, with a one-line note on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str, **kwargs: object) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        print(f"{parser.prog}: {option_string} is deprecated; use {self.new} (the old spelling goes in the next release)",
+              file=sys.stderr)  # fmt: skip
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+
+
+def add_alias(p: argparse.ArgumentParser | argparse._ArgumentGroup, old: str, new: str, dest: str, *,
+              switch: bool = False, type: Callable[[str], object] | None = None) -> None:  # fmt: skip
+    """Accept ``old`` as a hidden, deprecated spelling of ``new`` (both set ``dest``); ``switch``: a store_true flag."""
+    if switch:
+        p.add_argument(old, dest=dest, action=_Deprecated, new=new, nargs=0, const=True, default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)  # fmt: skip
+    else:
+        p.add_argument(old, dest=dest, action=_Deprecated, new=new, type=type, default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)  # fmt: skip
+
+
+def add_experiments_flag(p: argparse.ArgumentParser, old: str = "--storage") -> None:
+    p.add_argument("--experiments", default="experiments", metavar="ROOT",
+                   help="the folder or bucket (s3://bucket/path, gs://...) that holds experiments")  # fmt: skip
+    add_alias(p, old, "--experiments", "experiments")

@@ -249,7 +249,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("submit", help="submit a crnn command to a Ray cluster as a job (the working folder is shipped)")
     p.add_argument(
-        "--address", default=default_address(), help="job API, e.g. http://HOST:8265 (default $RAY_API_SERVER_ADDRESS)"
+        "--address",
+        default=default_address(),
+        help="job API, e.g. http://HOST:8265 (default: $RAY_API_SERVER_ADDRESS, else http://127.0.0.1:8265; here %(default)s)",
     )
     p.add_argument("--token-file", help="the cluster's token file (default: $RAY_AUTH_TOKEN / $RAY_AUTH_TOKEN_PATH)")
     p.add_argument("--wait", action="store_true", help="follow the logs to the end; exit with the job's status")
@@ -260,9 +262,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("jobs", help="list, inspect, follow or stop submitted jobs")
-    p.add_argument("action", choices=["list", "status", "logs", "stop"])
-    p.add_argument("job_id", nargs="?")
+    p.add_argument("action", choices=["list", "status", "logs", "stop"],
+                   help="list every job; status, logs or stop the job JOB_ID")  # fmt: skip
+    p.add_argument("job_id", nargs="?", help="the job's submission id (as crnn submit printed it); not for list")
     p.add_argument("--follow", action="store_true", help="with logs: follow until the job ends")
-    p.add_argument("--address", default=default_address())
-    p.add_argument("--token-file")
+    p.add_argument(
+        "--address",
+        default=default_address(),
+        help="job API, e.g. http://HOST:8265 (default: $RAY_API_SERVER_ADDRESS, else http://127.0.0.1:8265; here %(default)s)",
+    )
+    p.add_argument("--token-file", help="the cluster's token file (default: $RAY_AUTH_TOKEN / $RAY_AUTH_TOKEN_PATH)")
     p.set_defaults(func=cmd_jobs)

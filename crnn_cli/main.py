@@ -16,8 +16,29 @@ from crnn.errors import UserError
 from crnn_cli import assess_cmds, config_cmds, data_cmds, jobs_cmds, model_cmds, tune_cmds
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """argparse's ArgumentDefaultsHelpFormatter, less its noise: a flag's default is added to its help
+    unless the help already says it, and never for a default that means "not given" (None, False, [])."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{text} (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser shows its flags' defaults: subparsers are built as this class."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="crnn",
         description="Train, tune, evaluate and export CRNN-CTC models for text CAPTCHA recognition (offline).",
     )

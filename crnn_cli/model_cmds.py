@@ -8,7 +8,7 @@ from pathlib import Path
 
 from crnn.config import PRESETS
 from crnn.errors import UserError
-from crnn_cli.flags import add_tracking_flags
+from crnn_cli.flags import add_alias, add_tracking_flags
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -209,7 +209,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="images read and run at once (default 256): memory is flat")
     p.add_argument("--beam-width", type=int, help="decoding beam width; 1 = greedy (default: the model's)")
     p.add_argument("--resize", action="store_true", help="resize images of another size to the model's")
-    p.add_argument("--labelled", action="store_true",
+    add_alias(p, "--labelled", "--labeled", "labelled", switch=True)
+    p.add_argument("--labeled", dest="labelled", action="store_true",
                    help="file names carry the labels (LABEL_anything.png, as crnn data import reads them): "
                    "adds label and correct columns and the accuracy")  # fmt: skip
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="a dataset source's split (test)")

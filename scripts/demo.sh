@@ -15,8 +15,8 @@ crnn data check "$OUT/data"
 
 echo "== 2/3 search: 4 trials of the cpu-fast model, at most 4 epochs of 18,000 images each, ASHA early stopping"
 rm -rf "$OUT/experiments/demo"
-crnn tune --data "$OUT/data" --name demo --preset quick --storage "$OUT/experiments"
+crnn tune --data "$OUT/data" --name demo --preset quick --experiments "$OUT/experiments"
 
 echo "== 3/3 the trial results table, read back from the experiment's files"
-crnn results demo --storage "$OUT/experiments"
+crnn results demo --experiments "$OUT/experiments"
 echo "(plots: $OUT/experiments/demo/plots/*.png; Optuna study: optuna-dashboard sqlite:///$OUT/experiments/demo/optuna.db)"

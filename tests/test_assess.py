@@ -176,7 +176,7 @@ def test_an_interrupted_assessment_gives_no_verdict_exits_130_and_resumes(scheme
 def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
     out = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "crnn", "assess", "--data", str(scheme), "--out", str(out), "--sizes", "64",
-                           "--preset", "tiny", "--max-epochs", "2", "--workers-per-run", "2", "--attackers", "scratch"],
+                           "--preset", "tiny", "--max-epochs", "2", "--workers", "2", "--attackers", "scratch"],
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Reporting training result" not in proc.stdout + proc.stderr  # Ray's INFO line per worker per epoch
@@ -189,16 +189,16 @@ def test_runs_train_on_several_ray_train_workers(scheme, tmp_path):
 
 def test_more_workers_per_run_than_the_cluster_has_cpus_is_refused(scheme, tmp_path, cli):
     code, _, err = cli("assess", "--data", scheme, "--out", tmp_path / "r", "--sizes", "64", "--preset", "tiny",
-                       "--workers-per-run", "64", "--attackers", "scratch")  # fmt: skip
-    assert code == 2 and "--workers-per-run 64: the cluster has" in err and "CPUs, one per worker needed" in err
+                       "--workers", "64", "--attackers", "scratch")  # fmt: skip
+    assert code == 2 and "--workers 64: the cluster has" in err and "CPUs, one per worker needed" in err
 
 
 def test_resuming_with_other_workers_per_run_is_refused(report, scheme, tmp_path, cli):
     other = tmp_path / "r"
     shutil.copytree(report, other)
     code, _, err = cli("assess", "--data", scheme, "--out", other, "--sizes", "64,256", "--preset", "tiny", "--max-epochs", "2",
-                       "--workers-per-run", "2", "--attackers", "scratch")  # fmt: skip
-    assert code == 2 and "--workers-per-run 2: the assessment in" in err and "runs with 1" in err
+                       "--workers", "2", "--attackers", "scratch")  # fmt: skip
+    assert code == 2 and "--workers 2: the assessment in" in err and "runs with 1" in err
 
 
 def test_transfer_keeps_what_fits_and_reinitialises_the_rest():
@@ -220,7 +220,7 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
         framed = Image.new("RGB", (200, 115))
         framed.paste(Image.open(path), (0, 20))
         framed.save(path)
-    code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split", "70/15/15")
+    code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split-sizes", "70/15/15")
     assert code == 0, err
     assert "200x115" in out
     model = report / "runs"

@@ -25,7 +25,7 @@ def crnn(*args, check=True):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    crnn("data", "synth", "--out", root / "data", "--count", 200, "--charset", "digits", "--workers", 2, "--seed", 1)
+    crnn("data", "synth", "--out", root / "data", "--count", 200, "--charset", "digits", "--processes", 2, "--seed", 1)
     crnn("train", "--data", root / "data", "--out", root / "run", "--preset", "tiny", "--set", "train.epochs=2")
     return root
 
@@ -128,7 +128,7 @@ def test_bad_input_gets_one_clear_line_and_exit_2(trained, tmp_path, cli, args, 
 
 def test_eval_of_an_empty_split_is_refused_not_scored(trained, tmp_path, cli):
     # a val/test-only dataset (what fresh-synth training uses) has a train split of 0 images
-    crnn("data", "synth", "--out", tmp_path / "vt", "--count", 20, "--split", "0/50/50", "--charset", "digits", "--seed", 2)
+    crnn("data", "synth", "--out", tmp_path / "vt", "--count", 20, "--split-sizes", "0/50/50", "--charset", "digits", "--seed", 2)
     code, out, err = cli("eval", "--model", trained / "run", "--data", tmp_path / "vt", "--split", "train")
     assert code == 2 and "Traceback" not in err
     assert "split 'train' is empty (0 images); splits with images: val (10), test (10)" in err
@@ -152,7 +152,7 @@ def test_a_config_json_names_no_machine_path(trained):
 
 
 def _labelled_pngs(trained, folder, count=6):
-    """Test images as LABEL_i.png, the naming `crnn data import` and `crnn predict --labelled` read."""
+    """Test images as LABEL_i.png, the naming `crnn data import` and `crnn predict --labeled` read."""
     split = load_dataset(trained / "data", splits=("test",)).splits["test"]
     folder.mkdir()
     for i in range(count):
@@ -184,10 +184,10 @@ def test_an_onnx_file_alone_predicts_without_torch(trained, tmp_path):
     """model.onnx in a folder of its own, in a process where importing torch fails: it decodes as the checkpoint does."""
     crnn("export", "--model", trained / "run", "--format", "onnx", "--out", tmp_path / "alone/model.onnx")
     paths = _labelled_pngs(trained, tmp_path / "imgs")
-    want = crnn("predict", "--model", trained / "run", "--labelled", "--beam-width", 3, *paths).stdout
+    want = crnn("predict", "--model", trained / "run", "--labeled", "--beam-width", 3, *paths).stdout
     code = ("import sys; sys.modules['torch'] = None; from crnn_cli.main import main; "
             "sys.exit(main(sys.argv[1:]))")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code, "predict", "--model", str(tmp_path / "alone/model.onnx"), "--labelled",
+    proc = subprocess.run([sys.executable, "-c", code, "predict", "--model", str(tmp_path / "alone/model.onnx"), "--labeled",
                            "--beam-width", "3", *map(str, paths)], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     got = [line.split("\t") for line in proc.stdout.splitlines()]
@@ -208,7 +208,7 @@ def test_predict_streams_folders_globs_csvs_and_datasets(trained, tmp_path, cli)
     labels = [line.split(",")[3] for line in lines[1:]]
     assert labels[:7] == [""] * 7 and all(labels[7:])  # known for the CSV's and the dataset's rows only
     assert "on 12 labelled images" in err  # the CSV's 2 and the dataset's 10; the folder's names are not labels unasked
-    code, _, err = cli("predict", "--model", trained / "run", tmp_path / "imgs", "--labelled", "--format", "jsonl",
+    code, _, err = cli("predict", "--model", trained / "run", tmp_path / "imgs", "--labeled", "--format", "jsonl",
                        "--out", tmp_path / "p.jsonl")  # fmt: skip
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert code == 0 and len(rows) == 6 and set(rows[0]) == {"path", "prediction", "confidence", "label", "correct"}
@@ -235,3 +235,64 @@ def test_predict_reports_bad_images_per_file_or_skips_them(trained, tmp_path, cl
     onnx.save(proto, str(tmp_path / "bare.onnx"))
     code, _, err = cli("predict", "--model", tmp_path / "bare.onnx", paths[0])
     assert code == 2 and "without crnn metadata" in err and "crnn export --format onnx" in err
+
+
+def _options(parser, name="crnn"):
+    """Every (command, action) of the crnn parser, subcommands included."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, p in action.choices.items():
+                yield from _options(p, f"{name} {sub}")
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield name, action
+
+
+def test_every_flag_has_help_and_its_default_in_sight():
+    import argparse
+
+    from crnn_cli.main import DefaultsFormatter, build_parser
+
+    options = list(_options(build_parser()))
+    hidden = [a for _, a in options if a.help == argparse.SUPPRESS]
+    assert {s for a in hidden for s in a.option_strings} >= {"--exp-storage", "--workers-per-trial", "--colour", "--labelled"}
+    missing = [f"{cmd} {'/'.join(a.option_strings) or a.dest}" for cmd, a in options if not a.help]
+    assert not missing, missing
+    formatter = DefaultsFormatter("crnn")
+    for cmd, a in options:
+        meaningful = a.default not in (None, False, argparse.SUPPRESS, []) and a.option_strings
+        if meaningful:
+            assert "default" in formatter._get_help_string(a), f"{cmd} {a.option_strings}: default not shown"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (["tune"], ["--max-failures MAX_FAILURES", "(default: 1)"]),
+        (["results"], ["(default: exact_acc)", "(default: table)"]),
+        (["assess"], ["(default: 200000)"]),
+        (["data", "import"], ["(default: 90/5/5)", "(default: auto)"]),
+    ],
+)
+def test_help_shows_defaults(command, shown):
+    proc = subprocess.run([sys.executable, "-m", "crnn", *command, "--help"], capture_output=True, text=True, check=True)
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    for piece in shown:
+        assert " ".join(piece.split()) in text, (command, piece)
+
+
+def test_old_flag_spellings_still_work_with_a_one_line_note(tmp_path, cli):
+    code, _, err = cli("data", "synth", "--out", tmp_path / "d", "--count", 20, "--charset", "digits", "--workers", 1,
+                       "--split", "16/2/2", "--colour")  # fmt: skip
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "deprecated" in line]
+    assert notes == [
+        "crnn data synth: --workers is deprecated; use --processes (the old spelling goes in the next release)",
+        "crnn data synth: --split is deprecated; use --split-sizes (the old spelling goes in the next release)",
+        "crnn data synth: --colour is deprecated; use --color (the old spelling goes in the next release)",
+    ]
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["channels"] == 3 and manifest["splits"] == {"train": 16, "val": 2, "test": 2}
+    code, _, err = cli("results", "nope", "--storage", tmp_path / "exps")
+    assert code == 2 and "--storage is deprecated; use --experiments" in err and str(tmp_path / "exps") in err

@@ -179,10 +179,10 @@ def test_submit_a_tuning_job_and_read_its_table(head, digits_data, tmp_path):
     storage = tmp_path / "exps"
     submit = run([sys.executable, "-m", "crnn", "submit", "--address", head["address"], "--wait", "--",
                   "tune", "--data", str(digits_data), "--name", "job", "--preset", "tiny", "--samples", "2",
-                  "--storage", str(storage)], env)  # fmt: skip
+                  "--experiments", str(storage)], env)  # fmt: skip
     assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
     assert "submitted " in submit.stdout and "SUCCEEDED" in submit.stdout
-    results = run([sys.executable, "-m", "crnn", "results", "job", "--storage", str(storage), "--format", "json"], env)
+    results = run([sys.executable, "-m", "crnn", "results", "job", "--experiments", str(storage), "--format", "json"], env)
     assert results.returncode == 0 and len(json.loads(results.stdout)) == 2
     jobs = run([sys.executable, "-m", "crnn", "jobs", "list", "--address", head["address"]], env)
     assert jobs.returncode == 0 and "SUCCEEDED" in jobs.stdout

@@ -23,7 +23,7 @@ def colour_scheme(tmp_path_factory):
     write_scheme(root / "pngs", 60, seed=4)
     from crnn_cli.main import main
 
-    assert main(["data", "import", str(root / "pngs"), "--out", str(root / "d"), "--colour", "--split", "80/10/10"]) == 0
+    assert main(["data", "import", str(root / "pngs"), "--out", str(root / "d"), "--color", "--split-sizes", "80/10/10"]) == 0
     return root
 
 
@@ -71,11 +71,11 @@ def test_a_greyscale_model_reads_a_colour_dataset(colour_scheme, cli, tmp_path):
 
 def test_an_rgb_model_needs_a_colour_dataset(digits_data, cli, tmp_path):
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", *COLOUR)
-    assert code == 2 and "model.in_channels 3" in err and "is greyscale" in err and "--colour" in err, err
+    assert code == 2 and "model.in_channels 3" in err and "is greyscale" in err and "--color" in err, err
 
 
 def test_colour_synth_and_fresh_colour_batches(tmp_path, cli):
-    code, out, err = cli("data", "synth", "--out", tmp_path / "c", "--count", "40", "--colour", "--workers", "1",
+    code, out, err = cli("data", "synth", "--out", tmp_path / "c", "--count", "40", "--color", "--processes", "1",
                          "--charset", "digits", "--length", "4")  # fmt: skip
     assert code == 0 and "RGB" in out, err
     data = load_dataset(tmp_path / "c")

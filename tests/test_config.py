@@ -84,11 +84,38 @@ def test_config_keys_lists_every_field_with_its_type_default_and_meaning(cli):
     from crnn.config import ModelConfig, TrainConfig
 
     code, out, _ = cli("config", "keys", "--format", "json")
-    keys = {k["key"]: k for k in json.loads(out)}
-    assert code == 0
+    listing = json.loads(out)
+    keys = {k["key"]: k for k in listing["keys"]}
+    assert code == 0 and listing["preset"] == "cpu-fast"
     assert set(keys) == {f"model.{f.name}" for f in fields(ModelConfig)} | {f"train.{f.name}" for f in fields(TrainConfig)}
     assert all(k["meaning"] for k in keys.values()), [k for k, v in keys.items() if not v["meaning"]]  # every field commented
     assert keys["model.blank_bias"]["type"] == "float" and keys["model.blank_bias"]["default"] == 0.0
     assert keys["model.channels"]["type"] == "tuple[int, ...]" and keys["train.semi"]["meaning"].startswith('"" off')
     code, out, _ = cli("config", "keys")
     assert code == 0 and any(line.startswith("train.lr ") and "float" in line for line in out.splitlines())
+
+
+def test_config_keys_shows_what_a_preset_trains_with(cli):
+    from crnn.config import resolve_config
+
+    for preset in ("cpu-fast", "tiny", "reference"):
+        code, out, _ = cli("config", "keys", "--preset", preset, "--format", "json")
+        keys = {k["key"]: k for k in json.loads(out)["keys"]}
+        config = resolve_config(preset)
+        assert code == 0 and keys["train.lr"]["value"] == config.train.lr and keys["model.hidden"]["value"] == config.model.hidden
+        assert keys["train.optimizer"]["value"] == config.train.optimizer
+    code, out, _ = cli("config", "keys")  # the plain listing: what `crnn train` uses without --preset
+    assert out.splitlines()[0].startswith("# values of preset cpu-fast (what crnn train uses without --preset)")
+    lr = next(line for line in out.splitlines() if line.startswith("train.lr "))
+    assert "*0.002" in lr  # cpu-fast's 2e-3, marked as not the key's own default
+    code, _, err = cli("config", "keys", "--preset", "nope")
+    assert code == 2 and "nope" in err
+
+
+def test_a_mistyped_key_gets_did_you_mean(cli):
+    code, _, err = cli("train", "--data", "x", "--out", "y", "--set", "train.lrr=1")
+    assert code == 2 and "train.lrr: unknown key; did you mean train.lr?" in err
+    code, _, err = cli("config", "show", "--set", "model.hiden=8")
+    assert code == 2 and "did you mean model.hidden?" in err
+    code, _, err = cli("config", "show", "--set", "train.zzzzzz=1")
+    assert code == 2 and "accepted: " in err and "did you mean" not in err

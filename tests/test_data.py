@@ -32,7 +32,7 @@ def test_rendering_does_not_depend_on_order_or_process():
 
 
 def test_synth_defaults_are_the_reference_task(tmp_path, cli):
-    code, out, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 20, "--workers", 1, "--split", "80/10/10")
+    code, out, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 20, "--processes", 1, "--split-sizes", "80/10/10")
     assert code == 0, out
     data = load_dataset(tmp_path / "d")
     assert data.image_size == (40, 150)
@@ -89,7 +89,7 @@ def folder(tmp_path):
 
 
 def test_import_folder_labels_from_stems(folder, tmp_path, cli):
-    code, out, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split", "50/25/25")
+    code, out, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split-sizes", "50/25/25")
     assert code == 0, err
     data = load_dataset(tmp_path / "ds")
     labels = sorted(label for s in data.splits.values() for label in s.labels)
@@ -181,17 +181,17 @@ def test_not_a_dataset(tmp_path, cli):
 
 def test_existing_output_is_not_overwritten_silently(digits_data, tmp_path, cli):
     out = tmp_path / "d"
-    assert cli("data", "synth", "--out", out, "--count", 5, "--workers", 1)[0] == 0
-    code, _, err = cli("data", "synth", "--out", out, "--count", 5, "--workers", 1)
+    assert cli("data", "synth", "--out", out, "--count", 5, "--processes", 1)[0] == 0
+    code, _, err = cli("data", "synth", "--out", out, "--count", 5, "--processes", 1)
     assert code == 2 and "--overwrite" in err
-    assert cli("data", "synth", "--out", out, "--count", 6, "--workers", 1, "--overwrite")[0] == 0
+    assert cli("data", "synth", "--out", out, "--count", 6, "--processes", 1, "--overwrite")[0] == 0
 
 
 def test_overwrite_never_deletes_a_folder_that_is_not_a_dataset(tmp_path, cli):
     home = tmp_path / "home"  # what `--out ~ --overwrite` would have pointed at
     (home / "projects").mkdir(parents=True)
     (home / "notes.txt").write_text("keep me")
-    code, _, err = cli("data", "synth", "--out", home, "--count", 5, "--workers", 1, "--overwrite")
+    code, _, err = cli("data", "synth", "--out", home, "--count", 5, "--processes", 1, "--overwrite")
     assert code == 2 and f"{home}: is not a dataset of crnn-tune" in err and "Traceback" not in err
     assert (home / "notes.txt").read_text() == "keep me" and (home / "projects").is_dir()
     src = tmp_path / "imgs"  # importing a folder onto itself would delete the source images
@@ -200,7 +200,7 @@ def test_overwrite_never_deletes_a_folder_that_is_not_a_dataset(tmp_path, cli):
     code, _, err = cli("data", "import", src, "--out", src, "--overwrite")
     assert code == 2 and "is not a dataset of crnn-tune" in err and (src / "12345.png").is_file()
     (tmp_path / "afile").write_text("x")
-    code, _, err = cli("data", "synth", "--out", tmp_path / "afile", "--count", 5, "--workers", 1, "--overwrite")
+    code, _, err = cli("data", "synth", "--out", tmp_path / "afile", "--count", 5, "--processes", 1, "--overwrite")
     assert code == 2 and "is a file, not a folder" in err
 
 
@@ -325,7 +325,7 @@ def test_an_unlabeled_image_that_is_scored_is_refused(folder, tmp_path, cli):
     unl.mkdir()
     for p in folder.iterdir():  # every labelled image again: some of them land in val or test
         (unl / p.name).write_bytes(p.read_bytes())
-    code, _, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split", "50/25/25", "--unlabeled", unl)
+    code, _, err = cli("data", "import", folder, "--out", tmp_path / "ds", "--split-sizes", "50/25/25", "--unlabeled", unl)
     assert code == 2 and "unlabelled images must not include scored ones" in err
 
 
@@ -404,7 +404,7 @@ def test_data_check_names_the_margins_a_scheme_never_draws_in(tmp_path, cli):
         framed = Image.new("RGB", (200, 115))
         framed.paste(Image.open(path), (0, 20))
         framed.save(path)
-    assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "d", "--split", "8/2/2")[0] == 0
+    assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "d", "--split-sizes", "8/2/2")[0] == 0
     code, out, _ = cli("data", "check", tmp_path / "d")
     assert code == 0 and "margins     top 18, bottom 18, left 0, right 0 px lie outside the text band" in out
     assert "--set model.crop=[18,18,0,0]" in out

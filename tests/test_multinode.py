@@ -98,17 +98,17 @@ def _trial_nodes(exp: Path) -> dict[str, list[tuple[int, str]]]:
 def test_multinode_tune_results_retrain_eval(cluster):
     shared = cluster.shared
     tune = cluster.submit("tune", "--data", shared / "data", "--name", "flows", "--preset", "tiny", "--samples", "4",
-                          "--storage", shared / "exps", job_id="flows-tune")  # fmt: skip
+                          "--experiments", shared / "exps", job_id="flows-tune")  # fmt: skip
     assert tune.returncode == 0 and "SUCCEEDED" in tune.stdout, tune.stdout[-3000:] + tune.stderr[-2000:]
-    results = cluster.crnn("results", "flows", "--storage", shared / "exps", "--format", "json")
+    results = cluster.crnn("results", "flows", "--experiments", shared / "exps", "--format", "json")
     rows = json.loads(results.stdout)
     assert len(rows) == 4 and all(r["status"] in ("done", "early-stopped") for r in rows)
     assert len({r["node"] for r in rows}) >= 2  # the trials ran on more than one node
-    table = cluster.crnn("results", "flows", "--storage", shared / "exps").stdout
+    table = cluster.crnn("results", "flows", "--experiments", shared / "exps").stdout
     assert table.splitlines()[0].split()[-1] == "node"
 
     out = shared / "runs" / "flows"
-    retrain = cluster.submit("retrain", "flows", "--exp-storage", shared / "exps", "--data", shared / "data", "--out", out,
+    retrain = cluster.submit("retrain", "flows", "--experiments", shared / "exps", "--data", shared / "data", "--out", out,
                              "--workers", "2", "--storage", f"file://{shared / 'ray'}", "--epochs", "2",
                              job_id="flows-retrain")  # fmt: skip
     assert retrain.returncode == 0, retrain.stdout[-3000:] + retrain.stderr[-2000:]
@@ -124,7 +124,7 @@ def test_multinode_node_loss_during_a_search_loses_no_trial(cluster):
     shared, victim = cluster.shared, cluster.worker_ips[0]
     exp = shared / "exps" / "loss"
     cluster.submit("tune", "--data", shared / "data", "--name", "loss", "--preset", "tiny", "--samples", "4",
-                   "--max-epochs", "20", "--scheduler", "none", "--storage", shared / "exps", job_id="loss-tune",
+                   "--max-epochs", "20", "--scheduler", "none", "--experiments", shared / "exps", job_id="loss-tune",
                    wait=False)  # fmt: skip
 
     def victim_trial() -> str | None:
@@ -137,7 +137,7 @@ def test_multinode_node_loss_during_a_search_loses_no_trial(cluster):
     start = time.monotonic()
     assert cluster.wait_job("loss-tune").endswith("SUCCEEDED")
     print(f"search ended {time.monotonic() - start:.0f} s after the node was lost")
-    rows = json.loads(cluster.crnn("results", "loss", "--storage", shared / "exps", "--format", "json").stdout)
+    rows = json.loads(cluster.crnn("results", "loss", "--experiments", shared / "exps", "--format", "json").stdout)
     assert len(rows) == 4 and all(r["status"] == "done" and r["epochs"] == 20 for r in rows)  # every trial accounted for
     history = _trial_nodes(exp)[lost]
     epochs = [e for e, _ip in history]
@@ -172,7 +172,7 @@ def test_multinode_head_loss_then_the_same_command_resumes(cluster):
     shared = cluster.shared
     exp = shared / "exps" / "headloss"
     command = ("tune", "--data", shared / "data", "--name", "headloss", "--preset", "tiny", "--samples", "4", "--max-epochs",
-               "15", "--scheduler", "none", "--max-concurrent", "2", "--storage", shared / "exps")  # fmt: skip
+               "15", "--scheduler", "none", "--max-concurrent", "2", "--experiments", shared / "exps")  # fmt: skip
     cluster.submit(*command, job_id="headloss-1", wait=False)
     wait_for(lambda: sum(len(r) for r in _trial_nodes(exp).values()) >= 20, 300, "20 reported epochs", poll=0.3)
     head_sid = int((cluster.state / "head" / "head.pid").read_text())
@@ -182,7 +182,7 @@ def test_multinode_head_loss_then_the_same_command_resumes(cluster):
     cluster.api = restarted.api
     again = cluster.submit(*command, job_id="headloss-2")
     assert again.returncode == 0 and "resuming experiment" in again.stdout, again.stdout[-3000:] + again.stderr[-2000:]
-    rows = json.loads(cluster.crnn("results", "headloss", "--storage", shared / "exps", "--format", "json").stdout)
+    rows = json.loads(cluster.crnn("results", "headloss", "--experiments", shared / "exps", "--format", "json").stdout)
     assert len(rows) == 4 and all(r["status"] == "done" and r["epochs"] == 15 for r in rows)
     for trial, history in _trial_nodes(exp).items():
         epochs = [e for e, _ip in history]

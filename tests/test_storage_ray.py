@@ -44,7 +44,7 @@ def _epochs(result_json: Path) -> list[int]:
 def test_a_search_on_s3_resumes_after_a_kill_and_results_read_it(s3, digits_data, tmp_path, monkeypatch):
     cmd = [sys.executable, "-m", "crnn", "tune", "--data", str(digits_data), "--name", "r", "--preset", "tiny",
            "--samples", "2", "--max-epochs", "3", "--max-concurrent", "1", "--scheduler", "none",
-           "--storage", f"{s3}/exps"]  # fmt: skip
+           "--experiments", f"{s3}/exps"]  # fmt: skip
     log = tmp_path / "first.log"
     first = _start(cmd, log)
     wait_for(lambda: log.is_file() and log.read_text().count("epoch 2/3") >= 2, 300, "trial 2 at its second epoch")
@@ -72,7 +72,7 @@ def test_a_search_on_s3_resumes_after_a_kill_and_results_read_it(s3, digits_data
 
     monkeypatch.setenv("CRNN_CACHE_DIR", str(tmp_path / "elsewhere"))  # a colleague's machine
     table = subprocess.run(
-        [sys.executable, "-m", "crnn", "results", "r", "--storage", f"{s3}/exps", "--no-plots"],
+        [sys.executable, "-m", "crnn", "results", "r", "--experiments", f"{s3}/exps", "--no-plots"],
         capture_output=True, text=True, timeout=200,
     )  # fmt: skip
     assert table.returncode == 0, table.stderr[-2000:]

@@ -67,7 +67,7 @@ def test_the_results_table_of_a_crafted_experiment_runs_no_code(digits_data, tmp
     marker = tmp_path / "pwned"
     craft_experiment(digits_data, tmp_path / "exps", marker)
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli("results", "evil", "--storage", "exps", "--no-plots", "--format", "json")
+    code, out, err = cli("results", "evil", "--experiments", "exps", "--no-plots", "--format", "json")
     assert code == 0, err
     assert not marker.exists(), "reading the table unpickled Tune's state"
     rows = json.loads(out)
@@ -87,7 +87,7 @@ def test_resuming_someone_elses_experiment_asks_for_trust_before_ray_loads_it(di
     exp = craft_experiment(digits_data, tmp_path / "exps", marker)
     for state in [*exp.glob("experiment_state-*.json"), exp / "tuner.pkl"]:
         state.chmod(0o666)  # a shared folder: others could have written it
-    code, _, err = cli("tune", "--data", digits_data, "--name", "evil", "--storage", tmp_path / "exps", "--preset", "tiny")
+    code, _, err = cli("tune", "--data", digits_data, "--name", "evil", "--experiments", tmp_path / "exps", "--preset", "tiny")
     assert code == 2 and not marker.exists()
     assert TRUST_FLAG in err and "pickled" in err and len(err.strip().splitlines()) == 1
 
@@ -116,12 +116,12 @@ def test_credentials_in_a_storage_uri_are_refused_and_reach_no_file_or_line(digi
     monkeypatch.setenv("CRNN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     runs = [
-        ("results", "t", "--storage", uri),
+        ("results", "t", "--experiments", uri),
         ("results", uri + "/t" if "?" not in uri else uri.replace("?", "/t?")),
-        ("tune", "--data", digits_data, "--name", "t", "--storage", uri, "--preset", "tiny"),
+        ("tune", "--data", digits_data, "--name", "t", "--experiments", uri, "--preset", "tiny"),
         ("assess", "--data", digits_data, "--out", tmp_path / "rep", "--storage", uri),
         ("train", "--data", digits_data, "--out", tmp_path / "run", "--workers", "1", "--storage", uri),
-        ("retrain", "t", "--exp-storage", uri, "--data", digits_data, "--out", tmp_path / "re"),
+        ("retrain", "t", "--experiments", uri, "--data", digits_data, "--out", tmp_path / "re"),
     ]
     for args in runs:
         code, out, err = cli(*args)
@@ -262,7 +262,7 @@ def test_a_second_writer_of_a_run_or_an_experiment_is_refused_naming_the_holder(
 
     for folder, what, args in (
         (tmp_path / "run", "run", ("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny")),
-        (tmp_path / "exps" / "x", "experiment", ("tune", "--data", digits_data, "--name", "x", "--storage", tmp_path / "exps")),
+        (tmp_path / "exps" / "x", "experiment", ("tune", "--data", digits_data, "--name", "x", "--experiments", tmp_path / "exps")),
     ):
         holder = _hold_lock(folder, what)
         try:

@@ -58,7 +58,7 @@ def test_an_experiment_copied_to_s3_reads_back_the_same(search, s3, cli):
     code, out, err = cli("results", f"{s3}/team/t3", "--format", "json", "--no-plots")
     assert code == 0, err
     local = json.loads(out)
-    code, out, _ = cli("results", "t3", "--storage", f"{s3}/team", "--format", "json", "--no-plots")
+    code, out, _ = cli("results", "t3", "--experiments", f"{s3}/team", "--format", "json", "--no-plots")
     assert code == 0 and json.loads(out) == local
     assert [r["trial_id"] for r in local] == [r["trial_id"] for r in Experiment.load(search).rows()]
     copy = storage.cache_dir(f"{s3}/team/t3")
@@ -105,7 +105,7 @@ def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
 
 def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
     cmd = [sys.executable, "-m", "crnn", "tune", "--data", str(digits_data), "--name", "r", "--preset", "tiny",
-           "--samples", "2", "--max-concurrent", "1", "--storage", str(tmp_path)]  # fmt: skip
+           "--samples", "2", "--max-concurrent", "1", "--experiments", str(tmp_path)]  # fmt: skip
     env = {**os.environ, "RAY_ADDRESS": ""}
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     exp = tmp_path / "r"
@@ -139,15 +139,15 @@ def test_killing_the_driver_and_running_again_resumes(digits_data, tmp_path):
     ],
 )
 def test_bad_flags_are_refused_before_ray_starts(digits_data, tmp_path, cli, args, message):
-    code, _, err = cli("tune", "--data", digits_data, "--name", "x", "--storage", tmp_path, *args)
+    code, _, err = cli("tune", "--data", digits_data, "--name", "x", "--experiments", tmp_path, *args)
     assert code == 2 and message in err
     assert not (tmp_path / "x").exists()
 
 
 def test_not_a_dataset_and_unknown_metric(tmp_path, cli):
-    code, _, err = cli("tune", "--data", tmp_path, "--name", "x", "--storage", tmp_path)
+    code, _, err = cli("tune", "--data", tmp_path, "--name", "x", "--experiments", tmp_path)
     assert code == 2 and "not a dataset" in err
-    code, _, err = cli("results", "nope", "--storage", tmp_path)
+    code, _, err = cli("results", "nope", "--experiments", tmp_path)
     assert code == 2 and "no experiment" in err
     code, _, err = cli("results", "nope", "--sort", "speed")
     assert code == 2 and "--sort 'speed'" in err
@@ -241,7 +241,7 @@ def test_retrain_without_a_finished_trial_is_refused(search, digits_data, tmp_pa
 
 
 def test_retrain_on_data_without_test_images_is_refused_before_training(search, tmp_path, cli):
-    code, _, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 24, "--split", "100/0/0", "--charset", "digits")
+    code, _, _ = cli("data", "synth", "--out", tmp_path / "d", "--count", 24, "--split-sizes", "100/0/0", "--charset", "digits")
     assert code == 0
     code, _, err = cli("retrain", search, "--data", tmp_path / "d", "--out", tmp_path / "o")
     assert code == 2 and "split 'test' is empty (0 images); splits with images: train (24)" in err
@@ -312,7 +312,7 @@ def test_asha_stops_the_bad_trial_and_no_scheduler_stops_none(one_char_data, tmp
     space = tmp_path / "space.yaml"
     space.write_text(BLANK_SPACE)
     common = ("tune", "--data", one_char_data, "--preset", "tiny", "--samples", "2", "--max-concurrent", "1",
-              "--space", space, "--storage", tmp_path, "--seed", "1")  # fmt: skip
+              "--space", space, "--experiments", tmp_path, "--seed", "1")  # fmt: skip
     code, out, err = cli(*common, "--name", "asha")
     assert code == 0, err
     rows = {r["blank_bias"]: r for r in Experiment.load(tmp_path / "asha").rows()}
@@ -326,10 +326,10 @@ def test_asha_stops_the_bad_trial_and_no_scheduler_stops_none(one_char_data, tmp
     rows = {r["blank_bias"]: r for r in Experiment.load(tmp_path / "fifo").rows()}
     assert set(rows) == {-5.0, 20.0} and all(r["status"] == "done" and r["epochs"] == 2 for r in rows.values())
 
-    code, out, _ = cli("results", "fifo", "--storage", tmp_path, "--format", "csv")
+    code, out, _ = cli("results", "fifo", "--experiments", tmp_path, "--format", "csv")
     lines = out.strip().splitlines()
     assert code == 0 and lines[0].startswith("trial_id,status,blank_bias,lr,exact_acc") and len(lines) == 3
-    code, out, _ = cli("results", "fifo", "--storage", tmp_path, "--format", "table", "--sort", "exact_acc")
+    code, out, _ = cli("results", "fifo", "--experiments", tmp_path, "--format", "table", "--sort", "exact_acc")
     header, *body = out.strip().splitlines()
     assert code == 0 and header.split()[:4] == ["trial_id", "status", "blank_bias", "lr"] and "2 trial(s)" in out
     assert float(body[0].split()[2]) == -5.0  # the best first
@@ -354,6 +354,6 @@ def test_running_an_experiment_again_with_other_flags_is_refused(search, one_cha
     if "--data" in flags:
         flags = flags[2:]
     before = sorted(p.name for p in search.iterdir())
-    code, _, err = cli("tune", "--data", data, "--name", "t3", "--preset", "tiny", "--storage", search.parent, *flags)
+    code, _, err = cli("tune", "--data", data, "--name", "t3", "--preset", "tiny", "--experiments", search.parent, *flags)
     assert code == 2 and "experiment t3 exists and was set up otherwise" in err and named in err, err
     assert sorted(p.name for p in search.iterdir()) == before  # nothing started

@@ -286,7 +286,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
     sizes = parse_sizes(opts.sizes, int(manifest["splits"]["train"]))
     for value, flag in (
         (opts.repeats, "--repeats"),
-        (opts.workers_per_run, "--workers-per-run"),
+        (opts.workers_per_run, "--workers"),
         (opts.max_epochs, "--max-epochs"),
         (opts.unlabeled_count, "--unlabeled-count"),
     ):
@@ -351,7 +351,7 @@ def _resumed_setup(
         or not _same(saved["setup"]["attackers"], setup.attackers)
     ):
         raise UserError(f"--out {out}: holds an assessment of other sizes, repeats, attackers or recipe; choose another --out")
-    for key, flag in (("workers_per_run", "--workers-per-run"), ("gpus_per_worker", "--gpus-per-worker")):
+    for key, flag in (("workers_per_run", "--workers"), ("gpus_per_worker", "--gpus-per-worker")):
         if saved["setup"][key] != getattr(setup, key):
             raise UserError(
                 f"{flag} {getattr(setup, key):g}: the assessment in {out} runs with {saved['setup'][key]:g}; "
@@ -447,7 +447,7 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
     if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
         return True
     resources, concurrent = trial_layout(
-        setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers-per-run"
+        setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers"
     )
     trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
     sizes = sorted({r["size"] for r in runs})

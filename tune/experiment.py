@@ -65,7 +65,7 @@ class Experiment:
     @classmethod
     def find(cls, name_or_path: str, where: str = "experiments") -> Experiment:
         """``crnn results EXP``: a path to an experiment folder, or a name under ``where``; either may be
-        remote (``s3://bucket/exps/NAME``, or NAME under ``--storage s3://bucket/exps``): its tables and
+        remote (``s3://bucket/exps/NAME``, or NAME under ``--experiments s3://bucket/exps``): its tables and
         study are pulled into the local working copy first."""
         uri = name_or_path if is_remote(name_or_path) else None
         if uri is None and is_remote(where) and "/" not in name_or_path:

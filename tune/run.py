@@ -89,7 +89,7 @@ def _validate(opts: TuneOptions) -> TunePreset:
         (opts.samples, "--samples", 1),
         (opts.max_epochs, "--max-epochs", 1),
         (opts.max_concurrent, "--max-concurrent", 1),
-        (opts.workers_per_trial, "--workers-per-trial", 1),
+        (opts.workers_per_trial, "--workers", 1),
     ]
     for value, flag, low in checks:
         if value is not None and value < low:
@@ -146,7 +146,7 @@ def check_same_search(opts: TuneOptions, meta: dict) -> None:
         "--space": (_space(opts) if opts.space else None, setup["space"]),
         "--scheduler": (opts.scheduler, meta["scheduler"]),
         "--seed": (opts.seed, meta["seed"]),
-        "--workers-per-trial": (opts.workers_per_trial, setup["workers"]),
+        "--workers": (opts.workers_per_trial, setup["workers"]),
         "--gpus-per-worker": (opts.gpus_per_worker, setup["gpus_per_worker"]),
     }
     differ = [
@@ -164,7 +164,7 @@ def check_same_search(opts: TuneOptions, meta: dict) -> None:
 def run_tune(opts: TuneOptions) -> Path:
     """Start or resume experiment ``opts.name``; returns its folder."""
     preset = _validate(opts)
-    check_uri(opts.storage, "--storage")
+    check_uri(opts.storage, "--experiments")
     home = Mirror.at(opts.storage, opts.name)
     with writer_lock(home.local, "experiment"):
         return _run_tune(opts, preset, home)
@@ -198,7 +198,7 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
     try:
         resources, max_concurrent = trial_layout(
             setup.workers, setup.gpus_per_worker, embedded, meta.get("max_concurrent_resolved") or opts.max_concurrent,
-            "--workers-per-trial",
+            "--workers",
         )  # fmt: skip
         meta["max_concurrent_resolved"] = max_concurrent
         exp.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,7 @@ def fit(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions | No
     channels = config.model.in_channels
     if channels == 3 and data.channels == 1:
         raise UserError(
-            f"model.in_channels 3: {data.root} is greyscale; make it with --colour (crnn data synth/import) "
+            f"model.in_channels 3: {data.root} is greyscale; make it with --color (crnn data synth/import) "
             "or train with model.in_channels=1"
         )
     torch.manual_seed(tc.seed + opts.rank)
