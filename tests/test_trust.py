@@ -262,7 +262,11 @@ def test_a_second_writer_of_a_run_or_an_experiment_is_refused_naming_the_holder(
 
     for folder, what, args in (
         (tmp_path / "run", "run", ("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny")),
-        (tmp_path / "exps" / "x", "experiment", ("tune", "--data", digits_data, "--name", "x", "--experiments", tmp_path / "exps")),
+        (
+            tmp_path / "exps" / "x",
+            "experiment",
+            ("tune", "--data", digits_data, "--name", "x", "--experiments", tmp_path / "exps"),
+        ),
     ):
         holder = _hold_lock(folder, what)
         try:

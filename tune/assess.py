@@ -446,9 +446,7 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
     finished = finished_runs(out).checkpoints
     if all((r["attacker"], r["size"], r["repeat"]) in finished for r in runs):
         return True
-    resources, concurrent = trial_layout(
-        setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers"
-    )
+    resources, concurrent = trial_layout(setup.workers_per_run, setup.gpus_per_worker, embedded, opts.max_concurrent, "--workers")
     trainable = tune.with_resources(tune.with_parameters(assess_trial, setup=setup), resources)
     sizes = sorted({r["size"] for r in runs})
     if tune.Tuner.can_restore(exp, storage_filesystem=fs):
