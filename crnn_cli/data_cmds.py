@@ -1,4 +1,4 @@
-"""``crnn data synth | import | merge | check``."""
+"""``crnn data synth | import | merge | check | preview | export``."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise UserError(f"--split {text!r}: expected train/val/test such as 90/5/5") from None
+        raise UserError(f"--split-sizes {text!r}: expected train/val/test such as 90/5/5") from None
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
-        raise UserError(f"--split {text!r}: expected three non-negative numbers train/val/test such as 90/5/5")
+        raise UserError(f"--split-sizes {text!r}: expected three non-negative numbers train/val/test such as 90/5/5")
     total = sum(values)
     return (values[0] / total, values[1] / total, values[2] / total)
 
@@ -90,8 +90,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from crnn.data.sheet import preview  # noqa: PLC0415
+
+    model = None
+    if args.model:
+        from crnn.training.checkpoint import load_checkpoint, resolve_model_path  # noqa: PLC0415 - torch only with --model
+
+        path = resolve_model_path(args.model)
+        model = (load_checkpoint(path).get("config") or {}).get("model")
+        if not isinstance(model, dict):
+            raise UserError(f"--model {path}: a checkpoint without a model config; give a run folder or a crnn checkpoint")
+    out = Path(args.out) if args.out else Path(f"preview-{Path(args.dir).name}-{args.split}.png")
+    preview(args.dir, out, split=args.split, count=args.count, seed=args.seed, model=model)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crnn.data.png_export import export_pngs, import_command  # noqa: PLC0415
+
+    counts = export_pngs(args.dir, args.out, split=args.split, limit=args.limit, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {', '.join(f'{k} {v}' for k, v in counts.items())} PNGs; import them back with:")
+    print(f"  {import_command(args.dir, args.out)}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="make, import and check datasets")
+    data = sub.add_parser("data", help="make, import, check, preview and export datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     charsets = ", ".join(NAMED_CHARSETS)
 
@@ -149,3 +175,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="dataset folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_check)
+
+    p = dsub.add_parser("preview", help="a contact sheet (PNG) of a split's images with their labels")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--split", default="train", help="train, val, test or unlabeled")
+    p.add_argument("--count", type=int, default=16, help="images on the sheet (a seeded sample; only these are read)")
+    p.add_argument("--seed", type=int, default=0, help="which images the sample takes")
+    p.add_argument("--model", metavar="RUN|CKPT",
+                   help="also show each image as this model reads it (its crop, colour and input height)")  # fmt: skip
+    p.add_argument("--out", metavar="PNG", help="sheet to write (default: preview-DATASET-SPLIT.png here)")
+    p.set_defaults(func=cmd_preview)
+
+    p = dsub.add_parser("export", help="write a dataset's images as PNGs that `crnn data import` reads back")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--out", required=True, help="folder to create: LABEL_SPLITi.png files and labels.csv")
+    p.add_argument("--split", default="all", help="train, val, test, unlabeled or all")
+    p.add_argument("--limit", type=int, default=0, help="at most this many images of each split (0: all)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    p.set_defaults(func=cmd_export)

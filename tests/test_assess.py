@@ -72,11 +72,14 @@ def test_a_tiny_assessment_writes_the_contract(report):
     lat = a["solve_latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] and lat["batch1_device"] == "cpu" and lat["throughput_per_s_batch256"] > 0
     assert [c["coverage"] for c in a["coverage"]] == [1.0, 0.9, 0.75, 0.5, 0.25]
-    for name in ("report.md", "curve.png", "coverage.png", "model.onnx"):
+    for name in ("report.md", "curve.png", "coverage.png", "model.onnx", "reads-scratch.png"):
         assert (report / name).is_file(), name
+    assert a["attackers"]["scratch"]["sheet"] == "reads-scratch.png"
+    assert Image.open(report / "reads-scratch.png").format == "PNG"
     assert len(list(report.glob("runs/round-0/*/events.out.tfevents*"))) == 2  # --logger tensorboard, the default
     text = (report / "report.md").read_text()
     assert "crnn assess --data" in text and "95%" in text and "curve.png" in text
+    assert "`scratch` reads 150x40 ([what it reads](reads-scratch.png))." in text
     left = a["curve"][-1]["left_plateau_at"]  # the largest size: a heading only where it read something
     assert (a["attackers"]["scratch"]["heading"] is not None) == bool(left) and ("Heading: `scratch`" in text) == bool(left)
 

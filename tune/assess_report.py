@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -92,13 +93,33 @@ def _reads(model: dict, height: int, width: int) -> str:
     return band if (h, w) == (ch, cw) else f"{w}x{h} of {band}"
 
 
+def sheet_name(attacker: str) -> str:
+    """The file of the contact sheet of what ``attacker`` reads: ``reads-base+semi.png``."""
+    return "reads-" + re.sub(r"[^A-Za-z0-9+._-]", "_", attacker) + ".png"
+
+
+def _entries(setup: dict) -> dict[str, dict]:
+    """The attackers of an assessment's setup; one (the recipe's) for an assessment written before attackers."""
+    legacy = legacy_name(setup["init_from"])
+    return setup.get("attackers") or {legacy: {"config": setup["config"], "init_from": setup["init_from"], "unlabeled": 0}}
+
+
+def _write_sheets(out: Path, setup: dict, attackers: dict[str, dict]) -> None:
+    """A contact sheet per attacker: 8 training images and, below each, what its model reads of it."""
+    from crnn.data.sheet import preview  # noqa: PLC0415
+
+    for name, entry in _entries(setup).items():
+        title = f"{name} reads {attackers[name]['reads']}; below each training image: the model's input"
+        preview(setup["data"], out / sheet_name(name), count=8, model=entry["config"]["model"], title=title)
+
+
 def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: tuple[int, int]) -> dict:
     if not has_cases:
         for r in rows:
             r.pop("exact_acc_nocase", None)
     config = entry["config"]["train"]
     return {
-        "reads": _reads(entry["config"]["model"], *size),
+        "reads": _reads(entry["config"]["model"], *size), "sheet": sheet_name(name),
         "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows), "heading": heading(rows),
         "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
         "recipe": {k: config[k] for k in ("schedule", "lr", "ema_decay", "augment", "semi", "semi_threshold") if k in config},
@@ -112,7 +133,7 @@ def build_assessment(out: Path) -> dict:
     data = load_dataset(setup["data"], splits=())
     m = data.manifest
     legacy = legacy_name(setup["init_from"])  # an assessment written before attackers: one, the recipe's
-    entries = setup.get("attackers") or {legacy: {"config": setup["config"], "init_from": setup["init_from"], "unlabeled": 0}}
+    entries = _entries(setup)
     runs = finished_runs(out, legacy)
     has_cases = any(c.isupper() for c in m["charset"]) and any(c.islower() for c in m["charset"])
     size = (int(m["height"]), int(m["width"]))
@@ -176,6 +197,7 @@ def write_report(out: Path) -> dict:
         raise UserError(f"{out}: not an assessment (no assess.json); run `crnn assess --data DIR --out {out}` first")
     a = build_assessment(out)
     atomic_write_json(out / ASSESSMENT, a)
+    _write_sheets(out, json.loads((out / SETUP).read_text())["setup"], a["attackers"])
     if a["curve"]:
         from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
 
@@ -233,7 +255,11 @@ def _markdown(a: dict, out: Path) -> str:
         f"Scheme: {s['width']}x{s['height']} images, {_lengths(s['length'])} characters of {s['classes']} "
         f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
         f"Recipe: {a['recipe']}; each attacker changes it as `tune/attackers.py` says (its config is in assess.json).",
-        *(f"`{n}` reads {att['reads']}." for n, att in a.get("attackers", {}).items() if att.get("reads")),
+        *(
+            f"`{n}` reads {att['reads']}" + (f" ([what it reads]({att['sheet']}))." if att.get("sheet") else ".")
+            for n, att in a.get("attackers", {}).items()
+            if att.get("reads")
+        ),
         f"Each run trains on a nested subset of the training split (each size holds the smaller ones) and is scored "
         f"on the whole test split ({s['splits']['test']} images); sizes {_sizes(a)}.",
         "",
