@@ -202,7 +202,7 @@ def write_report(out: Path) -> dict:
         from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
 
         curves = {f"{n} ({t['unlabeled']} unlabelled)" if t["unlabeled"] else n: t for n, t in a["attackers"].items()}
-        curve_plot(curves, out / "curve.png")
+        curve_plot(curves, out / "curve.png", title=f"{a['scheme']['dataset']}: exact accuracy of each attacker")
         coverage_plot(a, out / "coverage.png")
     atomic_write_text(out / "report.md", _markdown(a, out))
     return a
@@ -370,5 +370,5 @@ def compare(reports: list[str], out: Path | None) -> str:
         atomic_write_text(out / "compare.md", table)
         from tune.assess_plots import curve_plot  # noqa: PLC0415
 
-        curve_plot(loaded, out / "compare.png")
+        curve_plot(loaded, out / "compare.png", title="each report's strongest attacker")
     return table

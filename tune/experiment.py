@@ -180,7 +180,7 @@ class Experiment:
             curves = {h[-1]["trial_id"]: [(r["epoch"], r["exact_acc"]) for r in h] for h in histories.values() if h}
             started = {h[-1]["trial_id"]: h[0].get("timestamp", 0) for h in histories.values() if h}
             order = sorted((r["trial_id"] for r in rows), key=lambda t: started.get(t, float("inf")))
-            search_plots(self.path, rows, names, curves, order)
+            search_plots(self.path, rows, self.setup.params(), curves, order)
 
     def refresh(self, plots: bool = True) -> list[dict]:
         """Read the trials and (re)write the reports: what ``crnn results`` and ``run_tune`` end with."""
