@@ -14,6 +14,7 @@ reaches the command layer); nothing inside ``crnn`` imports this module. Nothing
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,8 @@ def train(
     device: str = "auto", max_minutes: float = 0.0, quiet: bool = True, logger: str = "none",
     tracking_uri: str | None = None,
 ) -> dict:  # fmt: skip
-    """Train into the run folder ``out`` (as ``crnn train``); returns the best epoch's metrics. ``overrides``:
+    """Train into the run folder ``out`` (as ``crnn train``); returns the best epoch's metrics, with ``plateau``:
+    True (and a ``RuntimeWarning``, even when ``quiet``) if no epoch left the CTC blank plateau. ``overrides``:
     ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines); ``logger``:
     ``tensorboard`` or ``mlflow`` tracks the run as ``crnn train --logger`` does (``none`` by default)."""
     from crnn.config import resolve_config, resumed_config  # noqa: PLC0415
@@ -124,7 +126,8 @@ def train(
     from crnn.tracking import make_tracker  # noqa: PLC0415
     from crnn.training.checkpoint import init_source  # noqa: PLC0415
     from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.training.rundir import RunDir  # noqa: PLC0415
+    from crnn.training.rundir import RunDir, read_metrics  # noqa: PLC0415
+    from crnn.training.state import left_plateau  # noqa: PLC0415
 
     sets = [f"{k}={_value(v)}" for k, v in (overrides or {}).items()]
     resolved = resolve_config(preset, config, sets)
@@ -137,7 +140,14 @@ def train(
         **init_source(init_from),
     )  # fmt: skip
     with writer_lock(out, "run"):
-        return fit(load_dataset(data, splits=("train", "val"), mmap=True, verify=True), Path(out), resolved, opts)
+        best = dict(fit(load_dataset(data, splits=("train", "val"), mmap=True, verify=True), Path(out), resolved, opts))
+    best["plateau"] = not any(left_plateau(row) for row in read_metrics(out))
+    if best["plateau"]:
+        warnings.warn(
+            f"{out}: the model never left the CTC blank plateau (val char accuracy under 20% in every epoch); try more "
+            "epochs or images, or init_from='base'", RuntimeWarning, stacklevel=2,
+        )  # fmt: skip
+    return best
 
 
 def _value(v: Any) -> str:

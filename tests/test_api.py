@@ -20,6 +20,10 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("best epoch ") and out[1].startswith("test exact ") and len(out) == 5
+    val = re.fullmatch(r"best epoch \d+: val exact ([\d.]+)%, plateau False", out[0])
+    test = re.match(r"test exact ([\d.]+)% \(95% interval", out[1])
+    assert val and test, out[:2]
+    assert float(val.group(1)) >= 50 and float(test.group(1)) >= 50  # the example learns (README: 82% and 90%)
     assert out[2].startswith("data/digits[test]#0 ")  # the ONNX model read the dataset's test split
     assert (tmp_path / "runs/digits/model.onnx").is_file()
 
@@ -38,6 +42,12 @@ def test_train_is_quiet_unless_asked(digits_data, tmp_path, capsys):
     crnn.train(digits_data, tmp_path / "loud", preset="tiny", overrides={"train.epochs": 1}, quiet=False, logger="tensorboard")
     assert "epoch 1/1" in capsys.readouterr().out
     assert list((tmp_path / "loud/tb").glob("events.out.tfevents*")) and not (tmp_path / "q/tb").exists()
+
+
+def test_a_run_on_the_plateau_says_so_even_when_quiet(digits_data, tmp_path, capsys):
+    with pytest.warns(RuntimeWarning, match="never left the CTC blank plateau"):
+        best = crnn.train(digits_data, tmp_path / "p", preset="tiny", overrides={"train.epochs": 1})
+    assert best["plateau"] is True and capsys.readouterr().out == ""  # one epoch of 14 steps: every character blank
 
 
 def test_predict_takes_arrays_pil_images_and_paths_alike(model, digits_data, tmp_path):
