@@ -8,8 +8,10 @@ compare view show a search. ``crnn tune`` and ``crnn assess`` use Ray Tune's own
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
+import tempfile
 from pathlib import Path
 
 from crnn.errors import UserError
@@ -44,12 +46,14 @@ def mlflow_uri(out: str | Path, uri: str | None) -> str:
 
 
 def flat_config(config: dict) -> dict[str, float | int | str | bool]:
-    """``{"model": {"hidden": 96}}`` -> ``{"model.hidden": 96}``; lists as text (HParams takes scalars)."""
+    """``{"model": {"hidden": 96}}`` -> ``{"model.hidden": 96}``; lists as JSON text, ``[16, 32, 48]`` (HParams and
+    MLflow params take scalars)."""
     out = {}
     for section, values in config.items():
         if isinstance(values, dict):
             for key, value in values.items():
-                out[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+                scalar = isinstance(value, (int, float, str, bool))
+                out[f"{section}.{key}"] = value if scalar else json.dumps(list(value) if isinstance(value, tuple) else value)
     return out
 
 
@@ -102,7 +106,9 @@ class MlflowTracker(Tracker):
 
             self.client = mlflow.MlflowClient(mlflow_uri(self.out, self.uri))
             found = self.client.get_experiment_by_name(self.experiment)
-            exp_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+            # crnn's own store keeps its artifacts beside it in the run folder (MLflow's default: ./mlruns, wherever it runs)
+            where = None if self.uri else (self.out.resolve() / "mlartifacts").as_uri()
+            exp_id = found.experiment_id if found else self.client.create_experiment(self.experiment, artifact_location=where)
             self._run_id = self.client.create_run(exp_id, run_name=self.out.name).info.run_id
         return self._run_id
 
@@ -120,7 +126,23 @@ class MlflowTracker(Tracker):
         for key in BEST_KEYS:
             if key in best:
                 self.client.log_metric(self.run_id, f"best_{key}", float(best[key]))
+        self._log_artifacts(run_id)
         self.client.set_terminated(self.run_id)
+
+    def _log_artifacts(self, run_id: str) -> None:
+        """The run's config.json, curves.png and metrics.csv, and its best model as ``model/model.onnx`` (with the
+        ``crnn.*`` metadata that `crnn predict` and `crnn eval` read)."""
+        for name in ("config.json", "curves.png", "metrics.csv"):
+            if (self.out / name).is_file():
+                self.client.log_artifact(run_id, str(self.out / name))
+        best = self.out / "checkpoints" / "best.pt"
+        if best.is_file():
+            from crnn.export import export_model  # noqa: PLC0415 - torch and onnx only at the end of a tracked run
+            from crnn.training.checkpoint import load_model  # noqa: PLC0415
+
+            with tempfile.TemporaryDirectory() as tmp:
+                onnx = export_model(load_model(best), "onnx", Path(tmp) / "model.onnx")
+                self.client.log_artifact(run_id, str(onnx), artifact_path="model")
 
 
 def replay(tracker: Tracker, rows: list[dict], config: dict, best: dict) -> None:

@@ -1,5 +1,6 @@
 """Experiment tracking of `crnn train`: TensorBoard event files and a real MLflow store, read back."""
 
+import json
 import struct
 import sys
 from pathlib import Path
@@ -50,6 +51,18 @@ def test_train_logs_to_a_real_mlflow_store(digits_data, tmp_path, cli):
     assert run.data.params["model.hidden"] == "64" and run.data.params["train.epochs"] == "2"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "exact_acc")] == [1, 2]
     assert 0.0 <= run.data.metrics["best_exact_acc"] <= 1.0
+    assert run.data.params["model.channels"] == "[16, 32, 48]"  # a list as JSON, not a tuple's repr
+    names = {a.path for a in client.list_artifacts(run.info.run_id)} | {
+        a.path for a in client.list_artifacts(run.info.run_id, "model")
+    }
+    assert names >= {"config.json", "curves.png", "metrics.csv", "model", "model/model.onnx"}
+    got = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "back")))
+    assert json.loads((got / "config.json").read_text()) == json.loads((tmp_path / "run/config.json").read_text())
+    assert (got / "metrics.csv").read_bytes() == (tmp_path / "run/metrics.csv").read_bytes()
+    assert (tmp_path / "run/mlartifacts").is_dir() and not (Path.cwd() / "mlruns").exists()  # kept in the run folder
+    code, out, err = cli("eval", "--model", got / "model/model.onnx", "--data", digits_data, "--json")
+    assert code == 0, err  # the logged model is a working ONNX model with its metadata
+    assert json.loads(out)["count"] == 12
 
 
 def test_no_logger_writes_nothing_and_a_bad_one_is_refused(digits_data, tmp_path, cli):
