@@ -2,6 +2,7 @@
 compared, refused on bad flags; and the whole flow on a scheme that is not the `captcha` package's."""
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,8 @@ def report(scheme, tmp_path_factory):
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "verdict: " in proc.stdout
+    assert re.search(r"\[scratch n=64 r=0\] epoch 1/2 val exact [\d.]+%, \d+ img/s, run eta \d+ s", proc.stdout), proc.stdout
+    assert "TensorBoard" not in proc.stdout + proc.stderr  # no banner pointing into Ray's temp folder
     return out
 
 

@@ -33,11 +33,11 @@ from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.lock import writer_lock
 from crnn.model import check_time_steps
-from crnn.stats import wilson
 from crnn.storage import is_remote, join, ray_storage
 from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
+from tune.assess_progress import RoundLines
 from tune.assess_runs import finished_runs, trial_folders
 from tune.attackers import build_attackers, parse_attackers
 from tune.mirror import Mirror, no_train_runs
@@ -466,7 +466,10 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=1),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=home.checkpoints_to_keep),
-                callbacks=[_lines(), *tune_callbacks(opts.logger, out, opts.tracking_uri, out.name)],
+                callbacks=[
+                    RoundLines(runs, setup.epochs_for, setup.minutes_per_run, concurrent),
+                    *tune_callbacks(opts.logger, out, opts.tracking_uri, out.name),
+                ],
             ),
         )
     results = tuner.fit()
@@ -479,24 +482,3 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
 def _dirname(trial) -> str:
     run = trial.config["run"]
     return f"{run['attacker'].replace('+', '-')}-n{run['size']}-r{run['repeat']}"
-
-
-def _lines():
-    """One line per epoch and one per finished run, as `crnn tune` prints."""
-    from ray.tune import Callback  # noqa: PLC0415
-
-    class Lines(Callback):
-        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-            run = trial.config["run"]
-            tag = f"[{run['attacker']} n={run['size']} r={run['repeat']}]"
-            if result.get("final"):
-                lo, hi = wilson(result["test_correct"], result["test_count"])
-                print(
-                    f"{tag} test exact {result['test_exact_acc']:.2%} [{lo:.2%}, {hi:.2%}] char {result['test_char_acc']:.2%} "
-                    f"after {result['epochs_run']} epochs, {result['train_minutes']:.1f} min",
-                    flush=True,
-                )
-            elif "exact_acc" in result:
-                print(f"{tag} epoch {result['epoch']} val exact {result['exact_acc']:.2%}", flush=True)
-
-    return Lines()

@@ -48,6 +48,14 @@ def quiet_ray_train_reports() -> None:
     logging.getLogger(context.__file__).setLevel(logging.WARNING)
 
 
+def quiet_tune_banner() -> None:
+    """Ray Tune's new output engine prints its experiment banner at any ``verbose``, 0 included: a table
+    of the searcher and a TensorBoard command that points into Ray's own temp folder, not at the files
+    crnn keeps (the experiment or report folder). ``verbose=0`` under the legacy engine prints nothing;
+    crnn prints its own lines. A user who sets ``RAY_AIR_NEW_OUTPUT`` keeps their choice."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
 def pin_gloo_to_node_ip() -> None:
     """Gloo, DDP's CPU backend, listens on whatever the machine's host name resolves to. Where that is
     a loopback address (Debian's 127.0.1.1, containers, network namespaces) the other nodes cannot
@@ -121,6 +129,7 @@ def init_ray_for_trials(address: str | None) -> tuple[bool, bool]:
     multi-worker trial's driver holds instead of a CPU). Returns (we started it, it is embedded)."""
     attach = address or os.environ.get("RAY_ADDRESS")  # RAY_ADDRESS: we run inside a submitted job
     slots = None if attach else max(1, os.cpu_count() or 1)
+    quiet_tune_banner()  # the searches and assessments run Tune at verbose=0 and print their own lines
     started = init_ray(address, num_cpus=slots, resources={"trial_slot": slots} if slots else None)
     return started, slots is not None
 
