@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from rapidfuzz.distance import Levenshtein
+
 LOOK_ALIKE_SETS = ("0oO", "lI1")  # characters the captcha font draws alike beyond case (error kinds, ceiling groups)
 
 
 def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """Insertions, deletions and substitutions that turn ``a`` into ``b`` (rapidfuzz's C++ Levenshtein)."""
+    return Levenshtein.distance(a, b)
 
 
 def positional_hits(pred: str, target: str) -> int:
@@ -48,28 +45,15 @@ def sequence_metrics(preds: Sequence[str], targets: Sequence[str]) -> dict[str, 
 
 
 def substitutions(pred: str, target: str) -> list[tuple[str, str]]:
-    """(target char, predicted char) pairs that a minimal edit script substitutes."""
-    n, m = len(target), len(pred)
-    d = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        d[i][0] = i
-    for j in range(m + 1):
-        d[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (target[i - 1] != pred[j - 1]))
-    out = []
-    i, j = n, m
-    while i > 0 and j > 0:
-        if d[i][j] == d[i - 1][j - 1] + (target[i - 1] != pred[j - 1]):
-            if target[i - 1] != pred[j - 1]:
-                out.append((target[i - 1], pred[j - 1]))
-            i, j = i - 1, j - 1
-        elif d[i][j] == d[i - 1][j] + 1:
-            i -= 1
-        else:
-            j -= 1
-    return out[::-1]
+    """(target char, predicted char) pairs that a minimal edit script substitutes. Where several scripts are
+    minimal, substitutions win: a same-length misreading whose positional mismatches are as few as the edit
+    distance is those mismatches (``ab`` read as ``ba``: two substitutions, not a deletion and an insertion);
+    otherwise rapidfuzz's edit script (its editops)."""
+    if len(pred) == len(target):
+        mismatches = [(t, p) for t, p in zip(target, pred, strict=True) if t != p]
+        if len(mismatches) == Levenshtein.distance(target, pred, score_cutoff=len(mismatches)):
+            return mismatches
+    return [(target[op.src_pos], pred[op.dest_pos]) for op in Levenshtein.editops(target, pred) if op.tag == "replace"]
 
 
 def confusions(preds: Sequence[str], targets: Sequence[str], top: int = 10) -> list[tuple[str, str, int]]:

@@ -34,6 +34,10 @@ def test_case_insensitive_figures():
 def test_confusions_count_substitutions_only():
     assert substitutions("abxde", "abcde") == [("c", "x")]
     assert substitutions("abde", "abcde") == []  # a deletion, not a substitution
+    assert substitutions("ba", "ab") == [("a", "b"), ("b", "a")]  # a tie: two substitutions, not a delete and an insert
+    assert substitutions("axcd", "abcde") == [("b", "x")]  # a substitution and a dropped last character
+    assert substitutions("0O1lI", "O01Il") == [("O", "0"), ("0", "O"), ("I", "l"), ("l", "I")]
+    assert substitutions("", "abc") == [] and substitutions("abc", "") == []
     top = confusions(["Oa", "Ob", "xo", "xO"], ["oa", "ob", "xO", "xO"])  # (predicted, true)
     assert top == [("o", "O", 2), ("O", "o", 1)]  # (true, predicted, count)
 
