@@ -111,8 +111,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crnn.data.png_export import export_pngs, import_command  # noqa: PLC0415
 
     counts = export_pngs(args.dir, args.out, split=args.split, limit=args.limit, overwrite=args.overwrite)
-    print(f"wrote {args.out}: {', '.join(f'{k} {v}' for k, v in counts.items())} PNGs; import them back with:")
-    print(f"  {import_command(args.dir, args.out)}")
+    wrote = f"wrote {args.out}: {', '.join(f'{k} {v}' for k, v in counts.items())} PNGs"
+    if set(counts) == {"unlabeled"}:  # nothing labelled to import on its own: the folder joins an import
+        print(f"{wrote}; give them to an import of labelled images with --unlabeled {Path(args.out) / 'unlabeled'}")
+        return 0
+    print(f"{wrote}; import them back with:\n  {import_command(args.dir, args.out)}")
     return 0
 
 

@@ -131,6 +131,10 @@ def test_export_of_one_split_with_a_limit_and_its_refusals(cli, digits_data: Pat
     (other / "notes.txt").write_text("keep")
     code, _, err = cli("data", "export", digits_data, "--out", other, "--overwrite")
     assert code == 2 and (other / "notes.txt").read_text() == "keep"  # not an export folder: never deleted
+    semi = _synth(tmp_path / "semi", "0123456789", unlabeled=3)
+    code, stdout, err = cli("data", "export", semi, "--out", tmp_path / "u", "--split", "unlabeled")
+    assert code == 0, err
+    assert f"--unlabeled {tmp_path / 'u' / 'unlabeled'}" in stdout and "crnn data import" not in stdout  # no empty CSV offered
     for args, words in ((("--split", "unlabeled"), "has no unlabeled images"), (("--limit", "-1"), "--limit -1")):
         code, _, err = cli("data", "export", digits_data, "--out", tmp_path / "x", *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1

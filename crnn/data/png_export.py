@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from crnn.atomic import staging_dir
-from crnn.data.store import SPLITS, UNLABELED, load_dataset, load_unlabeled
+from crnn.data.store import SPLITS, UNLABELED, load_dataset, load_unlabeled, read_manifest
 from crnn.errors import UserError
 from crnn.progress import Progress
 
@@ -49,21 +49,20 @@ def export_pngs(data: str | Path, out: str | Path, split: str = "all", limit: in
     ``limit`` > 0 writes at most that many of each split (the first ones)."""
     if limit < 0:
         raise UserError(f"--limit {limit}: must be 0 (every image) or more")
-    dataset = load_dataset(data, splits=(), mmap=True)  # the manifest only; each split is mapped below
-    names = _splits(split, dataset.manifest)
+    names = _splits(split, read_manifest(data))
     labelled = [s for s in names if s != UNLABELED]
     loaded = load_dataset(data, splits=tuple(labelled), mmap=True, verify=True)
     by_name = all(safe_name(label) for s in labelled for label in loaded.split(s).labels)
     counts: dict[str, int] = {}
     rows: list[tuple[str, str, str]] = []
-    total = sum(min(int(dataset.manifest["splits"][s]), limit or 1 << 62) for s in names)
+    total = sum(min(int(loaded.manifest["splits"][s]), limit or 1 << 62) for s in names)
     with (
         staging_dir(out, overwrite, lambda p: (p / EXPORT_MARK).is_file(), "crnn data export folder") as tmp,
         Progress(total, "exporting", enabled=progress) as bar,
     ):
         for name in names:
             if name == UNLABELED:
-                images, labels = load_unlabeled(dataset, mmap=True, verify=True), None
+                images, labels = load_unlabeled(loaded, mmap=True, verify=True), None
                 folder = tmp / UNLABELED
                 folder.mkdir()
             else:
@@ -90,7 +89,7 @@ def export_pngs(data: str | Path, out: str | Path, split: str = "all", limit: in
 
 def import_command(data: str | Path, out: str | Path) -> str:
     """The ``crnn data import`` line that reads an export of ``data`` back as the same dataset."""
-    manifest = load_dataset(data, splits=(), mmap=True).manifest
+    manifest = read_manifest(data)
     lo, hi = (int(v) for v in manifest.get("length", (0, 0)))
     words = ["crnn", "data", "import", str(Path(out) / EXPORT_MARK), "--out", "DATASET", f"--charset={manifest['charset']}"]
     words += ["--length", str(lo) if lo == hi else f"{lo}-{hi}"] if lo else []

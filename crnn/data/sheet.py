@@ -1,6 +1,6 @@
 """Contact sheets: a sample of a split's images with each label under its image and, for a model's
 config, the image as that model reads it (``model.crop`` cut off, greyscale where the model reads one
-channel, resized to ``model.input_height``). Only the sampled images are read from a mapped split, so a
+channel, resized to ``model.input_height``, by the model's own code). Only the sampled images are read from a mapped split, so a
 sheet of a 100,000-image dataset costs what a sheet of 32 does."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from crnn.atomic import atomic_write_bytes
-from crnn.batch_predict import LUMA
 from crnn.data.store import SPLITS, UNLABELED, Dataset, load_dataset, load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 
@@ -40,33 +39,21 @@ def sample(data: Dataset, split: str, count: int, seed: int) -> tuple[np.ndarray
 
 
 def model_view(images: np.ndarray, model: Mapping[str, object]) -> np.ndarray:
-    """(N, H, W[, 3]) uint8 -> what a model with this ``model`` config section reads, as uint8: (N, H', W'[, 3])."""
-    top, bottom, left, right = (int(v) for v in model.get("crop", (0, 0, 0, 0)))  # type: ignore[union-attr]
-    h, w = images.shape[1:3]
-    x = images[:, top : h - bottom, left : w - right].astype(np.float32)
-    if x.ndim == 4 and int(model.get("in_channels", 1)) == 1:  # type: ignore[call-overload]
-        x = x @ np.asarray(LUMA, dtype=np.float32)  # (N, H, W)
-    target = int(model.get("input_height", 0) or 0)  # type: ignore[call-overload]
-    if target:
-        ch, cw = x.shape[1:3]
-        x = _bilinear(x, target, max(1, round(cw * target / ch)))
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    """(N, H, W[, 3]) uint8 -> what a model with this ``model`` config section reads, as uint8: (N, H', W'[, 3]).
+    The model's own steps: ``to_input`` (the colour choice) and ``CRNN.prepare`` of a fresh model, whose
+    mean 0 and std 1 leave only the crop and the resize."""
+    import torch  # noqa: PLC0415 - only with a model: a plain sheet stays torch-free and quick
 
+    from crnn.config import RunConfig  # noqa: PLC0415
+    from crnn.data.batches import to_input  # noqa: PLC0415
+    from crnn.model import build_model  # noqa: PLC0415
 
-def _bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
-    """torch's F.interpolate(mode="bilinear", align_corners=False) over axes 1 and 2, in numpy."""
-
-    def axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        src = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, None)
-        lo = np.minimum(np.floor(src).astype(int), n_in - 1)
-        return lo, np.minimum(lo + 1, n_in - 1), (src - lo).astype(np.float32)
-
-    y0, y1, fy = axis(x.shape[1], height)
-    x0, x1, fx = axis(x.shape[2], width)
-    shape = (1, -1, 1) + (1,) * (x.ndim - 3)
-    fy, fx_ = fy.reshape(shape), fx.reshape((1, 1, -1) + (1,) * (x.ndim - 3))
-    rows = x[:, y0] * (1 - fy) + x[:, y1] * fy  # (N, height, W[, 3])
-    return rows[:, :, x0] * (1 - fx_) + rows[:, :, x1] * fx_  # (N, height, width[, 3])
+    cfg = RunConfig.from_dict({"model": dict(model)}).model
+    net = build_model(cfg, 2, images.shape[1], images.shape[2], 1)
+    with torch.no_grad():
+        x = net.prepare(to_input(images, cfg.in_channels))  # (N, C, H', W') in [0, 1]
+    x = x.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)  # (N, H', W', C)
+    return (x[..., 0] if x.shape[-1] == 1 else x).numpy()
 
 
 def render_sheet(images: np.ndarray, captions: list[str], views: np.ndarray | None = None, columns: int = 4,
