@@ -12,7 +12,6 @@ Measures, in one run, on the same model (cpu-fast) and batch:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 
 import torch
@@ -23,14 +22,13 @@ from crnn.data.batches import Batches
 from crnn.data.fresh import FreshBatches, FreshJob, render_fresh
 from crnn.data.synth import SynthSpec
 from crnn.model import build_model
-from crnn.training.loop import train_one_epoch
+from crnn.training.loop import Optimization, train_one_epoch
+from crnn.training.step import StepContext
 
 
 def train_rate(model, batches, channels_last: bool) -> float:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    cpu = torch.device("cpu")
-    stats = train_one_epoch(model, batches, opt, cpu, contextlib.nullcontext, scaler, 5.0, channels_last=channels_last)
+    optim = Optimization(torch.optim.AdamW(model.parameters(), lr=1e-3), torch.amp.GradScaler("cpu", enabled=False), 5.0)
+    stats = train_one_epoch(model, batches, StepContext(batches.charset, channels_last=channels_last), optim)
     return stats.images_per_s
 
 

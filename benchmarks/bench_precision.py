@@ -23,11 +23,13 @@ import time
 import torch
 from torch import nn
 
+from crnn.charset import Charset
 from crnn.config import PRESETS, ModelConfig
 from crnn.data.batches import Batch
 from crnn.model import build_model
 from crnn.training.amp import choose_precision
-from crnn.training.loop import train_one_epoch
+from crnn.training.loop import Optimization, train_one_epoch
+from crnn.training.step import StepContext
 
 CASES = {
     "cpu-fast 150x40": (PRESETS["cpu-fast"].model, 40, 150),
@@ -56,10 +58,10 @@ def batches(n: int, batch: int, height: int, width: int, classes: int) -> list[B
 
 def train_rate(model: nn.Module, data: list[Batch], mode: str) -> float:
     precision = choose_precision(mode, torch.device("cpu"))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    cpu, scaler = torch.device("cpu"), precision.scaler()
-    train_one_epoch(model, data[:2], optimizer, cpu, precision.autocast, scaler, 5.0, channels_last=True)  # warm-up
-    return train_one_epoch(model, data, optimizer, cpu, precision.autocast, scaler, 5.0, channels_last=True).images_per_s
+    optim = Optimization(torch.optim.AdamW(model.parameters(), lr=1e-4), precision.scaler(), 5.0)
+    ctx = StepContext(Charset("0123456789"), autocast=precision.autocast, channels_last=True)
+    train_one_epoch(model, data[:2], ctx, optim)  # warm-up
+    return train_one_epoch(model, data, ctx, optim).images_per_s
 
 
 @torch.no_grad()

@@ -9,7 +9,6 @@ sample with PIL and converts it. Both feed the same model, optimiser and CTC los
 from __future__ import annotations
 
 import argparse
-import contextlib
 import tempfile
 from pathlib import Path
 
@@ -17,12 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from crnn.charset import resolve_charset
+from crnn.charset import Charset, resolve_charset
 from crnn.config import PRESETS
 from crnn.data.batches import Batch, Batches, encode_labels
 from crnn.data.synth import SynthSpec, make_labels, render_many
 from crnn.model import build_model, count_parameters
-from crnn.training.loop import train_one_epoch
+from crnn.training.loop import Optimization, train_one_epoch
+from crnn.training.step import StepContext
 
 
 class PngDataset(torch.utils.data.Dataset):
@@ -45,14 +45,13 @@ def collate(items) -> Batch:
 
 
 def throughput(model, batches, steps: int, batch_size: int, channels_last: bool) -> float:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    optim = Optimization(torch.optim.AdamW(model.parameters(), lr=1e-3), torch.amp.GradScaler("cpu", enabled=False), 5.0)
+    ctx = StepContext(Charset("0123456789"), channels_last=channels_last)
     limited = (b for i, b in enumerate(batches) if i < steps + 3)
     it = iter(limited)
     warm = [next(it) for _ in range(3)]  # warm-up steps are not timed
-    cpu, amp_off = torch.device("cpu"), contextlib.nullcontext
-    train_one_epoch(model, warm, optimizer, cpu, amp_off, scaler, 5.0, channels_last=channels_last)
-    stats = train_one_epoch(model, it, optimizer, cpu, amp_off, scaler, 5.0, channels_last=channels_last)
+    train_one_epoch(model, warm, ctx, optim)
+    stats = train_one_epoch(model, it, ctx, optim)
     return stats.images_per_s
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-
-import torch
 
 from crnn.data.batches import Batches
 from crnn.data.store import SPLITS, Split, load_dataset
@@ -13,6 +10,7 @@ from crnn.errors import UserError
 from crnn.report import sequence_report
 from crnn.training.checkpoint import LoadedModel
 from crnn.training.loop import predict_batches
+from crnn.training.step import StepContext
 
 
 def predict_split(
@@ -24,9 +22,7 @@ def predict_split(
     if limit:
         images, labels = images[:limit], labels[:limit]
     batches = Batches(images, labels, loaded.charset, batch_size, channels=loaded.channels)
-    preds, confs, loss = predict_batches(
-        loaded.model, batches, loaded.charset, torch.device("cpu"), contextlib.nullcontext, beam_width
-    )
+    preds, confs, loss = predict_batches(loaded.model, batches, StepContext(loaded.charset, beam_width=beam_width))
     return preds, list(labels), confs, loss
 
 

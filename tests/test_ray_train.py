@@ -19,6 +19,7 @@ from crnn.training.checkpoint import load_checkpoint, load_model
 from crnn.training.fit import FitOptions, fit, read_metrics
 from crnn.training.loop import evaluate
 from crnn.training.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
+from crnn.training.step import StepContext
 from tests.conftest import kill_session, wait_for
 
 pytestmark = pytest.mark.ray
@@ -62,10 +63,10 @@ def test_two_workers_train_end_to_end(local_ray, digits_data, tmp_path, cli):
     assert not any(k.startswith("module.") for k in state["model"])  # the unwrapped model, not DDP's
     # each worker scored half the val split; together they logged what one process scores on all of it
     val = load_dataset(digits_data).split("val")
-    metrics, _ = evaluate(
-        load_model(run / "checkpoints/last.pt").model, Batches(val.images, val.labels, Charset(state["charset"]), 256),
-        val.labels, Charset(state["charset"]), torch.device("cpu"), choose_precision(cfg.train.amp, torch.device("cpu")).autocast,
-    )  # fmt: skip
+    charset = Charset(state["charset"])
+    ctx = StepContext(charset, autocast=choose_precision(cfg.train.amp, torch.device("cpu")).autocast)
+    scored = load_model(run / "checkpoints/last.pt").model
+    metrics, _ = evaluate(scored, Batches(val.images, val.labels, charset, 256), val.labels, ctx)
     assert metrics["char_acc"] == pytest.approx(rows[-1]["char_acc"]) and metrics["exact_acc"] == pytest.approx(
         rows[-1]["exact_acc"]
     )

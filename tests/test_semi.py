@@ -14,7 +14,7 @@ from crnn.config import TrainConfig, resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.training.fit import FitOptions, fit, read_metrics
-from crnn.training.semi import SemiSupervision, alignment_shift, char_prior, confident, masked_ctc
+from crnn.training.semi import SemiSupervision, SemiTask, alignment_shift, char_prior, confident, masked_ctc
 from tests.conftest import wait_for
 
 QUIET = {"progress": False, "log": lambda line: None}
@@ -77,7 +77,7 @@ def test_alignment_turns_a_teacher_biased_towards_o_back_to_zero():
     answers = {}
     for align in (False, True):
         tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_threshold=0.01, semi_align=align)
-        semi = SemiSupervision(tc, pool, Charset("0O"), (3, 3), 4, 1, prior=char_prior(["0O"], Charset("0O")))
+        semi = SemiSupervision(tc, SemiTask(pool, Charset("0O"), (3, 3), prior=char_prior(["0O"], Charset("0O"))), 4)
         semi.mass = torch.tensor([1.0, 3.0])
         ids, keep = semi._answers(lp)
         answers[align] = (Charset("0O").decode(ids[0]), keep[0], semi.alignment())
@@ -91,7 +91,7 @@ def test_the_teachers_shares_count_answers_not_frames():
     wide, narrow, blank = (torch.tensor([[p]]).log() for p in ([0.02, 0.02, 0.96], [0.02, 0.96, 0.02], [0.96, 0.02, 0.02]))
     lp = torch.cat([wide, wide, wide, wide, blank, narrow, blank])  # (T=7, B=1, K=3): "O0"
     tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_align=True)
-    semi = SemiSupervision(tc, np.zeros((1, 8, 8), np.uint8), Charset("0O"), (2, 2), 4, 1, prior=torch.tensor([0.5, 0.5]))
+    semi = SemiSupervision(tc, SemiTask(np.zeros((1, 8, 8), np.uint8), Charset("0O"), (2, 2), prior=torch.tensor([0.5, 0.5])), 4)
     semi.start_epoch(1)
     semi._counts += semi._count(lp)
     semi.end_epoch()

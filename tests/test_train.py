@@ -123,18 +123,17 @@ def test_ema_run_scores_and_saves_the_average_and_resumes_exactly(digits_data, t
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)  # the average resumed too, not restarted
     last = load_checkpoint(tmp_path / "whole/checkpoints/last.pt")
-    assert last["ema_steps"] > 0
+    assert last["ema"]["steps"] > 0
     assert not torch.equal(last["model"]["head.weight"], last["train_model"]["head.weight"])  # saved: the average
     # what crnn eval loads is the average: scoring it gives the val loss the run logged
     loaded = load_model(tmp_path / "whole")
     split = data.split("val")
     from crnn.data.batches import Batches
     from crnn.training.loop import evaluate
+    from crnn.training.step import StepContext
 
-    metrics, _ = evaluate(
-        loaded.model, Batches(split.images, split.labels, data.charset, 256), split.labels, data.charset,
-        torch.device("cpu"), choose_precision(cfg.train.amp, torch.device("cpu")).autocast,  # as the run scored it
-    )  # fmt: skip
+    ctx = StepContext(data.charset, autocast=choose_precision(cfg.train.amp, torch.device("cpu")).autocast)  # as the run scored
+    metrics, _ = evaluate(loaded.model, Batches(split.images, split.labels, data.charset, 256), split.labels, ctx)
     best = next(r for r in whole if r["epoch"] == loaded.state["metrics"]["epoch"])
     assert metrics["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 

@@ -37,3 +37,11 @@ class WeightEMA:
             else:
                 own[name].copy_(value)  # batch norm's step counter
         self.steps += 1
+
+    def state_dict(self) -> dict:
+        """The average and how far its decay has ramped."""
+        return {"average": self.model.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["average"])
+        self.steps = int(state["steps"])

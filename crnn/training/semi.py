@@ -28,8 +28,6 @@ in the checkpoint, so a resumed run repeats exactly what an uninterrupted one do
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +41,7 @@ from crnn.config import TrainConfig
 from crnn.data.augment import augment
 from crnn.data.batches import to_input
 from crnn.decode import greedy_decode
+from crnn.training.step import StepContext
 
 
 def confident(ids: list[list[int]], conf: list[float], lengths: tuple[int, int], threshold: float) -> list[bool]:
@@ -110,36 +109,37 @@ class PseudoCounts:
         }
 
 
+@dataclass
+class SemiTask:
+    """The unlabelled pool and what its answers must fit: the task's characters and lengths, the model's
+    input channels and margins, and (synthetic data only) the pool's truth, which scores the pseudo-labels."""
+
+    pool: np.ndarray  # (N, H, W[, 3]) uint8
+    charset: Charset
+    lengths: tuple[int, int]
+    channels: int = 1
+    truth: list[str] | None = None
+    crop: tuple[int, ...] = (0, 0, 0, 0)
+    prior: torch.Tensor | None = None  # (K-1,) the labelled characters' mix (train.semi_align)
+
+
 class SemiSupervision:
     """The unlabelled half of each training step: a batch, its targets, the view the student learns on."""
 
-    def __init__(
-        self,
-        tc: TrainConfig,
-        pool: np.ndarray,
-        charset: Charset,
-        lengths: tuple[int, int],
-        batch_size: int,
-        channels: int,
-        rank: int = 0,
-        world_size: int = 1,
-        truth: list[str] | None = None,
-        crop: tuple[int, ...] = (0, 0, 0, 0),
-        prior: torch.Tensor | None = None,
-    ) -> None:
+    def __init__(self, tc: TrainConfig, task: SemiTask, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
         self.tc = tc
-        self.prior = prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
+        self.prior = task.prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
         self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character shares the answers are aligned against
         # (K-1,) this epoch's characters in the teacher's plain answers
-        self._counts = torch.zeros(charset.num_classes - 1, dtype=torch.float64)
-        self.crop = crop  # the model's margins: views transform only what it reads
-        self.pool = pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
-        self.charset = charset
-        self.lengths = lengths
+        self._counts = torch.zeros(task.charset.num_classes - 1, dtype=torch.float64)
+        self.crop = task.crop  # the model's margins: views transform only what it reads
+        self.pool = task.pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
+        self.charset = task.charset
+        self.lengths = task.lengths
         self.batch_size = max(1, round(batch_size * tc.semi_ratio))
-        self.channels = channels
+        self.channels = task.channels
         self.rank, self.world_size = rank, world_size
-        self.truth = truth
+        self.truth = task.truth
         self.table: list[str] = []  # pseudo mode: the round's answer for every pool image ("" = not kept)
         self.counts = PseudoCounts()
         self._order = np.arange(0)
@@ -181,10 +181,10 @@ class SemiSupervision:
             return None
         return float(alignment_shift(self.prior, self.mass).abs().max().exp())
 
-    def _read(self, model: nn.Module, x: torch.Tensor, autocast) -> torch.Tensor:
+    def _read(self, model: nn.Module, x: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         """The model's (T, B, K) log-probabilities of ``x``, in float."""
         model.eval()
-        with autocast():
+        with ctx.autocast():
             return model(x).float()
 
     def _take(self) -> np.ndarray:
@@ -216,13 +216,13 @@ class SemiSupervision:
         return self.tc.semi == "pseudo" and epoch > every and (epoch - 1) % every == 0
 
     @torch.no_grad()
-    def relabel(self, model: nn.Module, device: torch.device, autocast: Callable[[], contextlib.AbstractContextManager]) -> int:
+    def relabel(self, model: nn.Module, ctx: StepContext) -> int:
         """Pseudo mode: the model's confident answer for every pool image; returns how many were kept."""
         chunks = range(0, len(self.pool), 256)
 
         def read(start: int) -> torch.Tensor:
-            x = to_input(np.asarray(self.pool[start : start + 256]), self.channels).to(device)  # (B, C, H, W)
-            return self._read(model, x, autocast)  # (T, B, K)
+            x = to_input(np.asarray(self.pool[start : start + 256]), self.channels).to(ctx.device)  # (B, C, H, W)
+            return self._read(model, x, ctx)  # (T, B, K)
 
         if self.prior is not None:  # a first pass for the round's character shares, which the answers align against
             self.mass = shares(sum(self._count(read(start)) for start in chunks))
@@ -233,16 +233,14 @@ class SemiSupervision:
         self.table = table
         return sum(bool(s) for s in table)
 
-    def batch(
-        self, teacher: nn.Module | None, device: torch.device, autocast, channels_last: bool
-    ) -> tuple[torch.Tensor, list[list[int]], list[bool]]:
+    def batch(self, teacher: nn.Module | None, ctx: StepContext) -> tuple[torch.Tensor, list[list[int]], list[bool]]:
         """The student's view (B_u, C, H, W), the targets and which of them are kept."""
         idx = self._take()
-        clean = to_input(np.asarray(self.pool[idx]), self.channels).to(device)  # (B_u, C, H, W)
+        clean = to_input(np.asarray(self.pool[idx]), self.channels).to(ctx.device)  # (B_u, C, H, W)
         if self.tc.semi == "fixmatch":
             assert teacher is not None, "fixmatch reads its targets from the weight average"
             with torch.no_grad():
-                log_probs = self._read(teacher, clean, autocast)  # (T, B_u, K)
+                log_probs = self._read(teacher, clean, ctx)  # (T, B_u, K)
                 if self.prior is not None:
                     self._counts += self._count(log_probs)
                 ids, keep = self._answers(log_probs)
@@ -258,6 +256,4 @@ class SemiSupervision:
             self.counts.right += sum(
                 k and self.charset.decode(s) == self.truth[i] for s, k, i in zip(ids, keep, idx, strict=True)
             )
-        if channels_last:
-            view = view.contiguous(memory_format=torch.channels_last)
-        return view, ids, keep
+        return ctx.layout(view), ids, keep

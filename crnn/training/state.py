@@ -51,6 +51,13 @@ class TrainState:
     def from_dict(cls, data: dict) -> TrainState:
         return cls(**data)
 
+    def state_dict(self) -> dict:
+        return self.to_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in asdict(TrainState.from_dict(state)).items():
+            setattr(self, key, value)
+
 
 def left_plateau(row: dict) -> bool:
     """CTC models first learn to emit blanks only (exact and char accuracy ~0): an epoch that reads a

@@ -6,10 +6,6 @@ early stopping follow them), computed over the whole split exactly as one proces
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-
-import torch
 import torch.distributed as dist
 from torch import nn
 
@@ -18,6 +14,7 @@ from crnn.data.batches import Batches
 from crnn.data.store import Split
 from crnn.metrics import sequence_metrics
 from crnn.training.loop import evaluate, predict_batches
+from crnn.training.step import StepContext
 
 
 def interleave(parts: list[list[str]]) -> list[str]:
@@ -40,22 +37,12 @@ def val_shard(val: Split, charset: Charset, batch_size: int, channels: int, rank
     return Batches(val.images[rank::world_size], val.labels[rank::world_size], charset, batch_size, channels=channels)
 
 
-def validate(
-    model: nn.Module,
-    shard: Batches,
-    labels: list[str],
-    charset: Charset,
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager],
-    beam_width: int = 1,
-    channels_last: bool = False,
-    world_size: int = 1,
-) -> dict[str, float]:
+def validate(model: nn.Module, shard: Batches, labels: list[str], ctx: StepContext, world_size: int = 1) -> dict[str, float]:
     """Metrics (and the mean CTC ``loss``) of ``model`` on the whole val split (``labels``), this rank reading ``shard``."""
     if world_size == 1:
-        return evaluate(model, shard, labels, charset, device, autocast, beam_width, channels_last)[0]
+        return evaluate(model, shard, labels, ctx)[0]
     sync_buffers(model)
-    preds, _, loss = predict_batches(model, shard, charset, device, autocast, beam_width, channels_last)
+    preds, _, loss = predict_batches(model, shard, ctx)
     parts: list = [None] * world_size
     dist.all_gather_object(parts, (preds, loss * len(preds)))  # every rank: each rank's answers and summed loss
     metrics = sequence_metrics(interleave([p for p, _ in parts]), labels)
