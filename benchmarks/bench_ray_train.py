@@ -20,7 +20,7 @@ from crnn.config import resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.training.fit import FitOptions, fit, read_metrics
-from crnn.training.ray_train import Cluster, train_distributed
+from crnn.training.launch import Launch, run
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
                     if workers is None:
                         fit(data, out, cfg, FitOptions(progress=False, log=lambda line: None))
                     else:
-                        train_distributed(str(data_dir), out, cfg, Cluster(workers=workers))
+                        run(str(data_dir), out, cfg, Launch(workers=workers))
                     wall = time.perf_counter() - start
                     rows = read_metrics(out)
                     busy = sum(r["epoch_s"] for r in rows)

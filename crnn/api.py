@@ -120,27 +120,20 @@ def train(
     True (and a ``RuntimeWarning``, even when ``quiet``) if no epoch left the CTC blank plateau. ``overrides``:
     ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines); ``logger``:
     ``tensorboard`` or ``mlflow`` tracks the run as ``crnn train --logger`` does (``none`` by default)."""
-    from crnn.config import resolve_config, resumed_config  # noqa: PLC0415
-    from crnn.data.store import load_dataset  # noqa: PLC0415
     from crnn.lock import writer_lock  # noqa: PLC0415
     from crnn.tracking import make_tracker  # noqa: PLC0415
-    from crnn.training.checkpoint import init_source  # noqa: PLC0415
-    from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.training.rundir import RunDir, read_metrics  # noqa: PLC0415
+    from crnn.training.launch import run, run_config  # noqa: PLC0415
+    from crnn.training.options import FitOptions  # noqa: PLC0415
+    from crnn.training.rundir import read_metrics  # noqa: PLC0415
     from crnn.training.state import left_plateau  # noqa: PLC0415
 
-    sets = [f"{k}={_value(v)}" for k, v in (overrides or {}).items()]
-    resolved = resolve_config(preset, config, sets)
-    saved = RunDir(out).saved_config() if resume else None
-    if saved is not None:
-        resolved = resumed_config(saved, config, sets)
+    resolved = run_config(out, preset, config, [f"{k}={_value(v)}" for k, v in (overrides or {}).items()], resume)
     opts = FitOptions(
         resume=resume, device=device, max_minutes=max_minutes, progress=not quiet,
         tracker=make_tracker(logger, out, tracking_uri), **({"log": lambda line: None} if quiet else {}),
-        **init_source(init_from),
     )  # fmt: skip
     with writer_lock(out, "run"):
-        best = dict(fit(load_dataset(data, splits=("train", "val"), mmap=True, verify=True), Path(out), resolved, opts))
+        best = dict(run(data, Path(out), resolved, opts=opts, init_from=init_from))
     best["plateau"] = not any(left_plateau(row) for row in read_metrics(out))
     if best["plateau"]:
         warnings.warn(

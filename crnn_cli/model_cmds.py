@@ -19,46 +19,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from crnn.config import resolve_config, resumed_config  # noqa: PLC0415 - keep `crnn --help` fast
-    from crnn.data.store import load_dataset  # noqa: PLC0415
-    from crnn.tracking import make_tracker, replay  # noqa: PLC0415
-    from crnn.training.checkpoint import init_source  # noqa: PLC0415
-    from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.training.rundir import RunDir, read_metrics  # noqa: PLC0415
+    from crnn.tracking import make_tracker  # noqa: PLC0415 - keep `crnn --help` fast
+    from crnn.training.launch import Launch, run, run_config  # noqa: PLC0415
+    from crnn.training.options import FitOptions  # noqa: PLC0415
 
     if args.overfit < 0:
         raise UserError(f"--overfit {args.overfit}: must be a positive number of samples")
-    config = resolve_config(args.preset, args.config, args.set)
-    saved = RunDir(args.out).saved_config() if args.resume else None
-    if saved is not None:  # continue the run as configured, not as the preset reads today
-        config = resumed_config(saved, args.config, args.set)
-    init_from, source = None, {}
-    if args.init_from:
-        source = init_source(args.init_from)  # also a clear error for a bad path, before anything starts
-        init_from = str(Path(args.init_from).resolve())  # Ray Train workers load it themselves
-    # the checksums: a split whose rows were removed (and its count edited to match) is refused, not trained on
-    data = load_dataset(args.data, splits=("train", "val"), mmap=True, verify=True)
-    if args.workers is not None:
-        from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
-
-        if args.overfit:
-            raise UserError("--overfit runs in one process; drop --workers")
-        cluster = Cluster(
-            workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
-            storage=args.storage, max_failures=args.max_failures,
-        )  # fmt: skip
-        tracker = make_tracker(args.logger, args.out, args.tracking_uri)  # checked before the cluster starts
-        best = train_distributed(args.data, args.out, config, cluster, max_minutes=args.max_minutes, init_from=init_from)
-        replay(tracker, read_metrics(Path(args.out)), config.to_dict(), best or {})
-    else:
-        for flag in ("address", "storage"):
-            if getattr(args, flag) is not None:
-                raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
-        opts = FitOptions(
-            resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
-            tracker=make_tracker(args.logger, args.out, args.tracking_uri), **source,
-        )  # fmt: skip
-        best = fit(data, Path(args.out), config, opts)
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1 (leave it out to train in this process)")
+    config = run_config(args.out, args.preset, args.config, args.set, args.resume)
+    launch = Launch(
+        workers=args.workers or 0, gpus_per_worker=args.gpus_per_worker, address=args.address, storage=args.storage,
+        max_failures=args.max_failures,
+    )  # fmt: skip
+    opts = FitOptions(
+        resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
+        tracker=make_tracker(args.logger, args.out, args.tracking_uri),  # checked before anything starts
+    )  # fmt: skip
+    best = run(args.data, Path(args.out), config, launch, opts, init_from=args.init_from)
     if best:
         print(
             f"best epoch {best['epoch']}: val exact {best['exact_acc']:.2%}, char {best['char_acc']:.2%}, "

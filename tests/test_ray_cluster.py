@@ -4,7 +4,9 @@ import pytest
 
 from crnn.config import resolve_config
 from crnn.errors import UserError
-from crnn.training.ray_train import Cluster, storage_and_name, train_distributed
+from crnn.training import launch
+from crnn.training.launch import Launch
+from crnn.training.ray_train import storage_and_name
 
 pytestmark = pytest.mark.ray
 
@@ -20,9 +22,9 @@ def test_multi_node_refuses_a_local_only_storage_path(digits_data, tmp_path):
         ray.init(address=cluster.address)
         cfg = resolve_config("tiny", None, ["train.epochs=1"])
         with pytest.raises(UserError, match="2 nodes: --storage must be shared"):
-            train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2, storage=str(tmp_path / "s")))
+            launch.run(str(digits_data), tmp_path / "run", cfg, Launch(workers=2, storage=str(tmp_path / "s")))
         with pytest.raises(UserError, match="--storage must be shared"):
-            train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2))
+            launch.run(str(digits_data), tmp_path / "run", cfg, Launch(workers=2))
     finally:
         ray.shutdown()
         cluster.shutdown()

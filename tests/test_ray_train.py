@@ -14,13 +14,15 @@ from crnn.config import resolve_config
 from crnn.data.batches import Batches
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
+from crnn.training import launch
 from crnn.training.amp import choose_precision
 from crnn.training.checkpoint import load_checkpoint, load_model
 from crnn.training.fit import FitOptions, fit, read_metrics
+from crnn.training.launch import Launch
 from crnn.training.loop import evaluate
-from crnn.training.ray_train import CRASH_ONCE_ENV, Cluster, train_distributed
 from crnn.training.step import StepContext
 from tests.conftest import kill_session, wait_for
+from tests.hooks.crnn_faults import faults
 
 pytestmark = pytest.mark.ray
 QUIET = {"progress": False, "log": lambda line: None}
@@ -31,12 +33,11 @@ def local_ray(tmp_path_factory):
     import ray
 
     trigger = tmp_path_factory.mktemp("crash") / "crash-once"
-    os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts, so that its workers inherit it
     os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = "0.25"
-    ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    with faults(crash_once=str(trigger)):  # before Ray starts, so that its workers inherit it
+        ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield trigger
     ray.shutdown()
-    os.environ.pop(CRASH_ONCE_ENV, None)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def data32(tmp_path_factory):
 
 def test_two_workers_train_end_to_end(local_ray, digits_data, tmp_path, cli):
     cfg = resolve_config("tiny", None, ["train.epochs=2"])
-    best = train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2))
+    best = launch.run(str(digits_data), tmp_path / "run", cfg, Launch(workers=2))
     run = tmp_path / "run"
     for name in ("config.json", "metrics.csv", "metrics.jsonl", "curves.png", "checkpoints/best.pt", "checkpoints/last.pt"):
         assert (run / name).is_file(), name
@@ -95,7 +96,7 @@ def test_one_config_trains_the_same_on_one_process_and_two_workers(local_ray, da
     ]
     config = resolve_config("tiny", None, [*sets, "train.batch_size=32"])
     fit(load_dataset(data32), tmp_path / "one", config, FitOptions(**QUIET))
-    train_distributed(str(data32), tmp_path / "two", config, Cluster(workers=2))
+    launch.run(str(data32), tmp_path / "two", config, Launch(workers=2))
     a = load_checkpoint(tmp_path / "one/checkpoints/last.pt")
     b = load_checkpoint(tmp_path / "two/checkpoints/last.pt")
     assert a["schedule"]["steps"] == b["schedule"]["steps"] == 1
@@ -106,7 +107,7 @@ def test_one_config_trains_the_same_on_one_process_and_two_workers(local_ray, da
 def test_a_worker_that_dies_is_replaced_and_finished_epochs_are_not_repeated(local_ray, digits_data, tmp_path):
     local_ray.touch()  # arm the one-time crash of rank 1 as it reports epoch 2
     cfg = resolve_config("tiny", None, ["train.epochs=3"])
-    train_distributed(str(digits_data), tmp_path / "run", cfg, Cluster(workers=2, max_failures=1))
+    launch.run(str(digits_data), tmp_path / "run", cfg, Launch(workers=2, max_failures=1))
     assert Path(str(local_ray) + ".fired").exists()  # it did crash
     assert [r["epoch"] for r in read_metrics(tmp_path / "run")] == [1, 2, 3]
     # the restarted workers continued from epoch 1's checkpoint: a restart from scratch would say []
@@ -118,7 +119,7 @@ def test_the_same_command_resumes_a_killed_run(digits_data, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "crnn", "train", "--data", str(digits_data), "--out", str(out), "--preset", "tiny",
            "--workers", "2", "--set", "train.epochs=4"]  # fmt: skip
-    env = {**os.environ, "RAY_ADDRESS": "", CRASH_ONCE_ENV: ""}
+    env = {**os.environ, "RAY_ADDRESS": ""}
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     wait_for(lambda: len(list((out / "ray" / "train").glob("checkpoint_*"))) >= 2, 240, "two reported checkpoints")
     kill_session(first.pid)  # the driver and the Ray it started

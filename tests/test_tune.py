@@ -12,10 +12,10 @@ import pytest
 from ray.tune import ExperimentAnalysis
 
 from tests.conftest import kill_session, wait_for
+from tests.hooks.crnn_faults import faults
 from tune.experiment import Experiment
 from tune.run import TuneOptions, run_tune
 from tune.space import load_space
-from tune.trial import CRASH_ENV
 
 pytestmark = pytest.mark.ray
 
@@ -89,12 +89,9 @@ def test_mlflow_holds_every_trial_with_its_params_and_epochs(search):
 
 def test_a_crashing_trial_is_retried_then_marked_errored(digits_data, tmp_path):
     trigger = tmp_path / "crash.json"
-    trigger.write_text(json.dumps({"blank_bias": -5.0}))  # the reference point: the first trial
-    os.environ[CRASH_ENV] = str(trigger)  # before Ray starts: trials inherit it
-    try:
+    trigger.write_text(json.dumps({"model.blank_bias": -5.0}))  # the reference point: the first trial
+    with faults(crash_trials=str(trigger)):  # before Ray starts: trials inherit it
         exp = run_tune(TuneOptions(data=str(digits_data), name="c", preset="tiny", samples=2, storage=str(tmp_path)))
-    finally:
-        os.environ.pop(CRASH_ENV)
     rows = {r["blank_bias"]: r for r in Experiment.load(exp).rows()}
     crashed = rows.pop(-5.0)
     assert crashed["status"] == "errored" and "injected trial failure" in crashed["error"]
@@ -276,16 +273,11 @@ def test_optuna_dashboard_serves_the_study(search):
 
 @pytest.mark.slow  # ~35 s; a replaced worker is in tests/test_ray_train.py's default tests
 def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
-    from crnn.training.ray_train import CRASH_ONCE_ENV
-
     trigger = tmp_path / "crash-once"
     trigger.touch()  # rank 1 of the first Train run raises once as it reports epoch 2
-    os.environ[CRASH_ONCE_ENV] = str(trigger)  # before Ray starts: its workers inherit it
-    try:
+    with faults(crash_once=str(trigger)):  # before Ray starts: its workers inherit it
         opts = TuneOptions(data=str(digits_data), name="w2", preset="tiny", samples=1, workers_per_trial=2, storage=str(tmp_path))
         exp = run_tune(opts)
-    finally:
-        os.environ.pop(CRASH_ONCE_ENV)
     rows = Experiment.load(exp).rows()
     assert len(rows) == 1 and rows[0]["status"] in ("done", "early-stopped")
     runs = {p.name for p in (exp / "train_runs").iterdir()}

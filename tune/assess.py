@@ -25,17 +25,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
+import ray.tune
 
 from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_config
 from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
+from crnn.evaluation import predict_split
 from crnn.lock import writer_lock
+from crnn.metrics import sequence_metrics
 from crnn.model import check_time_steps
 from crnn.storage import is_remote, join, ray_storage
 from crnn.tracking import check_logger, tune_callbacks
-from crnn.training.checkpoint import load_checkpoint, resolve_model_path
+from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_path
+from crnn.training.launch import Launch, run
+from crnn.training.options import FitOptions
+from crnn.training.ray_glue import report_epoch, resume_path
 from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess_progress import RoundLines
 from tune.assess_runs import finished_runs, trial_folders
@@ -101,13 +106,6 @@ def nested_subset(n_train: int, size: int, seed: int, repeat: int) -> np.ndarray
 
 def assess_trial(params: dict, setup: AssessSetup) -> None:
     """One (attacker, size, repeat): train, then score the best epoch on the whole test split."""
-    import ray.tune  # noqa: PLC0415
-
-    from crnn.evaluation import predict_split  # noqa: PLC0415
-    from crnn.metrics import sequence_metrics  # noqa: PLC0415
-    from crnn.training.checkpoint import load_model  # noqa: PLC0415
-    from crnn.training.ray_glue import resume_path  # noqa: PLC0415
-
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
     name, size, repeat = params["run"]["attacker"], int(params["run"]["size"]), int(params["run"]["repeat"])
@@ -127,11 +125,8 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         if last is not None and (last.parent / TEST_FILE).is_file():  # killed just after scoring: say it again
             ray.tune.report(json.loads((last.parent / TEST_FILE).read_text())["final"])
             return
-        if setup.workers_per_run > 1:
-            best_pt, state = _train_on_workers(config, setup, attacker["init_from"], idx, Path(scratch))
-        else:
-            sub = data.with_train_subset(idx)
-            best_pt, state = _train_here(sub, config, setup, attacker["init_from"], last, Path(scratch), size, repeat)
+        job = AssessRun(name, size, repeat, config, attacker["init_from"], idx)
+        best_pt, state = _train(job, setup, setup.data if setup.workers_per_run > 1 else data, last, Path(scratch))
         test = data.split("test")
         best = load_model(best_pt)
         preds, labels, confs, _ = predict_split(best, test, config.train.beam_width)
@@ -153,62 +148,42 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             ray.tune.report(final, checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
 
 
-def _train_here(
-    data: Dataset, config: RunConfig, setup: AssessSetup, init_from: str | None, last: Path | None, scratch: Path,
-    size: int, repeat: int,
-) -> tuple[Path, dict]:  # fmt: skip
-    """Train in the trial's own process (one worker); returns the best epoch's model and the final state."""
-    import ray.tune  # noqa: PLC0415
+@dataclass(frozen=True)
+class AssessRun:
+    """One run of an assessment: an attacker's recipe on a nested subset of the training split."""
 
-    from crnn.training.checkpoint import init_source  # noqa: PLC0415
-    from crnn.training.fit import FitOptions, fit  # noqa: PLC0415
-    from crnn.training.ray_glue import report_epoch  # noqa: PLC0415
+    attacker: str
+    size: int
+    repeat: int
+    config: RunConfig
+    init_from: str | None
+    idx: np.ndarray  # the subset: indices into the train split
 
-    run = scratch / "run"
-    if last is not None and (last.parent / "best.pt").is_file():
-        (run / "checkpoints").mkdir(parents=True)
-        shutil.copy2(last.parent / "best.pt", run / "checkpoints" / "best.pt")
+
+def _train(job: AssessRun, setup: AssessSetup, data: Dataset | str, last: Path | None, scratch: Path) -> tuple[Path, dict]:
+    """Train in the trial's own process (one worker per run) or on ``setup.workers_per_run`` Ray Train workers
+    named after the trial (a resumed trial continues either); returns the best epoch's model and the final state."""
+    run_dir = scratch / "run"
+    workers = setup.workers_per_run if setup.workers_per_run > 1 else 0
+    if not workers and last is not None and (last.parent / "best.pt").is_file():
+        (run_dir / "checkpoints").mkdir(parents=True)
+        shutil.copy2(last.parent / "best.pt", run_dir / "checkpoints" / "best.pt")
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
         best = (last_pt.parent / "best.pt",)  # the model a resumed run must score
-        report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=size, repeat=repeat)
+        report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=job.size, repeat=job.repeat)
 
+    launch = Launch(
+        workers=workers, gpus_per_worker=setup.gpus_per_worker, storage=setup.train_storage if workers else None,
+        max_failures=1, in_trial=True,
+    )  # fmt: skip
     opts = FitOptions(
         device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
         resume_from=last, max_minutes=setup.minutes_per_run,
-        **init_source(init_from),
     )  # fmt: skip
-    fit(data, run, config, opts)
-    state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)["train_state"]
-    return run / "checkpoints" / "best.pt", state
-
-
-def _train_on_workers(
-    config: RunConfig, setup: AssessSetup, init_from: str | None, idx: np.ndarray, scratch: Path
-) -> tuple[Path, dict]:  # fmt: skip
-    """Train on ``setup.workers_per_run`` Ray Train workers (DDP). The Train run is named after the trial,
-    so a resumed trial continues it. Returns the best epoch's model and the final state."""
-    import ray.tune  # noqa: PLC0415
-    from ray.train import TrainingFailedError  # noqa: PLC0415
-    from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
-
-    from crnn.training.ray_glue import CHECKPOINT_FILE, failure_line, loop_config, torch_trainer  # noqa: PLC0415
-    from crnn.training.ray_train import last_and_best, train_worker  # noqa: PLC0415
-
-    trainer = torch_trainer(
-        train_worker, loop_config(config, setup.data, setup.minutes_per_run, init_from, train_indices=idx.tolist()),
-        workers=setup.workers_per_run, gpus_per_worker=setup.gpus_per_worker, name=ray.tune.get_context().get_trial_id(),
-        storage_path=setup.train_storage, max_failures=1, callbacks=[TuneReportCallback()], keep=3,
-    )  # fmt: skip
-    try:
-        result = trainer.fit()
-    except TrainingFailedError as exc:
-        raise RuntimeError(f"training failed on the Ray workers: {failure_line(exc)}") from None
-    _last, best, state = last_and_best(result, setup.train_storage)
-    best_pt = scratch / "best.pt"
-    with best.as_directory() as d:
-        shutil.copy2(Path(d) / CHECKPOINT_FILE, best_pt)
-    return best_pt, state.to_dict()
+    run(data, run_dir, job.config, launch, opts, init_from=job.init_from, train_indices=job.idx.tolist())
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["train_state"]
+    return run_dir / "checkpoints" / "best.pt", state
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from crnn.errors import UserError
 from crnn.evaluation import evaluate_model
 from crnn.export import export_model
 from crnn.lock import writer_lock
-from crnn.tracking import make_tracker, replay
+from crnn.tracking import make_tracker
 from crnn.training.checkpoint import CHECKPOINT_DIR, load_model
-from crnn.training.fit import FitOptions, fit
-from crnn.training.rundir import RunDir, read_metrics
+from crnn.training.launch import Launch, run
+from crnn.training.options import FitOptions
+from crnn.training.rundir import RunDir
 from tune.experiment import Experiment
 
 REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
@@ -73,15 +74,9 @@ def _retrain(opts: RetrainOptions) -> dict:
     tracker = make_tracker(opts.logger, out, opts.tracking_uri, experiment=exp.name)
     start = time.perf_counter()
     print(f"retraining trial {row['trial_id']} of {exp.name} (val exact {row['exact_acc']:.2%} in the search)", flush=True)
-    if opts.workers:
-        from crnn.training.ray_train import Cluster, train_distributed  # noqa: PLC0415
-
-        cluster = Cluster(opts.workers, opts.gpus_per_worker, address=opts.address, storage=opts.storage)
-        best = train_distributed(opts.data, out, config, cluster, max_minutes=opts.max_minutes)
-        replay(tracker, read_metrics(out), config.to_dict(), best or {})
-    else:
-        resume = (out / CHECKPOINT_DIR / "last.pt").is_file()
-        fit(data, out, config, FitOptions(resume=resume, max_minutes=opts.max_minutes, tracker=tracker))
+    launch = Launch(opts.workers or 0, opts.gpus_per_worker, address=opts.address, storage=opts.storage)
+    resume = (out / CHECKPOINT_DIR / "last.pt").is_file()
+    run(data, out, config, launch, FitOptions(resume=resume, max_minutes=opts.max_minutes, tracker=tracker))
     train_s = time.perf_counter() - start
     loaded = load_model(out)
     beam = config.train.beam_width

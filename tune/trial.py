@@ -1,31 +1,29 @@
 """What one Tune trial runs: the crnn training function with the sampled hyperparameters.
 
-A trial with one worker calls ``fit`` directly (it starts in seconds); a trial with more builds a
+A trial with one worker trains in its own process (it starts in seconds); a trial with more runs a
 ``TorchTrainer`` the way Ray's Train-V2 docs prescribe: a small driver function per trial, the run
 named after the trial id, and ``TuneReportCallback`` carrying every epoch's metrics back to Tune.
+Both go through the one launcher, ``crnn.training.launch.run``.
 Either way every epoch reports val exact/char accuracy, edit distance, CER, both losses, the
 learning rate, images/s and ``epoch`` (ASHA's clock: ``training_iteration`` restarts on resume).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ray.tune
+
 from crnn.config import RunConfig, apply_overrides
 from crnn.data.store import load_dataset
-from crnn.training.fit import FitOptions, fit
-from crnn.training.ray_glue import loop_config, report_epoch, resume_path, torch_trainer
+from crnn.training.launch import Launch, run
+from crnn.training.options import FitOptions
+from crnn.training.ray_glue import report_epoch, resume_path
 from tune.space import Param, apply_params
-
-# Tests only: a path to a JSON object of parameter values; while the file exists, a trial whose
-# sampled values match it raises as it starts, every time it runs.
-CRASH_ENV = "CRNN_TEST_CRASH_TRIALS"
 
 
 @dataclass(frozen=True)
@@ -49,53 +47,25 @@ class TrialSetup:
         return apply_params(base, self.params(), values)
 
 
-def _crashes_for_test(values: dict[str, Any]) -> bool:
-    trigger = os.environ.get(CRASH_ENV)
-    if not trigger or not Path(trigger).exists():
-        return False
-    return all(values.get(k) == v for k, v in json.loads(Path(trigger).read_text()).items())
-
-
 def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
-    """The Tune trainable (wrapped with ``tune.with_parameters`` and resources by the driver)."""
+    """The Tune trainable (wrapped with ``tune.with_parameters`` and resources by the driver): the run in the
+    trial's own process (it starts in seconds), or on ``setup.workers`` Ray Train workers named after the trial."""
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
-    if _crashes_for_test(values):
-        raise RuntimeError("injected trial failure (CRNN_TEST_CRASH_TRIALS)")
     config = setup.config_for(values)
-    if setup.workers > 1:
-        _run_with_train(config, setup)
-    else:
-        _run_in_trial(config, setup)
-
-
-def _run_in_trial(config: RunConfig, setup: TrialSetup) -> None:
-    import ray.tune  # noqa: PLC0415
-
-    # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
-    data = load_dataset(setup.data, splits=("train", "val"), mmap=True)  # concurrent trials share the page cache
+    launch = Launch(
+        workers=setup.workers if setup.workers > 1 else 0, gpus_per_worker=setup.gpus_per_worker,
+        storage=setup.trial_storage if setup.workers > 1 else None, max_failures=setup.worker_failures, in_trial=True,
+    )  # fmt: skip
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
         report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt)  # ray
 
     with tempfile.TemporaryDirectory() as scratch:
-        device = "cuda" if setup.gpus_per_worker > 0 else "cpu"
+        # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
+        data = setup.data if launch.workers else load_dataset(setup.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
-            device=device, on_epoch_end=report, progress=False, log=lambda line: None,
+            device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
             resume_from=resume_path(ray.tune.get_checkpoint(), scratch),  # ray: set when the trial resumes
         )  # fmt: skip
-        fit(data, Path(scratch) / "run", config, opts)
-
-
-def _run_with_train(config: RunConfig, setup: TrialSetup) -> None:
-    import ray.tune  # noqa: PLC0415
-    from ray.tune.integration.ray_train import TuneReportCallback  # noqa: PLC0415
-
-    from crnn.training.ray_train import train_worker  # noqa: PLC0415
-
-    trainer = torch_trainer(
-        train_worker, loop_config(config, setup.data), workers=setup.workers, gpus_per_worker=setup.gpus_per_worker,
-        name=ray.tune.get_context().get_trial_id(), storage_path=setup.trial_storage,
-        max_failures=setup.worker_failures, callbacks=[TuneReportCallback()],
-    )  # fmt: skip
-    trainer.fit()
+        run(data, Path(scratch) / "run", config, launch, opts)

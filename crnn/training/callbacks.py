@@ -16,6 +16,10 @@ from crnn.training.state import plateau_advice
 from crnn.training.trainer import Callback, Trainer
 
 PLOT_EVERY_S = 30.0  # seconds between redraws of a run's curves.png
+# Callbacks a plugin adds to every run of this process (a factory each): they run after the stop rules and
+# before anything is written or reported. The test suite installs its fault injection this way, in
+# processes Ray starts (tests/hooks/sitecustomize.py).
+INSTALLED: list[Callable[[], Callback]] = []
 
 
 class StopRules(Callback):
@@ -104,8 +108,8 @@ class PlateauWarning(Callback):
 
 
 def default_callbacks(main: bool, tracker: Tracker | None, hook: Callable | None) -> list[Callback]:
-    """Stopping first (the checkpoint records it), then rank 0's writing and logging, then the caller's hook."""
-    cbs: list[Callback] = [StopRules()]
+    """Stopping first (the checkpoint records it), the installed ones, rank 0's writing and logging, the caller's hook."""
+    cbs: list[Callback] = [StopRules(), *(make() for make in INSTALLED)]
     if main:
         cbs += [SaveCheckpoints(), *([TrackEpochs(tracker)] if tracker is not None else []), EpochLog()]
     cbs += [EpochHook(hook)] if hook is not None else []

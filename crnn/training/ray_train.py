@@ -13,65 +13,49 @@ Resuming: Ray Train V2 restores a run from ``(storage_path, name)``; both derive
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
+import ray.train
+import ray.train.torch
+import ray.tune
 import torch
+from ray.train import TrainingFailedError
+from ray.tune.integration.ray_train import TuneReportCallback
 
 from crnn.config import RunConfig
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.model import build_model, check_time_steps, count_parameters
+from crnn.storage import check_uri
 from crnn.training.amp import choose_precision
+from crnn.training.build import worker_batch_size
 from crnn.training.checkpoint import init_source, load_checkpoint
-from crnn.training.fit import FitOptions, fit, worker_batch_size
+from crnn.training.fit import fit
+from crnn.training.launch import Launch
+from crnn.training.options import FitOptions
 from crnn.training.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
 from crnn.training.rundir import RunDir, run_record
 from crnn.training.state import TrainState
 
-# Tests only: a trigger-file path. While the trigger exists and TRIGGER.fired does not, rank 1
-# raises once as it is about to report epoch 2 (the fault-tolerance test): a whole epoch after epoch 1's
-# checkpoint, which Ray has registered by then (a crash right after reporting epoch 1 raced with it).
-CRASH_ONCE_ENV = "CRNN_TEST_CRASH_ONCE"
-
 
 @dataclass(frozen=True)
-class Cluster:
-    """Where and how wide: what ``--workers/--gpus-per-worker/--address/--storage`` say."""
+class TrainJob:
+    """What a Ray Train run trains: plain values, as they cross to the workers."""
 
-    workers: int
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
-    address: str | None = None  # None: an embedded local Ray; "auto" or HOST:PORT: attach
-    storage: str | None = None  # None: RUN/ray; a path or a pyarrow URI (s3://, gs://, file://...)
-    max_failures: int = 0
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise UserError(f"--workers {self.workers}: must be at least 1")
-        if self.gpus_per_worker < 0 or self.max_failures < -1:
-            raise UserError("--gpus-per-worker cannot be negative; --max-failures takes -1 (forever), 0 or more")
-
-
-def _maybe_crash_for_test(rank: int, epoch: int) -> None:
-    trigger = os.environ.get(CRASH_ONCE_ENV)
-    if not trigger or rank != 1 or epoch != 2:
-        return
-    fired = Path(trigger + ".fired")
-    if Path(trigger).exists() and not fired.exists():
-        fired.touch()
-        raise RuntimeError("injected worker failure (CRNN_TEST_CRASH_ONCE)")
+    data_dir: str  # absolute: every node opens it (or its copy) at this path
+    out: Path
+    config: RunConfig
+    max_minutes: float = 0.0
+    init_from: str | None = None  # a model path the workers load themselves
+    train_indices: list[int] | None = None  # train on these images of the train split only
 
 
 def train_worker(cfg: dict) -> None:
     """The per-worker function: the Ray lines are the ones marked ``# ray``."""
-    import ray.train  # noqa: PLC0415 - imported on the worker, not by `crnn --help`
-    import ray.train.torch  # noqa: PLC0415
-    import torch  # noqa: PLC0415
-
     ctx = ray.train.get_context()  # ray
     rank, world = ctx.get_world_rank(), ctx.get_world_size()  # ray
     device = ray.train.torch.get_device()  # ray
@@ -93,7 +77,6 @@ def train_worker(cfg: dict) -> None:
         return ray.train.torch.prepare_model(model)  # ray: DDP
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
-        _maybe_crash_for_test(rank, row["epoch"])
         report_epoch(
             ray.train.report, ray.train.Checkpoint, row, last_pt, improved=improved, nodes=",".join(nodes), **subset
         )  # ray
@@ -113,8 +96,6 @@ def storage_and_name(out: Path, storage: str | None) -> tuple[str, str]:
     """(storage_path, run name) for Ray: ``RUN/ray`` + ``train`` by default, else STORAGE + RUN's name."""
     if storage is None:
         return str(out / "ray"), "train"
-    from crnn.storage import check_uri  # noqa: PLC0415
-
     check_uri(storage, "--storage")
     if "://" in storage:
         return storage, out.name
@@ -122,8 +103,6 @@ def storage_and_name(out: Path, storage: str | None) -> tuple[str, str]:
 
 
 def _check_multi_node(storage: str | None) -> None:
-    import ray  # noqa: PLC0415
-
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     if len(nodes) > 1 and (storage is None or "://" not in storage):
         raise UserError(
@@ -156,37 +135,41 @@ def _materialize(run: RunDir, result) -> dict:
     return state.best_row
 
 
-def train_distributed(
-    data_dir: str, out: str | Path, config: RunConfig, cluster: Cluster, max_minutes: float = 0.0, init_from: str | None = None
-) -> dict:
-    """Run ``fit`` on ``cluster.workers`` Ray Train workers; returns the best epoch's metrics."""
-    out = Path(out).resolve()
-    data_dir = str(Path(data_dir).resolve())
-    data = load_dataset(data_dir, splits=())  # the manifest only: refuse a non-dataset before Ray starts
+def _write_record(run: RunDir, job: TrainJob, data, workers: int, device: str) -> None:
+    """config.json as a single-process run writes it, before the workers start."""
     height, width = data.image_size
-    check_time_steps(config.model, height, width, data.length_range[1])
-    worker_batch_size(config.train.batch_size, cluster.workers)
+    model = build_model(job.config.model, data.charset.num_classes, height, width, data.length_range[1])
+    n_train, n_val = _split_sizes(data, job)
+    run.write_config(run_record(
+        job.config, data, n_train, n_val, overfit=0, parameters=count_parameters(model), device=device,
+        precision=choose_precision(job.config.train.amp, torch.device(device)).mode, world_size=workers,
+    ))  # fmt: skip
+
+
+def train_distributed(job: TrainJob, launch: Launch) -> dict:
+    """Run ``fit`` on ``launch.workers`` Ray Train workers, then write the run folder ``job.out`` from what they
+    reported; returns the best epoch's metrics. At the top (``crnn train --workers``) it starts or attaches to Ray
+    and names the Train run after ``out``; inside a Tune trial it names it after the trial and reports to Tune."""
+    out = job.out.resolve()
+    data = load_dataset(job.data_dir, splits=())  # the manifest only: refuse a non-dataset before Ray starts
+    check_time_steps(job.config.model, *data.image_size, data.length_range[1])
+    worker_batch_size(job.config.train.batch_size, launch.workers)
     run = RunDir(out)
-    run.check_resumable(config)
-    storage_path, name = storage_and_name(out, cluster.storage)
-
-    import ray  # noqa: PLC0415
-    from ray.train import TrainingFailedError  # noqa: PLC0415
-
-    started = init_ray(cluster.address, num_cpus=None)
+    run.check_resumable(job.config)
+    if launch.in_trial:
+        storage_path, name = str(launch.storage), ray.tune.get_context().get_trial_id()
+    else:
+        storage_path, name = storage_and_name(out, launch.storage)
+    started = False if launch.in_trial else init_ray(launch.address, num_cpus=None)
     try:
-        _check_multi_node(cluster.storage)
-        device = "cuda" if cluster.gpus_per_worker else "cpu"
-        n_train, n_val = _split_sizes(data, config)
-        model = build_model(config.model, data.charset.num_classes, height, width, data.length_range[1])
-        run.write_config(run_record(
-            config, data, n_train, n_val, overfit=0, parameters=count_parameters(model), device=device,
-            precision=choose_precision(config.train.amp, torch.device(device)).mode, world_size=cluster.workers,
-        ))  # fmt: skip
+        if not launch.in_trial:
+            _check_multi_node(launch.storage)
+        _write_record(run, job, data, launch.workers, "cuda" if launch.gpus_per_worker else "cpu")
         trainer = torch_trainer(
-            train_worker, loop_config(config, data_dir, max_minutes, init_from), workers=cluster.workers,
-            gpus_per_worker=cluster.gpus_per_worker, cpus_per_worker=cluster.cpus_per_worker, name=name,
-            storage_path=storage_path, max_failures=cluster.max_failures, keep=3,
+            train_worker, loop_config(job.config, job.data_dir, job.max_minutes, job.init_from, job.train_indices),
+            workers=launch.workers, gpus_per_worker=launch.gpus_per_worker, cpus_per_worker=launch.cpus_per_worker,
+            name=name, storage_path=storage_path, max_failures=launch.max_failures, keep=3,
+            callbacks=[TuneReportCallback()] if launch.in_trial else None,
         )  # fmt: skip
         try:
             result = trainer.fit()
@@ -198,9 +181,10 @@ def train_distributed(
             ray.shutdown()
 
 
-def _split_sizes(data, config: RunConfig) -> tuple[int, int]:
+def _split_sizes(data, job: TrainJob) -> tuple[int, int]:
     """The train and val images ``fit`` will use, from the manifest (the driver loads no pixels)."""
-    tc = config.train
+    tc = job.config.train
     n_train, n_val = int(data.manifest["splits"].get("train", 0)), int(data.manifest["splits"].get("val", 0))
+    n_train = len(job.train_indices) if job.train_indices is not None else n_train
     n_train = min(n_train, tc.train_samples) if tc.train_samples else n_train
     return n_train, min(n_val, tc.eval_samples) if tc.eval_samples else n_val

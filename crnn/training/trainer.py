@@ -43,8 +43,11 @@ DIVERGED_LOSS = 1e4
 
 
 class Callback:
-    """Called after each epoch is trained and scored, and once after the last; ``crnn.training.callbacks`` has the ones
-    every run uses."""
+    """Called once before the first epoch, after each epoch is trained and scored, and once after the last;
+    ``crnn.training.callbacks`` has the ones every run uses."""
+
+    def on_fit_start(self, t: Trainer) -> None:
+        return None
 
     def on_epoch_end(self, t: Trainer, row: dict, improved: bool) -> None:
         return None
@@ -108,6 +111,8 @@ class Trainer:
         self.last_epoch = tc.epochs if not self.opts.max_epochs else min(tc.epochs, self.state.epoch + self.opts.max_epochs)
         self.session_start = time.perf_counter()
         elapsed_before = self.state.elapsed_s
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
         try:
             for epoch in range(self.first_epoch, self.last_epoch + 1):
                 row, improved = self.run_epoch(epoch, elapsed_before)

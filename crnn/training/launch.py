@@ -1,0 +1,85 @@
+"""The one launcher: a run in this process, or on N Ray Train workers. Everything that trains calls
+``run``: ``crnn train``, ``crnn.train``, search trials, assessment runs and retraining.
+
+This is the lazy boundary of Ray: ``run`` imports ``crnn.training.ray_train`` (and with it Ray) only
+when the run has workers, so ``crnn train`` without ``--workers`` never loads Ray.
+
+Either way the run folder ``out`` ends up the same: config.json, metrics, curves and
+checkpoints/{last,best}.pt, which every later step reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from crnn.config import RunConfig, resolve_config, resumed_config
+from crnn.data.store import Dataset, load_dataset
+from crnn.errors import UserError
+from crnn.tracking import replay
+from crnn.training.checkpoint import init_source
+from crnn.training.fit import fit
+from crnn.training.options import FitOptions
+from crnn.training.rundir import RunDir, read_metrics
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where and how wide a run trains: what ``--workers/--gpus-per-worker/--address/--storage`` say."""
+
+    workers: int = 0  # 0: in this process; N: N Ray Train workers (DDP)
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+    address: str | None = None  # None: an embedded local Ray; "auto" or HOST:PORT: attach
+    storage: str | None = None  # None: RUN/ray; a path or a pyarrow URI (s3://, gs://, file://...)
+    max_failures: int = 0  # dead workers replaced before the run fails; -1: forever
+    in_trial: bool = False  # inside a Ray Tune trial: the Train run is named after the trial and reports to Tune
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise UserError(f"--workers {self.workers}: must be at least 1")
+        if self.gpus_per_worker < 0 or self.max_failures < -1:
+            raise UserError("--gpus-per-worker cannot be negative; --max-failures takes -1 (forever), 0 or more")
+        if not self.workers:
+            for flag in ("address", "storage"):
+                if getattr(self, flag) is not None:
+                    raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")
+
+
+def run(
+    data: Dataset | str | Path, out: str | Path, config: RunConfig, launch: Launch | None = None,
+    opts: FitOptions | None = None, *, init_from: str | Path | None = None, train_indices: list[int] | None = None,
+) -> dict:  # fmt: skip
+    """Train ``config`` on ``data`` (a dataset folder, or one already loaded) into ``out``; returns the best
+    epoch's metrics. ``init_from``: a model to start from (workers load it themselves); ``train_indices``: train
+    on these images of the train split only (``crnn assess``'s label budgets)."""
+    launch, opts = launch or Launch(), opts or FitOptions()
+    source = init_source(init_from)  # a clear error for a bad path before anything starts
+    if not isinstance(data, Dataset):  # the checksums: a split whose rows were edited is refused, not trained on
+        data = load_dataset(data, splits=("train", "val"), mmap=True, verify=True)
+    if not launch.workers:
+        if train_indices is not None:
+            data = data.with_train_subset(train_indices)
+        return fit(data, Path(out), config, replace(opts, **source))
+    if opts.overfit:
+        raise UserError("--overfit runs in one process; drop --workers")
+    from crnn.training import ray_train  # noqa: PLC0415 - the lazy boundary: Ray only for a run with workers
+
+    data_dir = str(data.root.resolve())
+    job = ray_train.TrainJob(
+        data_dir, Path(out), config, max_minutes=opts.max_minutes,
+        init_from=str(Path(init_from).resolve()) if init_from else None, train_indices=train_indices,
+    )  # fmt: skip
+    best = ray_train.train_distributed(job, launch)
+    if opts.tracker is not None:  # the workers do not track: their epochs are replayed from the run folder
+        replay(opts.tracker, read_metrics(out), config.to_dict(), best or {})
+    return best
+
+
+def run_config(out: str | Path, preset: str, config_file: str | Path | None, sets: list[str] | None, resume: bool) -> RunConfig:
+    """The config a run trains with: the preset with ``--config`` and ``--set`` on top, or on a resume the run's
+    own config.json with them on top (it continues as it was configured, even after a preset changed)."""
+    saved = RunDir(out).saved_config() if resume else None
+    if saved is not None:
+        return resumed_config(saved, config_file, sets)
+    return resolve_config(preset, config_file, sets)
