@@ -1,4 +1,5 @@
-"""``FitOptions``: how a run is carried out, as opposed to what it learns (that is ``RunConfig``)."""
+"""How a run is carried out, as opposed to what it learns (that is ``RunConfig``): ``FitOptions`` for the
+trainer, ``Launch`` for where it runs (``crnn.training.launch``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from torch import nn
 
+from crnn.errors import UserError
 from crnn.tracking import Tracker
 
 
@@ -33,3 +35,26 @@ class FitOptions:
     def main(self) -> bool:
         """Rank 0: the one that writes, logs and tracks."""
         return self.rank == 0
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where and how wide a run trains: what ``--workers/--gpus-per-worker/--address/--storage`` say."""
+
+    workers: int = 0  # 0: in this process; N: N Ray Train workers (DDP)
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+    address: str | None = None  # None: an embedded local Ray; "auto" or HOST:PORT: attach
+    storage: str | None = None  # None: RUN/ray; a path or a pyarrow URI (s3://, gs://, file://...)
+    max_failures: int = 0  # dead workers replaced before the run fails; -1: forever
+    in_trial: bool = False  # inside a Ray Tune trial: the Train run is named after the trial and reports to Tune
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise UserError(f"--workers {self.workers}: must be at least 1")
+        if self.gpus_per_worker < 0 or self.max_failures < -1:
+            raise UserError("--gpus-per-worker cannot be negative; --max-failures takes -1 (forever), 0 or more")
+        if not self.workers:
+            for flag in ("address", "storage"):
+                if getattr(self, flag) is not None:
+                    raise UserError(f"--{flag} needs --workers N (Ray Train); without it training runs in this process")

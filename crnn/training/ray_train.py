@@ -35,8 +35,7 @@ from crnn.training.amp import choose_precision
 from crnn.training.build import worker_batch_size
 from crnn.training.checkpoint import init_source, load_checkpoint
 from crnn.training.fit import fit
-from crnn.training.launch import Launch
-from crnn.training.options import FitOptions
+from crnn.training.options import FitOptions, Launch
 from crnn.training.ray_glue import CHECKPOINT_FILE, failure_line, init_ray, loop_config, report_epoch, resume_path, torch_trainer
 from crnn.training.rundir import RunDir, run_record
 from crnn.training.state import TrainState
