@@ -427,3 +427,30 @@ def test_sharded_validation_puts_each_ranks_answers_back_in_the_splits_order():
 
     assert interleave([["a", "c", "e"], ["b", "d"]]) == ["a", "b", "c", "d", "e"]  # rank r read images r, r + 2, ...
     assert interleave([["x"], [], []]) == ["x"]  # more ranks than images
+
+
+def test_a_callback_of_the_caller_sees_every_epoch_and_can_stop_the_run(digits_data, tmp_path):
+    """FitOptions.callbacks: the Lightning-style hook a Python user adds; setting t.stop ends the run after the epoch."""
+    from crnn.training.trainer import Callback
+
+    class StopAtTwo(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_fit_start(self, t):
+            self.seen.append("start")
+
+        def on_epoch_end(self, t, row, improved):
+            self.seen.append(row["epoch"])
+            if row["epoch"] == 2:
+                t.stop = "stopped by the caller's callback"
+
+        def on_fit_end(self, t):
+            self.seen.append("end")
+
+    lines, stop = [], StopAtTwo()
+    cfg = resolve_config("tiny", None, ["train.epochs=5"])
+    fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(progress=False, log=lines.append, callbacks=[stop]))
+    assert stop.seen == ["start", 1, 2, "end"]
+    assert [r["epoch"] for r in read_metrics(tmp_path / "r")] == [1, 2]  # the stopping epoch is saved as usual
+    assert "stopped by the caller's callback" in lines

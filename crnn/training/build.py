@@ -151,7 +151,7 @@ def build_trainer(data: Dataset, out: str | Path, config: RunConfig, opts: FitOp
         schedule=LRSchedule(optimizer, tc, len(train_batches)), objective=build_objective(setup),
         train_batches=train_batches, val_batches=val_shard(val, data.charset, max(per_worker, 256),
                                                            config.model.in_channels, opts.rank, opts.world_size),
-        val_labels=val.labels, ema=ema, callbacks=default_callbacks(opts.main, opts.tracker, opts.on_epoch_end),
+        val_labels=val.labels, ema=ema, callbacks=default_callbacks(opts.main, opts.tracker, opts.on_epoch_end, opts.callbacks),
     )  # fmt: skip
     if resume_from is not None:
         _restore(trainer, resume_from, saved)

@@ -107,9 +107,10 @@ class PlateauWarning(Callback):
         )
 
 
-def default_callbacks(main: bool, tracker: Tracker | None, hook: Callable | None) -> list[Callback]:
-    """Stopping first (the checkpoint records it), the installed ones, rank 0's writing and logging, the caller's hook."""
-    cbs: list[Callback] = [StopRules(), *(make() for make in INSTALLED)]
+def default_callbacks(main: bool, tracker: Tracker | None, hook: Callable | None, extra: list[Callback]) -> list[Callback]:
+    """Stopping first (the checkpoint records it), the installed and the caller's own (``extra``), rank 0's writing
+    and logging, the caller's hook."""
+    cbs: list[Callback] = [StopRules(), *(make() for make in INSTALLED), *extra]
     if main:
         cbs += [SaveCheckpoints(), *([TrackEpochs(tracker)] if tracker is not None else []), EpochLog()]
     cbs += [EpochHook(hook)] if hook is not None else []

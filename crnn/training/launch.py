@@ -35,7 +35,8 @@ def run(
     launch, opts = launch or Launch(), opts or FitOptions()
     source = init_source(init_from)  # a clear error for a bad path before anything starts
     if not isinstance(data, Dataset):  # the checksums: a split whose rows were edited is refused, not trained on
-        data = load_dataset(data, splits=("train", "val"), mmap=True, verify=True)
+        # (in a trial the driver that started the search checked them once: not again per trial)
+        data = load_dataset(data, splits=("train", "val"), mmap=True, verify=not launch.in_trial)
     if not launch.workers:
         if train_indices is not None:
             data = data.with_train_subset(train_indices)
@@ -44,12 +45,11 @@ def run(
         raise UserError("--overfit runs in one process; drop --workers")
     from crnn.training import ray_train  # noqa: PLC0415 - the lazy boundary: Ray only for a run with workers
 
-    data_dir = str(data.root.resolve())
     job = ray_train.TrainJob(
-        data_dir, Path(out), config, max_minutes=opts.max_minutes,
+        str(data.root.resolve()), Path(out), config, max_minutes=opts.max_minutes,
         init_from=str(Path(init_from).resolve()) if init_from else None, train_indices=train_indices,
     )  # fmt: skip
-    best = ray_train.train_distributed(job, launch)
+    best = ray_train.train_distributed(job, launch, data)
     if opts.tracker is not None:  # the workers do not track: their epochs are replayed from the run folder
         replay(opts.tracker, read_metrics(out), config.to_dict(), best or {})
     return best

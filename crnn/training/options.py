@@ -30,6 +30,9 @@ class FitOptions:
     on_epoch_end: Callable[[dict, Path | None, bool], None] | None = None  # (row, last.pt on rank 0, improved)
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     tracker: Tracker | None = None  # TensorBoard / MLflow (crnn.tracking): each epoch's row, then the hparams and best
+    # more crnn.training.trainer.Callback objects, called after the stop rules and before anything is written
+    # (setting ``t.stop`` to a reason ends the run after the epoch, saved as usual)
+    callbacks: list = field(default_factory=list)
 
     @property
     def main(self) -> bool:

@@ -27,7 +27,7 @@ from ray.train import TrainingFailedError
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from crnn.config import RunConfig
-from crnn.data.store import load_dataset
+from crnn.data.store import Dataset, load_dataset
 from crnn.errors import UserError
 from crnn.model import build_model, check_time_steps, count_parameters
 from crnn.storage import check_uri
@@ -145,12 +145,12 @@ def _write_record(run: RunDir, job: TrainJob, data, workers: int, device: str) -
     ))  # fmt: skip
 
 
-def train_distributed(job: TrainJob, launch: Launch) -> dict:
+def train_distributed(job: TrainJob, launch: Launch, data: Dataset) -> dict:
     """Run ``fit`` on ``launch.workers`` Ray Train workers, then write the run folder ``job.out`` from what they
-    reported; returns the best epoch's metrics. At the top (``crnn train --workers``) it starts or attaches to Ray
+    reported (``data``: the dataset at ``job.data_dir``, whose manifest the driver reads); returns the best epoch's
+    metrics. At the top (``crnn train --workers``) it starts or attaches to Ray
     and names the Train run after ``out``; inside a Tune trial it names it after the trial and reports to Tune."""
     out = job.out.resolve()
-    data = load_dataset(job.data_dir, splits=())  # the manifest only: refuse a non-dataset before Ray starts
     check_time_steps(job.config.model, *data.image_size, data.length_range[1])
     worker_batch_size(job.config.train.batch_size, launch.workers)
     run = RunDir(out)

@@ -13,7 +13,7 @@ from crnn.data.batches import Batch
 from crnn.data.store import load_unlabeled, load_unlabeled_truth
 from crnn.errors import UserError
 from crnn.training.objectives.base import Objective, ObjectiveSetup
-from crnn.training.objectives.ctc import ctc_loss
+from crnn.training.objectives.ctc import CTCObjective, ctc_loss
 from crnn.training.semi import SemiSupervision, SemiTask, char_prior, masked_ctc
 from crnn.training.step import StepContext
 
@@ -25,8 +25,7 @@ class SemiObjective(Objective):
 
     def loss(self, net: nn.Module, images: torch.Tensor, batch: Batch, ctx: StepContext) -> torch.Tensor:
         if not self.semi.active:  # pseudo's first round: the labels alone
-            with ctx.autocast():
-                return ctc_loss(net(images), batch)
+            return CTCObjective().loss(net, images, batch, ctx)
         n = images.shape[0]  # one forward over both halves, so batch norm sees them together (as FixMatch does)
         view, ids, keep = self.semi.batch(self.teacher, ctx)
         with ctx.autocast():
