@@ -58,7 +58,7 @@ def test_crnn_train_maps_the_stored_train_split_instead_of_reading_it(digits_dat
     """A 1 M-image pool is 6 GB: read whole, every trial and worker on a node held its own copy."""
     import numpy as np
 
-    import crnn.training.fit as fit_module
+    import crnn.training.launch as launch_module  # where crnn train's in-process path calls fit
 
     seen = []
 
@@ -66,7 +66,7 @@ def test_crnn_train_maps_the_stored_train_split_instead_of_reading_it(digits_dat
         seen.append(isinstance(data.split("train").images, np.memmap))
         return fit(data, out, config, opts)
 
-    monkeypatch.setattr(fit_module, "fit", spy)
+    monkeypatch.setattr(launch_module, "fit", spy)
     code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "run", "--preset", "tiny", "--set", "train.epochs=1")
     assert code == 0, err
     assert seen == [True]
