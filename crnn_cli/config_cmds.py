@@ -6,38 +6,43 @@ from __future__ import annotations
 import argparse
 import json
 
-from crnn.config import PRESETS
+import yaml
+
+from crnn.config import PRESETS, flat, resolve_config
+from crnn.config.keys import SECTION_NOTES, config_keys
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    import yaml  # noqa: PLC0415
-
-    from crnn.config import resolve_config  # noqa: PLC0415
-
     config = json.loads(json.dumps(resolve_config(args.preset, args.config, args.set).to_dict()))  # tuples as lists
     print(json.dumps(config, indent=2) if args.format == "json" else yaml.safe_dump(config, sort_keys=False), end="\n")
     return 0
 
 
 def cmd_config_keys(args: argparse.Namespace) -> int:
-    from crnn.config import resolve_config  # noqa: PLC0415
-    from crnn.config_keys import config_keys  # noqa: PLC0415
-
-    resolved = json.loads(json.dumps(resolve_config(args.preset).to_dict()))  # tuples as lists
+    values = flat(resolve_config(args.preset))
     keys = config_keys()
-    values = {k.name: resolved[k.name.split(".")[0]][k.name.split(".", 1)[1]] for k in keys}
     if args.format == "json":
         rows = [
-            {"key": k.name, "type": k.type, "value": values[k.name], "default": _plain(k.default), "meaning": k.meaning}
+            {
+                "key": k.name,
+                "section": k.section,
+                "type": k.type,
+                "value": values[k.name],
+                "default": _plain(k.default),
+                "meaning": k.meaning,
+            }
             for k in keys
         ]
         print(json.dumps({"preset": args.preset, "keys": rows}, indent=2))
         return 0
-    print(f"# values of preset {args.preset}" + (" (what crnn train uses without --preset)" if args.preset == "cpu-fast" else "")
-          + "; * where it differs from the key's own default; --preset P shows another")  # fmt: skip
-    width = max(len(k.name) for k in keys)
-    kind = max(len(k.type) for k in keys)
+    note = " (what crnn train uses without --preset)" if args.preset == "cpu-fast" else ""
+    print(f"# values of preset {args.preset}{note}; * where it differs from the key's own default; --preset P shows another")
+    width, kind = max(len(k.name) for k in keys), max(len(k.type) for k in keys)
+    section = None
     for k in keys:
+        if k.section != section:
+            section = k.section
+            print(f"\n[{section}]  {SECTION_NOTES[section]}")
         value = values[k.name]
         shown = json.dumps(value) if not isinstance(value, str) else repr(value)
         mark = "*" if value != _plain(k.default) else " "
@@ -54,11 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = p.add_subparsers(dest="config_command", required=True, metavar="{show,keys}")
     show = inner.add_parser("show", help="the config a preset, a file and --set overrides resolve to")
     show.add_argument("--preset", default="cpu-fast", help=f"starting config: {', '.join(PRESETS)} (default cpu-fast)")
-    show.add_argument("--config", help="YAML/JSON file with model: and train: sections, applied over the preset")
+    show.add_argument("--config", help="YAML/JSON file with model:, data: and train: sections, applied over the preset")
     show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)")
     show.add_argument("--format", default="yaml", choices=["yaml", "json"], help="yaml (a file --config reads) or json")
     show.set_defaults(func=cmd_config_show)
-    keys = inner.add_parser("keys", help="every model.* and train.* key: type, value in a preset, meaning")
+    keys = inner.add_parser("keys", help="every key, section by section: type, value in a preset, meaning")
     keys.add_argument("--preset", default="cpu-fast", choices=list(PRESETS),
                       help="show the values this preset trains with (cpu-fast: crnn train without --preset)")  # fmt: skip
     keys.add_argument("--format", default="table", choices=["table", "json"], help="an aligned table, or JSON")

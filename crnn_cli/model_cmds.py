@@ -145,8 +145,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset folder (crnn data synth/import)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, curves, config")
     p.add_argument("--preset", default="cpu-fast", help=f"starting config: {', '.join(PRESETS)} (default cpu-fast)")
-    p.add_argument("--config", help="YAML/JSON file with model: and train: sections, applied over the preset")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=3e-3 (repeatable)")
+    p.add_argument("--config", help="YAML/JSON file with model:, data: and train: sections, applied over the preset")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.optim.lr=3e-3 (repeatable)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument(
         "--overfit", type=int, default=0, metavar="N", help="train and validate on N training samples (a sanity check)"

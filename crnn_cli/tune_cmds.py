@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch that passes this much training time")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override the trial's config, e.g. train.schedule=onecycle (repeatable)",
+        help="override the trial's config, e.g. train.schedule.name=onecycle (repeatable)",
     )  # fmt: skip
     add_experiments_flag(p, old="--exp-storage")
     add_tracking_flags(p)

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     loaded = load_model(args.model)
     split = load_dataset(args.data).split(args.split)
-    beam = args.beam_width or loaded.config.train.beam_width
+    beam = args.beam_width or loaded.config.train.eval.beam_width
     preds, _, _, _ = predict_split(loaded, split, beam)
     subs: Counter[tuple[str, str]] = Counter()
     for p, t in zip(preds, split.labels, strict=True):

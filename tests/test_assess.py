@@ -132,8 +132,11 @@ def test_compare_two_reports(report, tmp_path, cli):
         (["--sizes", "64,100000"], "the training split holds 360 images"),
         (["--repeats", "0"], "--repeats 0: must be at least 1"),
         (["--init-from", "/nonexistent/run"], "--init-from /nonexistent/run: no such run folder"),
-        (["--set", "train.lr=fast"], "train.lr: expected a number"),
-        (["--set", "train.synth_per_epoch=1000"], "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess"),
+        (["--set", "train.optim.lr=fast"], "train.optim.lr: expected a number"),
+        (
+            ["--set", "train.data.synth_per_epoch=1000"],
+            "train.data.synth_per_epoch and train.data.epoch_images must be 0 for crnn assess",
+        ),
     ],
 )
 def test_bad_flags_are_refused_before_ray_starts(scheme, tmp_path, cli, flags, message):
@@ -244,7 +247,8 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
         assert reached == sorted(reached)  # monotone per attacker
     assert a["curve"] == a["attackers"][a["strongest"]]["curve"]
     setup = json.loads((tmp_path / "r/assess.json").read_text())["setup"]["attackers"]
-    assert setup["base"]["config"]["model"]["input_height"] == 48 and setup["base"]["config"]["train"]["schedule"] == "onecycle"
+    base = setup["base"]["config"]
+    assert base["model"]["input_height"] == 48 and base["train"]["schedule"]["name"] == "onecycle"
     assert setup["base"]["config"]["model"]["crop"] == setup["scratch"]["config"]["model"]["crop"] == [18, 18, 0, 0]
     text = (tmp_path / "r/report.md").read_text()
     assert "`base` reads 122x48 of the 200x79 left by cutting margins 18, 18, 0, 0 (top, bottom, left, right)" in text
@@ -269,7 +273,7 @@ def test_a_small_subsets_run_scores_a_part_of_the_val_split_each_epoch(report):
     from crnn.training.checkpoint import load_checkpoint
 
     best = next(report.glob("runs/round-0/scratch-n64-r0/checkpoint_*/best.pt"))
-    assert load_checkpoint(best)["config"]["train"]["eval_samples"] == 256  # max(256, 4 x 64)
+    assert load_checkpoint(best)["config"]["train"]["eval"]["samples"] == 256  # max(256, 4 x 64)
 
 
 def test_a_semi_attacker_learns_from_the_unlabeled_split(tmp_path, cli):

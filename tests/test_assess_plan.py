@@ -71,16 +71,20 @@ def test_attackers_are_parsed_with_a_default_the_data_allows():
 
 def test_each_attacker_changes_the_recipe_and_the_users_set_comes_last():
     base_model = {**resolve_config("base").to_dict()["model"], "hidden": 80}
-    out = build_attackers(["scratch", "base", "semi", "base+semi"], resolve_config("cpu-fast"), ("train.semi_threshold=0.8",),
+    out = build_attackers(["scratch", "base", "semi", "base+semi"], resolve_config("cpu-fast"), ("train.semi.threshold=0.8",),
                           None, base_model, "/m/base.pt", 300, (75, 200, 5))  # fmt: skip
-    assert out["scratch"].config == apply_overrides(resolve_config("cpu-fast"), {"train": {"semi_threshold": 0.8}}).to_dict()
-    assert out["scratch"].config["train"]["semi"] == "" and out["scratch"].init_from is None and out["scratch"].unlabeled == 0
+    assert out["scratch"].config == apply_overrides(resolve_config("cpu-fast"), {"train.semi.threshold": 0.8}).to_dict()
+    assert (
+        out["scratch"].config["train"]["semi"]["method"] == ""
+        and out["scratch"].init_from is None
+        and out["scratch"].unlabeled == 0
+    )
     assert out["base"].config["model"]["hidden"] == 80 and out["base"].init_from == "/m/base.pt"
-    assert out["base"].config["train"]["schedule"] == "onecycle" and out["base"].unlabeled == 0
+    assert out["base"].config["train"]["schedule"]["name"] == "onecycle" and out["base"].unlabeled == 0
     for name in ("semi", "base+semi"):
         train = out[name].config["train"]
-        assert train["semi"] == "fixmatch" and train["ema_decay"] > 0 and train["semi_unlabeled"] == 300
-        assert train["semi_threshold"] == 0.8 and out[name].unlabeled == 300  # the user's --set over the attacker's 0.9
+        assert train["semi"]["method"] == "fixmatch" and train["eval"]["ema_decay"] > 0 and train["semi"]["unlabeled"] == 300
+        assert train["semi"]["threshold"] == 0.8 and out[name].unlabeled == 300  # the user's --set over the attacker's 0.9
 
 
 def test_large_images_are_read_at_a_smaller_input_height():

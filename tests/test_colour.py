@@ -81,7 +81,7 @@ def test_colour_synth_and_fresh_colour_batches(tmp_path, cli):
     data = load_dataset(tmp_path / "c")
     assert data.channels == 3 and data.split("train").images.shape[1:] == (40, 150, 3)
     assert (data.split("train").images[..., 0] != data.split("train").images[..., 2]).any()  # really colour
-    fresh = ["--set", "train.synth_per_epoch=32", "--set", "train.batch_size=16", "--set", "train.synth_workers=0"]
+    fresh = ["--set", "train.data.synth_per_epoch=32", "--set", "train.batch_size=16", "--set", "train.data.synth_workers=0"]
     code, _, err = cli("train", "--data", tmp_path / "c", "--out", tmp_path / "r", "--preset", "tiny", *COLOUR, *fresh)
     assert code == 0, err
 

@@ -16,7 +16,7 @@ from tests.conftest import make_dataset
 from tests.other_scheme import write_scheme
 
 QUIET = {"progress": False, "log": lambda line: None}
-FRESH = ["train.synth_per_epoch=64", "train.batch_size=16", "train.synth_workers=0"]
+FRESH = ["train.data.synth_per_epoch=64", "train.batch_size=16", "train.data.synth_workers=0"]
 
 
 def _stream(data, per_epoch=64, batch=16, rank=0, world=1, workers=0):
@@ -80,13 +80,13 @@ def test_fresh_training_refuses_imported_data(tmp_path, cli):
     write_scheme(tmp_path / "pngs", 40, seed=1)
     assert cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "d")[0] == 0
     code, _, err = cli("train", "--data", tmp_path / "d", "--out", tmp_path / "r", "--preset", "tiny",
-                       "--set", "train.synth_per_epoch=64")  # fmt: skip
-    assert code == 2 and "train.synth_per_epoch" in err and "was not made by `crnn data synth`" in err, err
+                       "--set", "train.data.synth_per_epoch=64")  # fmt: skip
+    assert code == 2 and "train.data.synth_per_epoch" in err and "was not made by `crnn data synth`" in err, err
     assert not (tmp_path / "r").exists()
 
 
 def test_fresh_needs_one_global_batch(digits_data):
-    with pytest.raises(UserError, match=r"train\.synth_per_epoch 8: needs at least one global batch"):
+    with pytest.raises(UserError, match=r"train\.data\.synth_per_epoch 8: needs at least one global batch"):
         _stream(load_dataset(digits_data), per_epoch=8, batch=16)
 
 
@@ -184,22 +184,22 @@ def test_synth_focus_oversamples_its_characters_and_leaves_the_default_stream_al
 
 def test_synth_focus_trains_resumes_and_rejects_bad_values(digits_data, tmp_path):
     data = load_dataset(digits_data)
-    cfg = resolve_config("tiny", None, ["train.epochs=2", *FRESH, "train.synth_focus=08", "train.synth_focus_share=1"])
+    cfg = resolve_config("tiny", None, ["train.epochs=2", *FRESH, "train.data.synth_focus=08", "train.data.synth_focus_share=1"])
     fit(data, tmp_path / "a", cfg, FitOptions(**QUIET))
     fit(data, tmp_path / "b", cfg, FitOptions(max_epochs=1, **QUIET))
     fit(data, tmp_path / "b", cfg, FitOptions(resume=True, **QUIET))
     assert [r["train_loss"] for r in read_metrics(tmp_path / "a")] == [r["train_loss"] for r in read_metrics(tmp_path / "b")]
     spec, stored = spec_from_manifest(data.manifest, "d")
-    with pytest.raises(UserError, match=r"train.synth_focus '0Z': 'Z' is not in the dataset's charset"):
+    with pytest.raises(UserError, match=r"train.data.synth_focus '0Z': 'Z' is not in the dataset's charset"):
         FreshBatches(spec, 64, data.charset, 16, offset=stored, workers=0, focus="0Z")
-    outside = resolve_config("tiny", None, [*FRESH, "train.synth_focus=0Z"])
-    with pytest.raises(UserError, match=r"train.synth_focus '0Z': 'Z' is not in the dataset's charset"):
-        training_splits(data, outside.train, 0)  # fit refuses it before rendering its statistics sample
+    outside = resolve_config("tiny", None, [*FRESH, "train.data.synth_focus=0Z"])
+    with pytest.raises(UserError, match=r"train.data.synth_focus '0Z': 'Z' is not in the dataset's charset"):
+        training_splits(data, outside, 0)  # fit refuses it before rendering its statistics sample
     for bad, field in (
-        (["train.synth_focus=0O"], "train.synth_focus"),
-        ([*FRESH, "train.synth_focus=00"], "train.synth_focus"),
-        ([*FRESH, "train.synth_focus=0", "train.synth_focus_share=0"], "train.synth_focus_share"),
-        ([*FRESH, "train.synth_focus=0", "train.synth_focus_share=1.5"], "train.synth_focus_share"),
+        (["train.data.synth_focus=0O"], "train.data.synth_focus"),
+        ([*FRESH, "train.data.synth_focus=00"], "train.data.synth_focus"),
+        ([*FRESH, "train.data.synth_focus=0", "train.data.synth_focus_share=0"], "train.data.synth_focus_share"),
+        ([*FRESH, "train.data.synth_focus=0", "train.data.synth_focus_share=1.5"], "train.data.synth_focus_share"),
     ):
         with pytest.raises((UserError, ValueError), match=field):
             resolve_config("tiny", None, bad)

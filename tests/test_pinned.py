@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crnn.config import ModelConfig, resolve_config
+from crnn.config import ModelConfig, apply_overrides, resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.training.fit import FitOptions, fit, read_metrics
@@ -26,9 +26,26 @@ FIXTURES = Path(__file__).parent / "fixtures"
 QUIET = {"progress": False, "log": lambda line: None}
 
 CASES = {
-    "plain": {"augment": True, "optimizer": "adamw", "weight_decay": 1e-4, "warmup_steps": 4},
-    "fixmatch": {"semi": "fixmatch", "ema_decay": 0.9, "semi_threshold": 1e-6, "semi_align": True, "semi_rampup": 1},
-    "pseudo": {"semi": "pseudo", "semi_threshold": 1e-6, "semi_round_epochs": 1, "augment": True, "schedule": "onecycle"},
+    "plain": {
+        "train.augment": True,
+        "train.optim.name": "adamw",
+        "train.optim.weight_decay": 1e-4,
+        "train.schedule.warmup_steps": 4,
+    },
+    "fixmatch": {
+        "train.semi.method": "fixmatch",
+        "train.eval.ema_decay": 0.9,
+        "train.semi.threshold": 1e-6,
+        "train.semi.align": True,
+        "train.semi.rampup": 1,
+    },
+    "pseudo": {
+        "train.semi.method": "pseudo",
+        "train.semi.threshold": 1e-6,
+        "train.semi.round_epochs": 1,
+        "train.augment": True,
+        "train.schedule.name": "onecycle",
+    },
 }
 # (train_loss, val_loss) per epoch, recorded on the trainer before its split into parts
 PINNED = {
@@ -48,9 +65,8 @@ def pin_data(tmp_path_factory):
     return load_dataset(out, mmap=True)
 
 
-def _config(epochs: int, model: ModelConfig | None = None, **train):
-    cfg = resolve_config("tiny")
-    cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, amp="off", **train))
+def _config(epochs: int, model: ModelConfig | None = None, sets: dict | None = None):
+    cfg = apply_overrides(resolve_config("tiny"), {"train.epochs": epochs, "train.amp": "off", **(sets or {})})
     return replace(cfg, model=model) if model is not None else cfg
 
 
@@ -64,7 +80,7 @@ def two_threads():
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_seeded_tiny_run_gives_the_pinned_losses(pin_data, tmp_path, case):
-    fit(pin_data, tmp_path / case, _config(2, **CASES[case]), FitOptions(**QUIET))
+    fit(pin_data, tmp_path / case, _config(2, sets=CASES[case]), FitOptions(**QUIET))
     got = [loss for r in read_metrics(tmp_path / case) for loss in (r["train_loss"], r["val_loss"])]
     assert got == pytest.approx([loss for pair in PINNED[case] for loss in pair], rel=1e-5)
 
@@ -72,7 +88,7 @@ def test_a_seeded_tiny_run_gives_the_pinned_losses(pin_data, tmp_path, case):
 def test_a_run_checkpointed_by_the_code_of_before_resumes_where_it_stopped(pin_data, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(FIXTURES / "run-v1", out)
-    fit(pin_data, out, _config(3, MICRO, **CASES["fixmatch"]), FitOptions(resume=True, **QUIET))
+    fit(pin_data, out, _config(3, MICRO, CASES["fixmatch"]), FitOptions(resume=True, **QUIET))
     rows = read_metrics(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert (rows[2]["train_loss"], rows[2]["val_loss"]) == pytest.approx(RUN_V1_EPOCH3, rel=1e-5)

@@ -17,7 +17,7 @@ ROWS = [
     {"epoch": e, "train_loss": 3.2 / e, "val_loss": 3.4 / e, "exact_acc": 0.0, "char_acc": 0.0, "exact_acc_nocase": 0.0}
     for e in range(1, 5)
 ]
-SPACE = [Param("train.lr", "loguniform", (3e-4, 1e-2)), Param("train.beam_width", "choice", (1, 3, 5, 10)),
+SPACE = [Param("train.optim.lr", "loguniform", (3e-4, 1e-2)), Param("train.eval.beam_width", "choice", (1, 3, 5, 10)),
          Param("train.batch_size", "choice", (32, 64, 128, 256)), Param("model.blank_bias", "uniform", (-20.0, 0.0))]  # fmt: skip
 TRIALS = [
     {"trial_id": "a1", "lr": 3.1e-3, "beam_width": 5, "batch_size": 64, "blank_bias": -4.0, "exact_acc": 0.5},

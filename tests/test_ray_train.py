@@ -87,10 +87,10 @@ def test_one_config_trains_the_same_on_one_process_and_two_workers(local_ray, da
     (GroupNorm: no batch statistics). Per-worker batches would make it 2 steps of 64 images."""
     sets = [
         "train.epochs=1",
-        "train.optimizer=sgd",
-        "train.lr=0.05",
-        "train.grad_clip=0",
-        "train.warmup_steps=0",
+        "train.optim.name=sgd",
+        "train.optim.lr=0.05",
+        "train.optim.grad_clip=0",
+        "train.schedule.warmup_steps=0",
         "model.norm=group",
         "train.amp=off",  # bf16 rounds a batch of 32 and two of 16 differently
     ]

@@ -3,14 +3,13 @@
 import signal
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from crnn.charset import Charset
-from crnn.config import TrainConfig, resolve_config
+from crnn.config import EvalConfig, SemiConfig, TrainConfig, apply_overrides, resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.training.fit import FitOptions, fit, read_metrics
@@ -76,7 +75,7 @@ def test_alignment_turns_a_teacher_biased_towards_o_back_to_zero():
     pool = np.zeros((1, 8, 8), np.uint8)
     answers = {}
     for align in (False, True):
-        tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_threshold=0.01, semi_align=align)
+        tc = TrainConfig(eval=EvalConfig(ema_decay=0.9), semi=SemiConfig(method="fixmatch", threshold=0.01, align=align))
         semi = SemiSupervision(tc, SemiTask(pool, Charset("0O"), (3, 3), prior=char_prior(["0O"], Charset("0O"))), 4)
         semi.mass = torch.tensor([1.0, 3.0])
         ids, keep = semi._answers(lp)
@@ -90,7 +89,7 @@ def test_the_teachers_shares_count_answers_not_frames():
     would call the teacher four times as fond of O and push every O towards 0."""
     wide, narrow, blank = (torch.tensor([[p]]).log() for p in ([0.02, 0.02, 0.96], [0.02, 0.96, 0.02], [0.96, 0.02, 0.02]))
     lp = torch.cat([wide, wide, wide, wide, blank, narrow, blank])  # (T=7, B=1, K=3): "O0"
-    tc = TrainConfig(semi="fixmatch", ema_decay=0.9, semi_align=True)
+    tc = TrainConfig(eval=EvalConfig(ema_decay=0.9), semi=SemiConfig(method="fixmatch", align=True))
     semi = SemiSupervision(tc, SemiTask(np.zeros((1, 8, 8), np.uint8), Charset("0O"), (2, 2), prior=torch.tensor([0.5, 0.5])), 4)
     semi.start_epoch(1)
     semi._counts += semi._count(lp)
@@ -103,18 +102,21 @@ def test_the_teachers_shares_count_answers_not_frames():
 
 
 def test_semi_needs_an_unlabeled_split(digits_data, tmp_path, cli):
-    code, _, err = cli("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=pseudo")
+    code, _, err = cli(
+        "train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi.method=pseudo"
+    )
     assert code == 2 and "has no unlabeled split" in err and "--unlabeled" in err
     code, _, err = cli(
-        "train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi=fixmatch"
+        "train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny", "--set", "train.semi.method=fixmatch"
     )
-    assert code == 2 and "set train.ema_decay" in err
+    assert code == 2 and "set train.eval.ema_decay" in err
 
 
 def _config(semi: str, align: bool = False):
-    cfg = resolve_config("tiny")
-    train = replace(cfg.train, epochs=4, semi=semi, semi_threshold=1e-6, semi_round_epochs=1, ema_decay=0.9, semi_align=align)
-    return replace(cfg, train=train)
+    return apply_overrides(resolve_config("tiny"), {
+        "train.epochs": 4, "train.semi.method": semi, "train.semi.threshold": 1e-6, "train.semi.round_epochs": 1,
+        "train.eval.ema_decay": 0.9, "train.semi.align": align,
+    })  # fmt: skip
 
 
 @pytest.mark.parametrize("semi", ["fixmatch", "pseudo"])
@@ -153,8 +155,8 @@ def test_a_semi_run_logs_its_pseudo_labels_and_resumes_exactly(semi_data, tmp_pa
 def test_a_killed_semi_run_resumes_and_repeats_no_epoch(semi_data, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "crnn", "train", "--data", str(semi_data), "--out", str(out), "--preset", "tiny",
-           "--set", "train.epochs=40", "--set", "train.semi=pseudo", "--set", "train.semi_round_epochs=1",
-           "--set", "train.semi_threshold=0.000001"]  # fmt: skip
+           "--set", "train.epochs=40", "--set", "train.semi.method=pseudo", "--set", "train.semi.round_epochs=1",
+           "--set", "train.semi.threshold=0.000001"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: len(read_metrics(out)) >= 3, 120, "three epochs of the semi-supervised run")
@@ -180,11 +182,13 @@ def few_labels(tmp_path_factory):
 @pytest.mark.slow
 def test_pseudo_labels_teach_what_the_labels_alone_do_not(few_labels, tmp_path):
     """Seeded: the same tiny recipe on the same 64 labels, with and without the 400 unlabelled images."""
-    cfg = resolve_config("tiny")
-    train = replace(cfg.train, epochs=EPOCHS, batch_size=16, augment=True, ema_decay=0.99, semi_threshold=0.5)
+    cfg = apply_overrides(resolve_config("tiny"), {
+        "train.epochs": EPOCHS, "train.batch_size": 16, "train.augment": True, "train.eval.ema_decay": 0.99,
+        "train.semi.threshold": 0.5,
+    })  # fmt: skip
     best = {}
     for semi in ("", "fixmatch"):
-        fit(few_labels, tmp_path / (semi or "labels"), replace(cfg, train=replace(train, semi=semi)), FitOptions(**QUIET))
+        fit(few_labels, tmp_path / (semi or "labels"), apply_overrides(cfg, {"train.semi.method": semi}), FitOptions(**QUIET))
         rows = read_metrics(tmp_path / (semi or "labels"))
         best[semi] = max(r["exact_acc"] for r in rows)
     assert best["fixmatch"] >= best[""] + 0.03, best

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from crnn.config import TrainConfig, resolve_config
+from crnn.config import EvalConfig, resolve_config
 from crnn.data.store import load_dataset
 from crnn.model import build_model
 from crnn.training import amp
@@ -108,12 +108,12 @@ def test_weight_ema_averages_weights_and_buffers_with_a_ramped_decay():
         ema.update(net)
     assert ema.current_decay() == 0.5 and torch.allclose(ema.model[0].weight, torch.ones(1, 2))
     assert not any(p.requires_grad for p in ema.model.parameters())
-    with pytest.raises(ValueError, match=r"train\.ema_decay 1\.0: must be in \[0, 1\)"):
-        TrainConfig(ema_decay=1.0)
+    with pytest.raises(ValueError, match=r"train\.eval\.ema_decay 1\.0: must be in \[0, 1\)"):
+        EvalConfig(ema_decay=1.0)
 
 
 def test_ema_run_scores_and_saves_the_average_and_resumes_exactly(digits_data, tmp_path):
-    cfg = resolve_config("tiny", None, ["train.epochs=3", "train.ema_decay=0.9"])
+    cfg = resolve_config("tiny", None, ["train.epochs=3", "train.eval.ema_decay=0.9"])
     data = load_dataset(digits_data)
     fit(data, tmp_path / "whole", cfg, FitOptions(**QUIET))
     fit(data, tmp_path / "parts", cfg, FitOptions(max_epochs=1, **QUIET))
@@ -193,7 +193,7 @@ def one_char(tmp_path_factory):
     return load_dataset(make_dataset(tmp_path_factory.mktemp("data") / "01", count=200, charset="01", length=(1, 1)))
 
 
-FROZEN = ["train.epochs=8", "train.lr=1e-12", "train.early_stop_patience=2", "model.norm=group",  # no BN drift either
+FROZEN = ["train.epochs=8", "train.optim.lr=1e-12", "train.early_stop_patience=2", "model.norm=group",  # no BN drift either
           "train.batch_size=32", "model.normalize=false"]  # fmt: skip
 
 
@@ -202,7 +202,7 @@ def test_early_stopping_counts_from_the_end_of_warmup_off_the_plateau(digits_dat
     quiet = {"progress": False, "log": lines.append}
     fit(one_char, tmp_path / "a", resolve_config("tiny", None, [*FROZEN, "model.blank_bias=-5"]), FitOptions(**quiet))
     assert [r["epoch"] for r in read_metrics(tmp_path / "a")] == [1, 2, 3]  # off the plateau at 1, no better epoch after
-    warm = resolve_config("tiny", None, [*FROZEN, "model.blank_bias=-5", "train.warmup_steps=15"])  # 5 steps/epoch
+    warm = resolve_config("tiny", None, [*FROZEN, "model.blank_bias=-5", "train.schedule.warmup_steps=15"])  # 5 steps/epoch
     fit(one_char, tmp_path / "b", warm, FitOptions(**quiet))
     assert [r["epoch"] for r in read_metrics(tmp_path / "b")] == [1, 2, 3, 4]  # counting starts after warmup (epoch 3)
     assert not any("blank plateau" in line for line in lines)
@@ -217,7 +217,7 @@ def test_the_plateau_schedule_keeps_its_rate_while_on_the_blank_plateau(digits_d
     on it, the rate stays, or a small new dataset would reach ~0 before it could learn."""
     # 1e-7: still frozen for the val loss (ReduceLROnPlateau needs a relative gain of 1e-4), and large
     # enough for it to change the rate at all (it skips changes under 1e-8)
-    frozen = [*FROZEN, "train.lr=1e-7", "train.plateau_patience=0", "train.early_stop_patience=0", "train.epochs=4"]
+    frozen = [*FROZEN, "train.optim.lr=1e-7", "train.schedule.patience=0", "train.early_stop_patience=0", "train.epochs=4"]
     fit(load_dataset(digits_data), tmp_path / "on", resolve_config("tiny", None, frozen), FitOptions(**QUIET))
     assert [r["lr"] for r in read_metrics(tmp_path / "on")] == pytest.approx([1e-7] * 4)
     fit(one_char, tmp_path / "off", resolve_config("tiny", None, [*frozen, "model.blank_bias=-5"]), FitOptions(**QUIET))
@@ -226,7 +226,7 @@ def test_the_plateau_schedule_keeps_its_rate_while_on_the_blank_plateau(digits_d
 
 def test_one_cycle_anneals(digits_data, tmp_path):
     data = load_dataset(digits_data)
-    cycle = resolve_config("tiny", None, ["train.epochs=2", "train.schedule=onecycle", "train.warmup_steps=3"])
+    cycle = resolve_config("tiny", None, ["train.epochs=2", "train.schedule.name=onecycle", "train.schedule.warmup_steps=3"])
     fit(data, tmp_path / "cycle", cycle, FitOptions(**QUIET))
     lrs = [r["lr"] for r in read_metrics(tmp_path / "cycle")]
     assert lrs[0] > lrs[1]  # one-cycle anneals towards zero by the last step
@@ -258,7 +258,7 @@ def test_resume_refuses_a_config_that_changes_the_math_and_allows_more_epochs(di
     base = ("train", "--data", digits_data, "--out", tmp_path / "r", "--preset", "tiny")
     assert cli(*base, "--set", "train.epochs=1")[0] == 0
     for change, key in (("model.hidden=32", "model.hidden"), ("train.batch_size=32", "train.batch_size"),
-                        ("train.schedule=onecycle", "train.schedule")):  # fmt: skip
+                        ("train.schedule.name=onecycle", "train.schedule")):  # fmt: skip
         code, _, err = cli(*base, "--resume", "--set", "train.epochs=2", "--set", change)
         assert code == 2 and "holds a run of another configuration" in err and key in err, err
     assert [r["epoch"] for r in read_metrics(tmp_path / "r")] == [1]  # nothing ran
@@ -270,7 +270,9 @@ def test_resume_refuses_a_config_that_changes_the_math_and_allows_more_epochs(di
 def test_a_diverging_run_stops_before_saving_the_bad_epoch(digits_data, tmp_path):
     from crnn.errors import UserError
 
-    cfg = resolve_config("tiny", None, ["train.epochs=3", "train.optimizer=sgd", "train.lr=1e12", "train.grad_clip=0"])
+    cfg = resolve_config(
+        "tiny", None, ["train.epochs=3", "train.optim.name=sgd", "train.optim.lr=1e12", "train.optim.grad_clip=0"]
+    )
     with pytest.raises(UserError, match="training diverged at epoch 1"):
         fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))
     assert not (tmp_path / "r/checkpoints/last.pt").exists() and read_metrics(tmp_path / "r") == []

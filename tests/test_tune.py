@@ -11,6 +11,7 @@ import optuna
 import pytest
 from ray.tune import ExperimentAnalysis
 
+from crnn.config import resolve_config
 from tests.conftest import kill_session, wait_for
 from tests.hooks.crnn_faults import faults
 from tune.experiment import Experiment
@@ -154,11 +155,11 @@ def test_not_a_dataset_and_unknown_metric(tmp_path, cli):
     ("text", "message"),
     [
         ("params:\n  train.lrr: {uniform: [0, 1]}\n", "'train.lrr' is not a config key"),
-        ("params:\n  train.lr: {gaussian: [0, 1]}\n", "unknown distribution 'gaussian'"),
-        ("params:\n  train.lr: {loguniform: [0, 1]}\n", "loguniform needs low > 0"),
-        ("params:\n  train.lr: {uniform: [1, 0]}\n", "needs low < high"),
+        ("params:\n  train.optim.lr: {gaussian: [0, 1]}\n", "unknown distribution 'gaussian'"),
+        ("params:\n  train.optim.lr: {loguniform: [0, 1]}\n", "loguniform needs low > 0"),
+        ("params:\n  train.optim.lr: {uniform: [1, 0]}\n", "needs low < high"),
         ("params:\n  train.batch_size: {choice: []}\n", "choice needs a list"),
-        ("mode: merge\nparams:\n  train.lr: {uniform: [0.1, 1]}\n", "mode 'merge'"),
+        ("mode: merge\nparams:\n  train.optim.lr: {uniform: [0.1, 1]}\n", "mode 'merge'"),
         ("nothing: here\n", "non-empty 'params:'"),
     ],
 )
@@ -173,10 +174,30 @@ def test_a_malformed_space_names_the_bad_entry(tmp_path, text, message):
 
 def test_a_space_file_extends_the_default(tmp_path):
     path = tmp_path / "space.yaml"
-    path.write_text("mode: extend\nparams:\n  model.hidden: {choice: [64, 96]}\n  train.lr: {loguniform: [1.0e-3, 2.0e-3]}\n")
+    path.write_text(
+        "mode: extend\nparams:\n  model.hidden: {choice: [64, 96]}\n  train.optim.lr: {loguniform: [1.0e-3, 2.0e-3]}\n"
+    )
     space = {p.name: p for p in load_space(path)}
     assert set(space) == {"blank_bias", "beam_width", "lr", "batch_size", "hidden"}
     assert space["lr"].args == (1e-3, 2e-3)
+
+
+def test_a_space_file_of_the_old_flat_keys_still_extends_the_default(tmp_path, capsys):
+    from crnn.config import overrides
+    from tune.space import apply_params
+
+    overrides._warned.clear()
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "mode: extend\nparams:\n  train.lr: {loguniform: [1.0e-3, 2.0e-3]}\n  train.semi_threshold: {uniform: [0.8, 0.99]}\n"
+    )
+    space = load_space(path)
+    keys = {p.name: p.key for p in space}
+    assert keys["lr"] == "train.optim.lr" and keys["threshold"] == "train.semi.threshold" and len(space) == 5  # lr replaced
+    assert "crnn: train.lr is now train.optim.lr" in capsys.readouterr().err
+    config = apply_params(resolve_config("tiny"), space, {"lr": 1.5e-3, "threshold": 0.9, "blank_bias": -3.0, "beam_width": 3,
+                                                            "batch_size": 32})  # fmt: skip
+    assert (config.train.optim.lr, config.train.semi.threshold, config.train.eval.beam_width) == (1.5e-3, 0.9, 3)
 
 
 def test_retrain_the_best_trial_writes_model_metrics_and_report(search, digits_data, tmp_path, cli):
@@ -215,14 +236,14 @@ def test_retrain_stopped_midway_resumes(search, digits_data, tmp_path):
 def test_retrain_overrides_apply_and_a_changed_config_does_not_resume(search, digits_data, tmp_path, cli):
     out = tmp_path / "final"
     args = ("retrain", search, "--data", digits_data, "--out", out, "--epochs", "2")
-    code, _, err = cli(*args, "--set", "train.schedule=onecycle", "--set", "train.lr=4e-3")
+    code, _, err = cli(*args, "--set", "train.schedule.name=onecycle", "--set", "train.optim.lr=4e-3")
     assert code == 0, err
     saved = json.loads((out / "config.json").read_text())["train"]
-    assert saved["schedule"] == "onecycle" and saved["lr"] == 4e-3 and saved["epochs"] == 2
+    assert saved["schedule"]["name"] == "onecycle" and saved["optim"]["lr"] == 4e-3 and saved["epochs"] == 2
     report = (out / "report.md").read_text()
-    assert "one-cycle" in report and "`train.schedule=onecycle`" in report
-    code, _, err = cli(*args, "--set", "train.lr=1e-3")  # same --out, another config: refused, nothing overwritten
-    assert code == 2 and f"{out}: holds a run of another configuration" in err and "train.lr" in err
+    assert "one-cycle" in report and "`train.schedule.name=onecycle`" in report
+    code, _, err = cli(*args, "--set", "train.optim.lr=1e-3")  # same --out, another config: refused, nothing overwritten
+    assert code == 2 and f"{out}: holds a run of another configuration" in err and "train.optim.lr" in err
     code, _, err = cli(*args, "--set", "train.nope=1")
     assert code == 2 and "nope" in err
 
@@ -287,7 +308,7 @@ def test_trials_with_two_workers_run_a_torchtrainer_each(digits_data, tmp_path):
     assert failures == [0]  # ...and its TorchTrainer replaced it: the trial did not fail
 
 
-BLANK_SPACE = "mode: replace\nparams:\n  model.blank_bias: {choice: [-5.0, 20.0]}\n  train.lr: {choice: [1.0e-6]}\n"
+BLANK_SPACE = "mode: replace\nparams:\n  model.blank_bias: {choice: [-5.0, 20.0]}\n  train.optim.lr: {choice: [1.0e-6]}\n"
 
 
 @pytest.fixture(scope="module")

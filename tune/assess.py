@@ -114,11 +114,14 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"), mmap=True)
     idx = nested_subset(int(data.manifest["splits"]["train"]), size, setup.seed, repeat)
     config = RunConfig.from_dict(attacker["config"])
-    budget = {
-        "epochs": setup.epochs_for(size), "batch_size": setup.batch_for(size),
-        "eval_samples": setup.eval_for(size, config.train.eval_samples),
-    }  # fmt: skip
-    config = apply_overrides(config, {"train": budget})
+    config = apply_overrides(
+        config,
+        {
+            "train.epochs": setup.epochs_for(size),
+            "train.batch_size": setup.batch_for(size),
+            "train.eval.samples": setup.eval_for(size, config.train.eval.samples),
+        },
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         last = resume_path(ray.tune.get_checkpoint(), scratch)  # ray: set when the trial resumes
@@ -129,7 +132,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         best_pt, state = _train(job, setup, setup.data if setup.workers_per_run > 1 else data, last, Path(scratch))
         test = data.split("test")
         best = load_model(best_pt)
-        preds, labels, confs, _ = predict_split(best, test, config.train.beam_width)
+        preds, labels, confs, _ = predict_split(best, test, config.train.eval.beam_width)
         metrics = sequence_metrics(preds, labels)
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
@@ -242,7 +245,7 @@ def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
         raw = load_config_file(opts.config)
         if "config" in raw and "trial_id" in raw:  # a search's best_config.json
             config = RunConfig.from_dict(raw["config"])
-            config = apply_overrides(config, {"train": {"train_samples": 0, "eval_samples": config.train.eval_samples}})
+            config = apply_overrides(config, {"train.data.train_samples": 0})
             where = f"trial {raw['trial_id']} of a search ({opts.config})"
         else:
             config, where = resolve_config(opts.preset, opts.config), f"preset {opts.preset} + {opts.config}"
@@ -250,7 +253,7 @@ def _recipe(opts: AssessOptions) -> tuple[RunConfig, str]:
         config, where = resolve_config(opts.preset), f"preset {opts.preset}"
     if opts.sets:
         where += " with " + ", ".join(opts.sets)
-    return apply_overrides(config, {"train": {"train_samples": 0}}), where
+    return apply_overrides(config, {"train.data.train_samples": 0}), where
 
 
 def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
@@ -284,10 +287,10 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
     attackers = build_attackers(names, recipe, opts.sets, init_from, base_model, base_path, unlabeled, scheme, margins)
     for attacker in attackers.values():
         config = RunConfig.from_dict(attacker.config)
-        if config.train.synth_per_epoch or config.train.epoch_images:
+        if config.train.data.synth_per_epoch or config.train.data.epoch_images:
             raise UserError(
-                "train.synth_per_epoch and train.epoch_images must be 0 for crnn assess: each run's budget of labels is "
-                "the point (a fresh or streamed epoch would train on other images)"
+                "train.data.synth_per_epoch and train.data.epoch_images must be 0 for crnn assess: each run's budget of "
+                "labels is the point (a fresh or streamed epoch would train on other images)"
             )
         check_time_steps(config.model, *scheme)
     setup = AssessSetup(

@@ -117,12 +117,13 @@ def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: t
     if not has_cases:
         for r in rows:
             r.pop("exact_acc_nocase", None)
-    config = entry["config"]["train"]
+    tc = RunConfig.from_dict(entry["config"]).train  # an attacker of any release, flat train keys or sections
     return {
         "reads": _reads(entry["config"]["model"], *size), "sheet": sheet_name(name),
         "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows), "heading": heading(rows),
         "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
-        "recipe": {k: config[k] for k in ("schedule", "lr", "ema_decay", "augment", "semi", "semi_threshold") if k in config},
+        "recipe": dict(schedule=tc.schedule.name, lr=tc.optim.lr, ema_decay=tc.eval.ema_decay, augment=tc.augment,
+                       semi=tc.semi.method, semi_threshold=tc.semi.threshold),
         "minutes": sum(r["train_minutes"] for r in rows), "devices": sorted({r["device"] for r in rows}),
     }  # fmt: skip
 
@@ -164,7 +165,7 @@ def build_assessment(out: Path) -> dict:
     stuck = [
         f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
     ]
-    augment = entries[top]["config"]["train"].get("augment", False)
+    augment = RunConfig.from_dict(entries[top]["config"]).train.augment
     advice = plateau_advice("more minutes or images per run", augment, bool(chosen["init_from"]))
     assessment["warnings"] = [
         f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
@@ -184,7 +185,7 @@ def build_assessment(out: Path) -> dict:
         assessment["precision_thresholds"] = {
             f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
         }
-        beam = int(entries[top]["config"]["train"]["beam_width"])
+        beam = RunConfig.from_dict(entries[top]["config"]).train.eval.beam_width
         assessment["solve_latency_ms"] = _latency(ckpt / "best.pt", setup["data"], out / "model.onnx", beam)
     else:
         assessment.update(best=None, attempts_per_success=None, coverage=[], precision_thresholds={}, solve_latency_ms=None)

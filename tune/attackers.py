@@ -25,9 +25,9 @@ INPUT_HEIGHTS = (48, 64)  # the heights tried for them, smallest first
 # What a base-model attacker changes in the recipe (measured on wheezy at 500 labels, results/wheezy-500):
 # one-cycle over the run's epochs beat plateau scheduling, which halves the rate to nothing within minutes
 # of 16-step epochs; the weight average makes the teacher FixMatch needs and a steadier model to score.
-FINE_TUNE = {"schedule": "onecycle", "early_stop_patience": 0, "ema_decay": 0.99}
+FINE_TUNE = {"train.schedule.name": "onecycle", "train.early_stop_patience": 0, "train.eval.ema_decay": 0.99}
 # What a semi-supervised attacker adds: FixMatch, the 0.9 threshold that kept 41-44% of wheezy's pool.
-SEMI = {"semi": "fixmatch", "semi_threshold": 0.9}
+SEMI = {"train.semi.method": "fixmatch", "train.semi.threshold": 0.9}
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,14 @@ def build_attackers(
             config = apply_overrides(config, {"model": {"crop": margins}})
         if name.startswith("base"):
             assert base_model is not None and base_path is not None, "the base model is resolved for base attackers"
-            config = apply_overrides(config, {"model": {**base_model, "crop": config.model.crop}, "train": FINE_TUNE})
+            config = apply_overrides(config, {"model": {**base_model, "crop": config.model.crop}, **FINE_TUNE})
         else:
             model = config.to_dict()["model"]
             config = apply_overrides(config, {"model": {"input_height": scheme_input_height(model, height, width, max_len)}})
         if name.endswith("semi"):
-            ema = {"ema_decay": config.train.ema_decay or FINE_TUNE["ema_decay"]}  # FixMatch's teacher is the average
-            config = apply_overrides(config, {"train": {**SEMI, **ema, "semi_unlabeled": unlabeled}})
+            ema = config.train.eval.ema_decay or FINE_TUNE["train.eval.ema_decay"]  # FixMatch's teacher is the average
+            config = apply_overrides(config, {**SEMI, "train.eval.ema_decay": ema, "train.semi.unlabeled": unlabeled})
         config = apply_overrides(config, user)
         start = base_path if name.startswith("base") else init_from
-        out[name] = Attacker(name, config.to_dict(), start, unlabeled if config.train.semi else 0)
+        out[name] = Attacker(name, config.to_dict(), start, unlabeled if config.train.semi.method else 0)
     return out

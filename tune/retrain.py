@@ -40,7 +40,7 @@ class RetrainOptions:
     address: str | None = None
     storage: str | None = None
     max_minutes: float = 0.0
-    sets: tuple[str, ...] = ()  # ``section.key=value`` overrides of the trial's config, e.g. train.schedule=onecycle
+    sets: tuple[str, ...] = ()  # ``section.key=value`` overrides of the trial's config, e.g. train.schedule.name=onecycle
     logger: str = "tensorboard"  # crnn.tracking: tensorboard | mlflow | none
     tracking_uri: str | None = None
 
@@ -50,7 +50,7 @@ def choose_trial(exp: Experiment, trial: str | None) -> tuple[dict, RunConfig]:
     The config is the trial's for a full run: every training image and the whole val split."""
     row = exp.choose(exp.rows(), trial)
     config = exp.setup.config_for({name: row[name] for name in exp.param_names})
-    return row, apply_overrides(config, {"train": {"train_samples": 0, "eval_samples": 0}})
+    return row, apply_overrides(config, {"train.data.train_samples": 0, "train.eval.samples": 0})
 
 
 def retrain(opts: RetrainOptions) -> dict:
@@ -64,7 +64,7 @@ def _retrain(opts: RetrainOptions) -> dict:
     if opts.epochs is not None:
         if opts.epochs < 1:
             raise UserError(f"--epochs {opts.epochs}: must be at least 1")
-        config = apply_overrides(config, {"train": {"epochs": opts.epochs}})
+        config = apply_overrides(config, {"train.epochs": opts.epochs})
     if opts.sets:
         config = apply_overrides(config, parse_set(list(opts.sets)))
     out = Path(opts.out)
@@ -79,7 +79,7 @@ def _retrain(opts: RetrainOptions) -> dict:
     run(data, out, config, launch, FitOptions(resume=resume, max_minutes=opts.max_minutes, tracker=tracker))
     train_s = time.perf_counter() - start
     loaded = load_model(out)
-    beam = config.train.beam_width
+    beam = config.train.eval.beam_width
     report = evaluate_model(loaded, test, beam)
     keys = ("exact_acc", "exact_ci", "wrong", "char_acc", "edit_distance", "cer", "exact_acc_nocase", "char_acc_nocase", "count")
     metrics = {k: report[k] for k in keys} | {"beam_width": beam, "trial_id": row["trial_id"], "train_minutes": train_s / 60}
@@ -103,9 +103,9 @@ def _schedule_words(config: RunConfig) -> str:
     stop = "no early stopping"
     if tc.early_stop_patience:
         stop = f"early stopping after {tc.early_stop_patience} epochs without a better val exact accuracy"
-    if tc.schedule == "onecycle":
-        return f"a one-cycle learning-rate schedule over {tc.epochs} epochs (peak {tc.lr:.2e}), {stop}"
-    return f"plateau scheduling on the val loss (patience {tc.plateau_patience}, factor {tc.plateau_factor}), {stop}"
+    if tc.schedule.name == "onecycle":
+        return f"a one-cycle learning-rate schedule over {tc.epochs} epochs (peak {tc.optim.lr:.2e}), {stop}"
+    return f"plateau scheduling on the val loss (patience {tc.schedule.patience}, factor {tc.schedule.factor}), {stop}"
 
 
 def _report_md(opts: RetrainOptions, row: dict, config: RunConfig, report: dict, metrics: dict, train_s: float) -> str:

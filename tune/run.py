@@ -112,7 +112,7 @@ def _setup(opts: TuneOptions, preset: TunePreset, home: Mirror) -> tuple[TrialSe
     seed = opts.seed or 0
     base = apply_overrides(
         PRESETS[preset.base],
-        {"train": {"train_samples": preset.train_samples, "eval_samples": preset.eval_samples, "seed": seed}},
+        {"train.data.train_samples": preset.train_samples, "train.eval.samples": preset.eval_samples, "train.seed": seed},
     )
     check_time_steps(base.model, int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
     workers = opts.workers_per_trial or 1

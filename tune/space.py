@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from crnn.config import ModelConfig, RunConfig, TrainConfig, apply_overrides
+from crnn.config import PRESETS, RunConfig, apply_overrides, canonical_key, value_at
 from crnn.errors import UserError
 
 DEFAULT_SPACE = Path(__file__).with_name("space.yaml")
 KINDS = ("uniform", "loguniform", "int", "choice")
-SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
 
 @dataclass(frozen=True)
 class Param:
-    key: str  # section.field, e.g. "train.lr"
+    key: str  # a config key, e.g. "train.optim.lr"
     kind: str  # one of KINDS
     args: tuple  # (low, high) or the choices
 
     @property
     def name(self) -> str:
-        """The column name in tables and in Optuna: the field, e.g. "lr"."""
-        return self.key.split(".", 1)[1]
+        """The column name in tables and in Optuna: the key's last part, e.g. "lr"."""
+        return self.key.rsplit(".", 1)[1]
 
     def distribution(self):
         import optuna.distributions as d  # noqa: PLC0415
@@ -45,9 +44,12 @@ class Param:
 
 
 def _parse_param(where: str, key: str, spec: Any) -> Param:
-    section, dot, field = str(key).partition(".")
-    if not dot or section not in SECTIONS or field not in {f.name for f in fields(SECTIONS[section])}:
-        raise UserError(f"{where}: {key!r} is not a config key; use section.field, e.g. train.lr or model.blank_bias")
+    try:
+        key = canonical_key(str(key), where)
+    except UserError:
+        raise UserError(
+            f"{where}: {key!r} is not a config key (crnn config keys lists them), e.g. train.optim.lr or model.blank_bias"
+        ) from None
     if not isinstance(spec, dict) or len(spec) != 1:
         raise UserError(f"{where}: {key}: expected one distribution, e.g. {{uniform: [-20, 0]}} ({', '.join(KINDS)})")
     kind, args = next(iter(spec.items()))
@@ -68,7 +70,7 @@ def _parse_param(where: str, key: str, spec: Any) -> Param:
     param = Param(key, kind, tuple(args))
     probe = args[0]
     try:
-        apply_overrides(RunConfig(), {section: {field: probe}})  # the value type fits the config field
+        apply_overrides(RunConfig(), {key: probe})  # the value type fits the config field
     except (UserError, ValueError) as exc:
         raise UserError(f"{where}: {key}: {exc}") from None
     return param
@@ -110,16 +112,14 @@ def _load_yaml(path: Path) -> dict:
 
 def _read(path: Path) -> dict[str, Param]:
     raw = _load_yaml(path)
-    return {key: _parse_param(f"--space {path}", key, spec) for key, spec in raw["params"].items()}
+    params = [_parse_param(f"--space {path}", key, spec) for key, spec in raw["params"].items()]
+    return {p.key: p for p in params}  # by today's key, so an old flat name overrides the default it renamed
 
 
 def apply_params(base: RunConfig, space: list[Param], values: dict[str, Any]) -> RunConfig:
     """The trial's RunConfig: ``base`` with the sampled ``{name: value}`` set at each param's key."""
-    overrides: dict[str, dict[str, Any]] = {}
-    for p in space:
-        section, field = p.key.split(".", 1)
-        overrides.setdefault(section, {})[field] = values[p.name]
-    return apply_overrides(base, overrides)
+    # a search stored by an earlier release names its keys the old flat way: read them as a stored file is
+    return apply_overrides(base, {p.key: values[p.name] for p in space}, warn=False)
 
 
 def reference_point(space: list[Param], base: RunConfig) -> dict[str, Any]:
@@ -127,15 +127,12 @@ def reference_point(space: list[Param], base: RunConfig) -> dict[str, Any]:
 
     Keys the reference did not set take the base preset's value; a value outside the space is
     clipped to it (a choice falls back to its first entry)."""
-    from crnn.config import PRESETS  # noqa: PLC0415
-
     ref = PRESETS["reference"]
     point = {}
     for p in space:
-        section, field = p.key.split(".", 1)
-        value = getattr(getattr(ref, section), field)
-        if section == "model" and field != "blank_bias":
-            value = getattr(getattr(base, section), field)  # the architecture stays the base preset's
+        value = value_at(ref, p.key)
+        if p.key.startswith("model.") and p.key != "model.blank_bias":
+            value = value_at(base, p.key)  # the architecture stays the base preset's
         if not p.contains(value):
             value = p.args[0] if p.kind == "choice" else min(max(value, p.args[0]), p.args[1])
         point[p.name] = value

@@ -43,7 +43,7 @@ class TrialSetup:
         return [Param(p["key"], p["kind"], tuple(p["args"])) for p in self.space]
 
     def config_for(self, values: dict[str, Any]) -> RunConfig:
-        base = apply_overrides(RunConfig.from_dict(self.base), {"train": {"epochs": self.max_epochs}})
+        base = apply_overrides(RunConfig.from_dict(self.base), {"train.epochs": self.max_epochs})
         return apply_params(base, self.params(), values)
 
 

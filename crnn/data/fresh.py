@@ -1,6 +1,6 @@
 """Fresh training images for every epoch, rendered while the model trains.
 
-A dataset made by ``crnn data synth`` records its generator settings. With ``train.synth_per_epoch``
+A dataset made by ``crnn data synth`` records its generator settings. With ``train.data.synth_per_epoch``
 set, training draws that many new images per epoch from the same generator instead of reusing the
 stored train split; val and test stay the stored, fixed splits.
 
@@ -71,8 +71,9 @@ def _synth_sources(source: dict, where: str) -> list[dict]:
         return [s for part in source["merged"] for s in _synth_sources(part.get("source") or {}, part.get("path", where))]
     if source.get("generator") not in GENERATORS.values():
         raise UserError(
-            f"train.synth_per_epoch: {where} was not made by `crnn data synth` (source {source.get('generator', 'import')!r}); "
-            "fresh images need the generator's settings, so set train.synth_per_epoch=0 for imported data"
+            f"train.data.synth_per_epoch: {where} was not made by `crnn data synth` "
+            f"(source {source.get('generator', 'import')!r}); "
+            "fresh images need the generator's settings, so set train.data.synth_per_epoch=0 for imported data"
         )
     return [source]
 
@@ -94,10 +95,10 @@ def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
 
 
 def check_focus(focus: str, charset: Charset) -> None:
-    """Refuse a ``train.synth_focus`` character the dataset's charset lacks (a label it could never hold)."""
+    """Refuse a ``train.data.synth_focus`` character the dataset's charset lacks (a label it could never hold)."""
     outside = sorted(set(focus) - set(charset.chars))
     if outside:
-        raise UserError(f"train.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
+        raise UserError(f"train.data.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
 
 
 class FreshBatches:
@@ -120,7 +121,7 @@ class FreshBatches:
         check_focus(focus, charset)
         if per_epoch < batch_size * world_size:
             raise UserError(
-                f"train.synth_per_epoch {per_epoch}: needs at least one global batch ({batch_size * world_size}) per epoch"
+                f"train.data.synth_per_epoch {per_epoch}: needs at least one global batch ({batch_size * world_size}) per epoch"
             )
         self.spec, self.charset = spec, charset
         self.batch_size = batch_size

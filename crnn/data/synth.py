@@ -181,7 +181,7 @@ def synthesize(
             for i, name in enumerate(("train", "val", "test"))
         }
         source = {
-            # "count" is every sample stored under this seed: a fresh stream (train.synth_per_epoch) starts past it
+            # "count" is every sample stored under this seed: a fresh stream (train.data.synth_per_epoch) starts past it
             **generator_info(spec.generator), "seed": spec.seed, "count": count + unlabeled, "labelled": count,
             "fractions": list(fractions), "reproducible_pixels": True, "colour": spec.colour,
         }  # fmt: skip

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crnn.config import RunConfig, TrainConfig
+from crnn.config import OptimConfig, RunConfig
 from crnn.data.batches import to_input
 from crnn.data.margins import quiet_margins
 from crnn.data.store import Dataset, Split
@@ -52,11 +52,11 @@ def worker_batch_size(batch_size: int, world_size: int) -> int:
     return batch_size // world_size
 
 
-def _optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
-    if tc.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=0.9, weight_decay=tc.weight_decay)
-    cls = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+def _optimizer(model: nn.Module, oc: OptimConfig) -> torch.optim.Optimizer:
+    if oc.name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=oc.lr, momentum=0.9, weight_decay=oc.weight_decay)
+    cls = torch.optim.AdamW if oc.name == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=oc.lr, weight_decay=oc.weight_decay)
 
 
 def _model(
@@ -75,7 +75,7 @@ def _model(
     model = build_model(config.model, data.charset.num_classes, height, width, data.length_range[1]).to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    sample = statistics_sample(data, train, config.train) if config.model.normalize or opts.init_from is not None else None
+    sample = statistics_sample(data, train, config.train.data) if config.model.normalize or opts.init_from is not None else None
     if config.model.normalize:
         model.set_input_stats(to_input(sample, channels))
     return model, sample
@@ -126,7 +126,7 @@ def _restore(trainer: Trainer, path: Path, saved: dict) -> None:
 
 def _context(config: RunConfig, data: Dataset, device: torch.device, autocast) -> StepContext:
     tc = config.train
-    return StepContext(data.charset, device, autocast, tc.beam_width, tc.channels_last, config.model.crop)
+    return StepContext(data.charset, device, autocast, tc.eval.beam_width, tc.channels_last, config.model.crop)
 
 
 def build_trainer(data: Dataset, out: str | Path, config: RunConfig, opts: FitOptions) -> Trainer:
@@ -134,20 +134,20 @@ def build_trainer(data: Dataset, out: str | Path, config: RunConfig, opts: FitOp
     tc = config.train
     device = pick_device(opts.device)
     precision = choose_precision(tc.amp, device)
-    train, val = training_splits(data, tc, opts.overfit)
+    train, val = training_splits(data, config, opts.overfit)
     per_worker = worker_batch_size(tc.batch_size, opts.world_size)
     model, sample = _model(data, config, train, opts, device)
     run = RunDir(out)
     resume_from, saved = _resume_source(run, config, opts)
     if opts.init_from is not None and resume_from is None:  # a resumed run has its own weights
         _transfer(model, data, config, sample, opts)
-    optimizer = _optimizer(model, tc)
+    optimizer = _optimizer(model, tc.optim)
     train_batches = train_batches_for(data, train, config, per_worker, opts.rank, opts.world_size)
-    ema = WeightEMA(model, tc.ema_decay) if tc.ema_decay else None
+    ema = WeightEMA(model, tc.eval.ema_decay) if tc.eval.ema_decay else None
     setup = ObjectiveSetup(data, config, train.labels, per_worker, opts.rank, opts.world_size, ema.model if ema else None)
     trainer = Trainer(
         config, data, run, opts, _context(config, data, device, precision.autocast), precision, model, net=model,
-        optim=Optimization(optimizer, precision.scaler(), tc.grad_clip),
+        optim=Optimization(optimizer, precision.scaler(), tc.optim.grad_clip),
         schedule=LRSchedule(optimizer, tc, len(train_batches)), objective=build_objective(setup),
         train_batches=train_batches, val_batches=val_shard(val, data.charset, max(per_worker, 256),
                                                            config.model.in_channels, opts.rank, opts.world_size),
@@ -164,24 +164,24 @@ def build_trainer(data: Dataset, out: str | Path, config: RunConfig, opts: FitOp
 
 def _announce(t: Trainer, train: Split, n_val: int) -> None:
     """config.json, and on a new run the opening line and a note on margins the text never reaches."""
-    config, data, opts, tc = t.config, t.data, t.opts, t.config.train
-    n_train = tc.synth_per_epoch or len(train)
+    config, data, opts, tc, dc = t.config, t.data, t.opts, t.config.train, t.config.train.data
+    n_train = dc.synth_per_epoch or len(train)
     t.run.write_config(run_record(
         config, data, n_train, n_val, overfit=opts.overfit, parameters=count_parameters(t.model),
         device=t.ctx.device.type, precision=t.precision.mode, world_size=opts.world_size,
     ))  # fmt: skip
     if t.state.epoch:
         return
-    what = f"{n_train} fresh images per epoch" if tc.synth_per_epoch else f"{n_train} images"
-    what += f" in epochs of {tc.epoch_images}" if tc.epoch_images else ""
-    what += f", {tc.synth_focus_share:.0%} given one of {tc.synth_focus!r}" if tc.synth_focus else ""
+    what = f"{n_train} fresh images per epoch" if dc.synth_per_epoch else f"{n_train} images"
+    what += f" in epochs of {dc.epoch_images}" if dc.epoch_images else ""
+    what += f", {dc.synth_focus_share:.0%} given one of {dc.synth_focus!r}" if dc.synth_focus else ""
     steps, per_worker = len(t.train_batches), t.train_batches.batch_size
     opts.log(
         f"training {count_parameters(t.model) / 1e6:.2f}M parameters on {what}{t.objective.describe()} "
         f"({steps} steps/epoch of {tc.batch_size} = {opts.world_size} worker(s) x {per_worker}), "
         f"device {t.ctx.device}, precision {t.precision.mode}"
     )
-    margins = (0, 0, 0, 0) if any(config.model.crop) or tc.synth_per_epoch else quiet_margins(train.images)
+    margins = (0, 0, 0, 0) if any(config.model.crop) or dc.synth_per_epoch else quiet_margins(train.images)
     if any(margins):
         opts.log(
             f"note: margins of {', '.join(map(str, margins))} px (top, bottom, left, right) lie outside where the "

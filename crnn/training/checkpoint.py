@@ -16,7 +16,7 @@ from crnn.errors import UserError
 from crnn.model import CRNN, build_model
 
 CHECKPOINT_DIR = "checkpoints"
-# What inference needs: the weights that score (the average under train.ema_decay), the config and the
+# What inference needs: the weights that score (the average under train.eval.ema_decay), the config and the
 # task. An inference-only checkpoint drops the optimizer, schedule, scaler and trained weights (a third
 # to a fifth of the size) and cannot be resumed; eval, predict, export and --init-from take it.
 INFERENCE_KEYS = ("model", "config", "charset", "height", "width", "max_label_len", "min_label_len", "metrics", "provenance")
@@ -102,7 +102,7 @@ class LoadedModel:
 
     @property
     def beam_width(self) -> int:
-        return self.config.train.beam_width
+        return self.config.train.eval.beam_width
 
     @property
     def channels(self) -> int:

@@ -1,4 +1,4 @@
-"""An exponential moving average of the weights (``train.ema_decay``), the model a run evaluates,
+"""An exponential moving average of the weights (``train.eval.ema_decay``), the model a run evaluates,
 selects and saves when it is on.
 
 Averaging the last few thousand steps' weights smooths the noise of the final updates; timm and

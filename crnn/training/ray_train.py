@@ -182,8 +182,8 @@ def train_distributed(job: TrainJob, launch: Launch, data: Dataset) -> dict:
 
 def _split_sizes(data, job: TrainJob) -> tuple[int, int]:
     """The train and val images ``fit`` will use, from the manifest (the driver loads no pixels)."""
-    tc = job.config.train
+    dc, samples = job.config.train.data, job.config.train.eval.samples
     n_train, n_val = int(data.manifest["splits"].get("train", 0)), int(data.manifest["splits"].get("val", 0))
     n_train = len(job.train_indices) if job.train_indices is not None else n_train
-    n_train = min(n_train, tc.train_samples) if tc.train_samples else n_train
-    return n_train, min(n_val, tc.eval_samples) if tc.eval_samples else n_val
+    n_train = min(n_train, dc.train_samples) if dc.train_samples else n_train
+    return n_train, min(n_val, samples) if samples else n_val

@@ -105,7 +105,7 @@ class RunDir:
         saved = self.saved_config()
         if saved is None:
             return
-        allowed = tuple(k for k in allowed if not (k == "train.epochs" and config.train.schedule == "onecycle"))
+        allowed = tuple(k for k in allowed if not (k == "train.epochs" and config.train.schedule.name == "onecycle"))
         diff = [d for d in config_diff(saved, config) if d.split(":")[0] not in allowed]
         if diff:
             raise UserError(

@@ -20,17 +20,17 @@ class LRSchedule:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, tc: TrainConfig, steps_per_epoch: int) -> None:
-        self.optimizer, self.tc = optimizer, tc
+        self.optimizer, self.sc, self.peak = optimizer, tc.schedule, tc.optim.lr
         self.total_steps = tc.epochs * steps_per_epoch
         self.steps = 0
-        if tc.schedule == "onecycle":
-            self.pct = min(0.5, max(tc.warmup_steps / self.total_steps, 0.05))
+        if self.sc.name == "onecycle":
+            self.pct = min(0.5, max(self.sc.warmup_steps / self.total_steps, 0.05))
             self.inner = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=tc.lr, total_steps=self.total_steps, pct_start=self.pct
+                optimizer, max_lr=self.peak, total_steps=self.total_steps, pct_start=self.pct
             )
         else:
             self.inner = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="min", factor=tc.plateau_factor, patience=tc.plateau_patience
+                optimizer, mode="min", factor=self.sc.factor, patience=self.sc.patience
             )
             self._warm()
 
@@ -40,31 +40,31 @@ class LRSchedule:
 
     @property
     def warming_up(self) -> bool:
-        return self.tc.schedule == "plateau" and self.steps < self.tc.warmup_steps
+        return self.sc.name == "plateau" and self.steps < self.sc.warmup_steps
 
     @property
     def warmed_up(self) -> bool:
         """Past the rise of the learning rate (the warmup, or one-cycle's climb to its peak)."""
-        if self.tc.schedule == "onecycle":
+        if self.sc.name == "onecycle":
             return self.steps >= self.inner.total_steps * self.pct
         return not self.warming_up
 
     def _warm(self) -> None:
         if self.warming_up:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.tc.lr * (self.steps + 1) / self.tc.warmup_steps
+                group["lr"] = self.peak * (self.steps + 1) / self.sc.warmup_steps
 
     def after_step(self) -> None:
         self.steps += 1
-        if self.tc.schedule == "onecycle":
+        if self.sc.name == "onecycle":
             if self.steps < self.total_steps:  # OneCycleLR raises one step past its end
                 self.inner.step()
-        elif self.steps <= self.tc.warmup_steps:
+        elif self.steps <= self.sc.warmup_steps:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.tc.lr * min(1.0, (self.steps + 1) / self.tc.warmup_steps)
+                group["lr"] = self.peak * min(1.0, (self.steps + 1) / self.sc.warmup_steps)
 
     def after_epoch(self, val_loss: float, off_blank_plateau: bool = True) -> None:
-        if self.tc.schedule == "plateau" and not self.warming_up and off_blank_plateau:
+        if self.sc.name == "plateau" and not self.warming_up and off_blank_plateau:
             self.inner.step(val_loss)
 
     def state_dict(self) -> dict:

@@ -1,11 +1,11 @@
-"""Semi-supervised training on the dataset's unlabelled images (``train.semi``).
+"""Semi-supervised training on the dataset's unlabelled images (``train.semi.method``).
 
 Unlabelled images cost an attacker nothing, so the attacker that matters has a few hundred labels and
 thousands of unlabelled images. Two methods, both adding a loss on pseudo-labelled images to every step:
 
 - ``fixmatch`` (teacher/student, after Sohn et al. 2020 and GeeSolver's decoder): the teacher, the weight
-  average (``train.ema_decay``), reads the clean image; its greedy whole-string answer becomes the target
-  when its confidence (the best path's probability) reaches ``train.semi_threshold`` and its length is
+  average (``train.eval.ema_decay``), reads the clean image; its greedy whole-string answer becomes the target
+  when its confidence (the best path's probability) reaches ``train.semi.threshold`` and its length is
   within the task's range; the student learns it on a strongly augmented view (``semi_strong_ops``).
 - ``pseudo`` (iterative pseudo-labelling, after Stark et al. 2015): every ``semi_round_epochs`` epochs the
   scored model labels the whole unlabelled pool once; the confident answers are trained on, with the
@@ -120,7 +120,7 @@ class SemiTask:
     channels: int = 1
     truth: list[str] | None = None
     crop: tuple[int, ...] = (0, 0, 0, 0)
-    prior: torch.Tensor | None = None  # (K-1,) the labelled characters' mix (train.semi_align)
+    prior: torch.Tensor | None = None  # (K-1,) the labelled characters' mix (train.semi.align)
 
 
 class SemiSupervision:
@@ -128,7 +128,7 @@ class SemiSupervision:
 
     def __init__(self, tc: TrainConfig, task: SemiTask, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
         self.tc = tc
-        self.prior = task.prior if tc.semi_align else None  # (K-1,) the labelled characters' mix: what alignment aims at
+        self.prior = task.prior if tc.semi.align else None  # (K-1,) the labelled characters' mix: what alignment aims at
         self.mass: torch.Tensor | None = None  # (K-1,) the teacher's character shares the answers are aligned against
         # (K-1,) this epoch's characters in the teacher's plain answers
         self._counts = torch.zeros(task.charset.num_classes - 1, dtype=torch.float64)
@@ -136,7 +136,7 @@ class SemiSupervision:
         self.pool = task.pool  # (N, H, W[, 3]) uint8, memory-mapped: never copied whole
         self.charset = task.charset
         self.lengths = task.lengths
-        self.batch_size = max(1, round(batch_size * tc.semi_ratio))
+        self.batch_size = max(1, round(batch_size * tc.semi.ratio))
         self.channels = task.channels
         self.rank, self.world_size = rank, world_size
         self.truth = task.truth
@@ -153,13 +153,13 @@ class SemiSupervision:
         self._order, self._at = order[self.rank :: self.world_size], 0
         self._gen = torch.Generator().manual_seed(self.tc.seed * 104729 + epoch * 131 + self.rank)
         self.counts = PseudoCounts()
-        self.weight = self.tc.semi_weight * min(1.0, epoch / max(self.tc.semi_rampup, 1))
+        self.weight = self.tc.semi.weight * min(1.0, epoch / max(self.tc.semi.rampup, 1))
         self._counts = torch.zeros(self.charset.num_classes - 1, dtype=torch.float64)
 
     def end_epoch(self) -> None:
         """Fixmatch with alignment: the epoch's teacher answers, counted over every worker and averaged with
         the shares before them, align the next epoch's."""
-        if self.prior is None or self.tc.semi != "fixmatch":
+        if self.prior is None or self.tc.semi.method != "fixmatch":
             return
         counts = self._counts.clone()
         if self.world_size > 1 and dist.is_available() and dist.is_initialized():
@@ -195,7 +195,7 @@ class SemiSupervision:
     @property
     def active(self) -> bool:
         """Whether a step has anything to learn from the pool: always for fixmatch; for pseudo, once a round labelled it."""
-        return self.tc.semi == "fixmatch" or bool(self.table)
+        return self.tc.semi.method == "fixmatch" or bool(self.table)
 
     def _answers(self, log_probs: torch.Tensor) -> tuple[list[list[int]], list[bool]]:
         """Greedy answers from (T, B, K) log-probabilities (aligned, where alignment is on and has a mass) and
@@ -204,7 +204,7 @@ class SemiSupervision:
             shift = alignment_shift(self.prior, self.mass).to(log_probs.device)
             log_probs = torch.log_softmax(log_probs + shift, dim=-1)
         ids, conf = greedy_decode(log_probs)  # (T, B, K) -> B id lists
-        return ids, confident(ids, conf, self.lengths, self.tc.semi_threshold)
+        return ids, confident(ids, conf, self.lengths, self.tc.semi.threshold)
 
     def _count(self, log_probs: torch.Tensor) -> torch.Tensor:
         """(K-1,) the characters of the plain greedy answers on (T, B, K) ``log_probs``."""
@@ -212,8 +212,8 @@ class SemiSupervision:
 
     def round_due(self, epoch: int) -> bool:
         """Pseudo mode: relabel the pool before this epoch (the first round trains on the labels alone)."""
-        every = self.tc.semi_round_epochs
-        return self.tc.semi == "pseudo" and epoch > every and (epoch - 1) % every == 0
+        every = self.tc.semi.round_epochs
+        return self.tc.semi.method == "pseudo" and epoch > every and (epoch - 1) % every == 0
 
     @torch.no_grad()
     def relabel(self, model: nn.Module, ctx: StepContext) -> int:
@@ -237,14 +237,14 @@ class SemiSupervision:
         """The student's view (B_u, C, H, W), the targets and which of them are kept."""
         idx = self._take()
         clean = to_input(np.asarray(self.pool[idx]), self.channels).to(ctx.device)  # (B_u, C, H, W)
-        if self.tc.semi == "fixmatch":
+        if self.tc.semi.method == "fixmatch":
             assert teacher is not None, "fixmatch reads its targets from the weight average"
             with torch.no_grad():
                 log_probs = self._read(teacher, clean, ctx)  # (T, B_u, K)
                 if self.prior is not None:
                     self._counts += self._count(log_probs)
                 ids, keep = self._answers(log_probs)
-            view = augment(clean, self._gen, self.tc.semi_strong_ops, self.crop)
+            view = augment(clean, self._gen, self.tc.semi.strong_ops, self.crop)
         else:
             answers = [self.table[i] if self.table else "" for i in idx]
             keep = [bool(a) for a in answers]

@@ -135,7 +135,9 @@ class Trainer:
         """Train epoch ``epoch``, score it on the val split, step the schedule; (its metrics row, whether it is the best)."""
         stats, extra = self._train(epoch)
         if not stats.loss < DIVERGED_LOSS:  # before anything is saved or reported: the last good epoch stays the last
-            raise UserError(f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.lr or raise grad_clip")
+            raise UserError(
+                f"training diverged at epoch {epoch} (loss {stats.loss}); lower train.optim.lr or raise train.optim.grad_clip"
+            )
         # every rank scores its share and gets the whole split's metrics
         metrics = validate(self.scored, self.val_batches, self.val_labels, self.ctx, world_size=self.opts.world_size)
         if not self.opts.overfit:  # an overfit check keeps its learning rate: memorising is the point

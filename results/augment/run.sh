@@ -25,6 +25,6 @@ for name in none affine rotate perspective elastic lines contrast+noise all; do
   resume=()
   [ -f "$runs/$name/checkpoints/last.pt" ] && resume=(--resume)
   OMP_NUM_THREADS=1 $crnn train --data "$data" --out "$runs/$name" --preset cpu-fast "${aug[@]}" "${resume[@]}" \
-    --set train.epochs=25 --set train.early_stop_patience=0 --set train.eval_samples=0
+    --set train.epochs=25 --set train.early_stop_patience=0 --set train.eval.samples=0
   $crnn eval --model "$runs/$name" --data "$data" --split test --json > "$runs/$name/.test.json" && mv "$runs/$name/.test.json" "$runs/$name/test.json"
 done

@@ -22,7 +22,7 @@ OBJECTIVES: dict[str, Callable[[ObjectiveSetup], Objective]] = {
 
 
 def objective_name(tc: TrainConfig) -> str:
-    return tc.semi or "ctc"
+    return tc.semi.method or "ctc"
 
 
 def build_objective(setup: ObjectiveSetup) -> Objective:

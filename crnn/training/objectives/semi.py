@@ -1,4 +1,4 @@
-"""``train.semi``: FixMatch or rounds of pseudo-labels on the unlabelled split, added to every CTC step.
+"""``train.semi.method``: FixMatch or rounds of pseudo-labels on the unlabelled split, added to every CTC step.
 
 The method itself (teacher answers, confidence gate, alignment, the pool's order) is
 ``crnn.training.semi.SemiSupervision``; this objective puts its batch into the step's forward pass.
@@ -21,7 +21,7 @@ from crnn.training.step import StepContext
 class SemiObjective(Objective):
     def __init__(self, semi: SemiSupervision, teacher: nn.Module | None) -> None:
         self.semi, self.teacher = semi, teacher
-        self.name = semi.tc.semi
+        self.name = semi.tc.semi.method
 
     def loss(self, net: nn.Module, images: torch.Tensor, batch: Batch, ctx: StepContext) -> torch.Tensor:
         if not self.semi.active:  # pseudo's first round: the labels alone
@@ -57,20 +57,20 @@ class SemiObjective(Objective):
 
 
 def build_semi(setup: ObjectiveSetup) -> SemiObjective:
-    """The unlabelled pool (its first ``train.semi_unlabeled``), on synthetic data its truth, and with
-    ``train.semi_align`` the training labels' character mix."""
+    """The unlabelled pool (its first ``train.semi.unlabeled``), on synthetic data its truth, and with
+    ``train.semi.align`` the training labels' character mix."""
     data, tc = setup.data, setup.config.train
     pool = load_unlabeled(data)
     if pool is None:
         raise UserError(
-            f"train.semi={tc.semi}: {data.root} has no unlabeled split; add one with "
+            f"train.semi.method={tc.semi.method}: {data.root} has no unlabeled split; add one with "
             "`crnn data import SRC --unlabeled DIR` or `crnn data synth --unlabeled N`"
         )
     truth = load_unlabeled_truth(data)
-    if tc.semi_unlabeled:
-        pool, truth = pool[: tc.semi_unlabeled], truth[: tc.semi_unlabeled] if truth is not None else None
+    if tc.semi.unlabeled:
+        pool, truth = pool[: tc.semi.unlabeled], truth[: tc.semi.unlabeled] if truth is not None else None
     task = SemiTask(
         pool, data.charset, data.length_range, setup.config.model.in_channels, truth, setup.config.model.crop,
-        char_prior(setup.train_labels, data.charset) if tc.semi_align else None,
+        char_prior(setup.train_labels, data.charset) if tc.semi.align else None,
     )  # fmt: skip
     return SemiObjective(SemiSupervision(tc, task, setup.per_worker, setup.rank, setup.world_size), setup.teacher)
