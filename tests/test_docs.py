@@ -85,7 +85,7 @@ def test_every_config_key_named_exists():
     for page in PAGES:
         for line in page.read_text().splitlines():
             for section, key in re.findall(r"(?<![\w./])(model|train)\.([a-z_]+(?:\.[a-z_]+)*)\b(?!\()", line):
-                old = f"{section}.{key}" in RENAMED and f"{RENAMED[f'{section}.{key}']}`" in line  # "X is now Y"
+                old = f"{section}.{key}" in RENAMED and RENAMED[f"{section}.{key}"] in line  # "X is now Y"
                 if key.split(".")[-1] not in NOT_KEYS and key not in NOT_KEYS and not old:
                     named.add((page.relative_to(ROOT), f"{section}.{key}"))
     unknown = sorted(f"{page}: {key}" for page, key in named if key not in known)
