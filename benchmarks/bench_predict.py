@@ -26,7 +26,7 @@ NAIVE = """
 import sys, time, numpy as np, torch
 from pathlib import Path
 from PIL import Image
-from crnn.predict import predict_arrays
+from crnn.inference.predict import predict_arrays
 from crnn.training.checkpoint import load_model
 torch.set_num_threads(int(sys.argv[3]))
 loaded = load_model(sys.argv[1])

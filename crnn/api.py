@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from crnn.batch_predict import Item, OnnxModel, expand_sources, predict_stream
 from crnn.errors import UserError
+from crnn.inference.stream import Item, OnnxModel, expand_sources, predict_stream
 
 ImageLike = Any  # a path (file, folder, glob, CSV), a PIL image, or a uint8 array (H, W), (H, W, 3) or a batch of them
 
@@ -43,7 +43,7 @@ class Model:
         if self.path.endswith(".onnx"):
             self._impl, self.loaded = OnnxModel(self.path), None
         else:
-            from crnn.predict import TorchModel  # noqa: PLC0415
+            from crnn.inference.predict import TorchModel  # noqa: PLC0415
             from crnn.training.checkpoint import load_model as load  # noqa: PLC0415
 
             self.loaded = load(path)
@@ -63,7 +63,7 @@ class Model:
         return [Prediction(r.prediction or "", float(r.confidence or 0.0), r.source) for r in rows]
 
     def export(self, out: str | Path, format: str = "onnx") -> Path:
-        from crnn.export import export_model  # noqa: PLC0415
+        from crnn.inference.export import export_model  # noqa: PLC0415
 
         return export_model(self._torch("export"), format, out)
 
@@ -151,7 +151,7 @@ def _value(v: Any) -> str:
 
 def evaluate(model: Model | str | Path, data: str | Path, split: str = "test", beam_width: int | None = None) -> dict:
     """Exact and character accuracy (with the 95% interval of exact), edit distance, CER, confusions (as ``crnn eval``)."""
-    from crnn.evaluation import evaluate_dataset  # noqa: PLC0415
+    from crnn.inference.evaluate import evaluate_dataset  # noqa: PLC0415
 
     model = model if isinstance(model, Model) else Model(model)
     return evaluate_dataset(model._torch("evaluate"), data, split, beam_width)
@@ -159,10 +159,10 @@ def evaluate(model: Model | str | Path, data: str | Path, split: str = "test", b
 
 def assess(data: str | Path, out: str | Path, **options: Any) -> dict:
     """``crnn assess``: the labels-to-break curve of each attacker; returns ``assessment.json``. ``options``
-    are ``tune.assess.AssessOptions`` fields: ``attackers="base,base+semi"``, ``sizes="auto"``, ``preset``, ..."""
+    are ``tune.assess.run.AssessOptions`` fields: ``attackers="base,base+semi"``, ``sizes="auto"``, ``preset``, ..."""
     import json  # noqa: PLC0415
 
-    from tune.assess import AssessOptions, run_assess  # noqa: PLC0415
+    from tune.assess.run import AssessOptions, run_assess  # noqa: PLC0415
 
     report = run_assess(AssessOptions(data=str(data), out=str(out), **options), command="crnn.assess (Python API)")
     return json.loads((report / "assessment.json").read_text())

@@ -137,7 +137,7 @@ class MlflowTracker(Tracker):
                 self.client.log_artifact(run_id, str(self.out / name))
         best = self.out / "checkpoints" / "best.pt"
         if best.is_file():
-            from crnn.export import export_model  # noqa: PLC0415 - torch and onnx only at the end of a tracked run
+            from crnn.inference.export import export_model  # noqa: PLC0415 - torch and onnx only at the end of a tracked run
             from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
             with tempfile.TemporaryDirectory() as tmp:

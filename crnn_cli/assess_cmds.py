@@ -14,7 +14,7 @@ from crnn_cli.flags import add_alias, add_tracking_flags, add_trust_flag
 
 def cmd_assess(args: argparse.Namespace) -> int:
     if args.compare:
-        from tune.assess_report import compare  # noqa: PLC0415
+        from tune.assess.report import compare  # noqa: PLC0415
 
         print(compare(args.compare, Path(args.out) if args.out else None), end="")
         if args.out:
@@ -24,9 +24,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
         raise UserError("--report-only needs --out REPORT, the assessment folder to rewrite the report of")
     if not args.report_only and (not args.data or not args.out):
         raise UserError("--data and --out are required (or --compare REPORT..., or --out REPORT --report-only)")
-    from tune.assess import AssessOptions, home_of, pull_assessment, push_report, run_assess  # noqa: PLC0415
-    from tune.assess_report import write_report  # noqa: PLC0415
-    from tune.sizes import bracket_text  # noqa: PLC0415
+    from tune.assess.report import write_report  # noqa: PLC0415
+    from tune.assess.run import AssessOptions, home_of, pull_assessment, push_report, run_assess  # noqa: PLC0415
+    from tune.assess.sizes import bracket_text  # noqa: PLC0415
 
     if args.report_only:
         home = home_of(args.out, args.storage)

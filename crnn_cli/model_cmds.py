@@ -50,11 +50,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from crnn.report import format_report  # noqa: PLC0415
 
     if args.model.endswith(".onnx"):  # an exported model: onnxruntime, no torch
-        from crnn.onnx_eval import evaluate_onnx  # noqa: PLC0415
+        from crnn.inference.onnx_eval import evaluate_onnx  # noqa: PLC0415
 
         report, provenance = evaluate_onnx(args.model, args.data, args.split, args.beam_width, args.limit)
     else:
-        from crnn.evaluation import evaluate_dataset  # noqa: PLC0415
+        from crnn.inference.evaluate import evaluate_dataset  # noqa: PLC0415
         from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
         loaded = load_model(args.model)
@@ -72,10 +72,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _predict_model(path: str, threads: int):
     """``model.onnx``: onnxruntime from the file alone (no torch import); anything else: a checkpoint."""
     if path.endswith(".onnx"):
-        from crnn.batch_predict import OnnxModel  # noqa: PLC0415
+        from crnn.inference.stream import OnnxModel  # noqa: PLC0415
 
         return OnnxModel(path, threads)
-    from crnn.predict import TorchModel  # noqa: PLC0415
+    from crnn.inference.predict import TorchModel  # noqa: PLC0415
     from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     if threads:
@@ -89,7 +89,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import sys  # noqa: PLC0415
 
     from crnn.atomic import partial_path  # noqa: PLC0415
-    from crnn.batch_predict import Writer, expand_sources, predict_stream  # noqa: PLC0415
+    from crnn.inference.stream import Writer, expand_sources, predict_stream  # noqa: PLC0415
     from crnn.progress import Progress  # noqa: PLC0415
     from crnn.stats import wilson  # noqa: PLC0415
 
@@ -129,7 +129,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crnn.export import export_model  # noqa: PLC0415
+    from crnn.inference.export import export_model  # noqa: PLC0415
     from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     out = export_model(load_model(args.model), args.format, args.out)

@@ -11,9 +11,9 @@ SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tune.experiment import Experiment  # noqa: PLC0415
-    from tune.results import print_results  # noqa: PLC0415
-    from tune.run import TuneOptions, run_tune  # noqa: PLC0415
+    from tune.search.experiment import Experiment  # noqa: PLC0415
+    from tune.search.results import print_results  # noqa: PLC0415
+    from tune.search.run import TuneOptions, run_tune  # noqa: PLC0415
 
     opts = TuneOptions(
         data=args.data, name=args.name, preset=args.preset, samples=args.samples, max_epochs=args.max_epochs,
@@ -28,8 +28,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from tune.experiment import Experiment  # noqa: PLC0415
-    from tune.results import print_results  # noqa: PLC0415
+    from tune.search.experiment import Experiment  # noqa: PLC0415
+    from tune.search.results import print_results  # noqa: PLC0415
 
     if args.sort not in SORTABLE:
         raise UserError(f"--sort {args.sort!r}: accepted: {', '.join(SORTABLE)}")
@@ -41,8 +41,8 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from tune.experiment import Experiment  # noqa: PLC0415
-    from tune.retrain import RetrainOptions, retrain  # noqa: PLC0415
+    from tune.search.experiment import Experiment  # noqa: PLC0415
+    from tune.search.retrain import RetrainOptions, retrain  # noqa: PLC0415
 
     opts = RetrainOptions(
         exp=Experiment.find(args.exp, args.experiments).path, data=args.data, out=args.out, trial=args.trial,
@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Ray Train (DDP) workers per trial (default 1; >1: a TorchTrainer per trial)")  # fmt: skip
     add_alias(p, "--workers-per-trial", "--workers", "workers_per_trial", type=int)
     p.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (default 0)")
-    p.add_argument("--space", help="YAML search space replacing or extending tune/space.yaml")
+    p.add_argument("--space", help="YAML search space replacing or extending tune/search/space.yaml")
     p.add_argument("--scheduler", help="asha (the default: early stopping on val exact accuracy) or none")
     add_experiments_flag(p)
     p.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT (default: a local Ray)")

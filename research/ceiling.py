@@ -14,7 +14,7 @@ import argparse
 from collections import Counter
 
 from crnn.data.store import load_dataset
-from crnn.evaluation import predict_split
+from crnn.inference.evaluate import predict_split
 from crnn.metrics import sequence_metrics, substitutions
 from crnn.training.checkpoint import load_model
 

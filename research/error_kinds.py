@@ -17,7 +17,7 @@ from collections import Counter
 
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.evaluation import predict_split
+from crnn.inference.evaluate import predict_split
 from crnn.metrics import LOOK_ALIKE_SETS, pair_rates
 from crnn.stats import wilson
 from crnn.training.checkpoint import load_model

@@ -4,7 +4,7 @@
         --data data/fresh2026 [--split test] [--limit 2000]
 
 Feeds the first ``--limit`` images of the split, made model input as everywhere else
-(``crnn.data.batches.to_input``: [0, 1], colour converted to the model's channels), to
+(``crnn.data.pixels.to_input``: [0, 1], colour converted to the model's channels), to
 ``onnxruntime`` and to the checkpoint, and prints the largest log-probability difference, how many
 greedy labels agree, and each one's exact accuracy. Exits 1 when a label differs or a log-probability
 differs by more than ``--atol``.
@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 from crnn.data.store import load_dataset
 from crnn.decode import greedy_decode
 from crnn.errors import UserError

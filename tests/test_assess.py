@@ -19,7 +19,7 @@ from crnn.training.amp import choose_precision
 from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
-from tune.assess import device_label
+from tune.assess.run import device_label
 
 pytestmark = pytest.mark.ray
 KEYS = {
@@ -256,7 +256,7 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
 
 
 def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():
-    from tune.assess import AssessSetup
+    from tune.assess.run import AssessSetup
 
     setup = AssessSetup(data="d", config={"train": {"batch_size": 128}}, recipe="r", min_images=100_000, max_epochs=200)
     assert [setup.batch_for(n) for n in (64, 300, 2000, 90_000)] == [8, 18, 125, 128]  # >= 16 steps an epoch
@@ -326,7 +326,7 @@ def test_a_runs_minutes_name_the_precision_they_were_measured_at():
 
 
 def test_a_report_with_a_planned_run_unfinished_gives_no_verdict(report, tmp_path, cli):
-    from tune.assess_files import TEST_FILE
+    from tune.assess.files import TEST_FILE
 
     partial = tmp_path / "r"
     shutil.copytree(report, partial)

@@ -5,9 +5,9 @@ import pytest
 
 from crnn.config import apply_overrides, resolve_config
 from crnn.errors import UserError
-from tune.assess_report import _heading_text, strongest
-from tune.attackers import build_attackers, parse_attackers, scheme_input_height
-from tune.sizes import bracket_text, brackets, coarse_sizes, heading, parse_sizes, refine
+from tune.assess.attackers import build_attackers, parse_attackers, scheme_input_height
+from tune.assess.report import _heading_text, strongest
+from tune.assess.sizes import bracket_text, brackets, coarse_sizes, heading, parse_sizes, refine
 
 
 def curve(*points: tuple[int, int]) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from tune.assess_progress import RoundLines, duration
+from tune.assess.progress import RoundLines, duration
 
 PLAN = [{"attacker": "base", "size": 100, "repeat": 0}, {"attacker": "base", "size": 400, "repeat": 0}]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 from crnn.data.store import load_dataset
 from crnn.training.checkpoint import load_model
 from tests.other_scheme import write_scheme

@@ -153,7 +153,7 @@ def test_a_merge_of_synth_batches_streams_fresh_images_and_a_merge_with_imports_
 
 def test_a_fresh_image_run_measures_its_input_statistics_on_training_images_not_val(digits_data, tmp_path):
     """With no stored train split, the normalisation comes from the start of the fresh stream, never the val split."""
-    from crnn.data.batches import to_input
+    from crnn.data.pixels import to_input
     from crnn.training.checkpoint import load_model
 
     data = load_dataset(digits_data)

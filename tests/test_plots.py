@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt
 import pytest
 
 from crnn.plots import learning_curves, learning_curves_figure
-from tune.assess_plots import coverage_figure, curve_figure
-from tune.plots import best_so_far_figure, params_figure, search_plots
-from tune.plots import learning_curves_figure as search_curves_figure
-from tune.space import Param
+from tune.assess.plots import coverage_figure, curve_figure
+from tune.search.plots import best_so_far_figure, params_figure, search_plots
+from tune.search.plots import learning_curves_figure as search_curves_figure
+from tune.search.space import Param
 
 ROWS = [
     {"epoch": e, "train_loss": 3.2 / e, "val_loss": 3.4 / e, "exact_acc": 0.0, "char_acc": 0.0, "exact_acc_nocase": 0.0}

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 from crnn.data.synth import SynthSpec, render_many
 from crnn.errors import UserError
 from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_path

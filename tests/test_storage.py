@@ -11,7 +11,7 @@ import pytest
 
 from crnn import storage
 from crnn.errors import UserError
-from tune.assess import home_of
+from tune.assess.run import home_of
 from tune.mirror import Mirror, no_checkpoints
 
 

@@ -356,7 +356,7 @@ def test_identity_blocks_compute_the_source_function():
 
 
 def test_a_greyscale_source_starts_a_colour_model_as_its_own_function_of_the_luma():
-    from crnn.data.batches import to_input
+    from crnn.data.pixels import to_input
     from crnn.training.transfer import transfer_weights
 
     cfg = resolve_config("tiny").model

@@ -16,9 +16,9 @@ from crnn.atomic import staging_dir
 from crnn.data.store import is_dataset
 from crnn.errors import UserError
 from tests.conftest import make_dataset
-from tune.experiment import EXPERIMENT_FILE
 from tune.mirror import Mirror
-from tune.run import TUNE_PRESETS, TuneOptions, _setup
+from tune.search.experiment import EXPERIMENT_FILE
+from tune.search.run import TUNE_PRESETS, TuneOptions, _setup
 from tune.tune_state import TRUST_FLAG, check_restore, trial_statuses
 
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"

@@ -14,9 +14,9 @@ from ray.tune import ExperimentAnalysis
 from crnn.config import resolve_config
 from tests.conftest import kill_session, wait_for
 from tests.hooks.crnn_faults import faults
-from tune.experiment import Experiment
-from tune.run import TuneOptions, run_tune
-from tune.space import load_space
+from tune.search.experiment import Experiment
+from tune.search.run import TuneOptions, run_tune
+from tune.search.space import load_space
 
 pytestmark = pytest.mark.ray
 
@@ -184,7 +184,7 @@ def test_a_space_file_extends_the_default(tmp_path):
 
 def test_a_space_file_of_the_old_flat_keys_still_extends_the_default(tmp_path, capsys):
     from crnn.config import overrides
-    from tune.space import apply_params
+    from tune.search.space import apply_params
 
     overrides._warned.clear()
     path = tmp_path / "space.yaml"

@@ -15,25 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from crnn.batch_predict import LUMA  # ITU-R 601, what PIL's convert("L") uses
 from crnn.charset import Charset
-
-
-def to_input(images: torch.Tensor | np.ndarray, channels: int = 1) -> torch.Tensor:
-    """uint8 (B, H, W) greyscale or (B, H, W, 3) RGB -> float (B, channels, H, W) in [0, 1].
-
-    The one place pixels become model input: training, evaluation, ``crnn predict`` and the ONNX
-    latency check all call it, so a colour dataset read by a greyscale model is converted the same way.
-    """
-    if isinstance(images, np.ndarray) and not images.flags.writeable:
-        images = images.copy()  # torch will not wrap a read-only array (an image PIL handed over)
-    x = torch.as_tensor(images).float().div_(255.0)
-    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # (B, C, H, W)
-    if x.shape[1] == 3 and channels == 1:
-        x = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    elif x.shape[1] == 1 and channels == 3:
-        x = x.expand(-1, 3, -1, -1)
-    return x.contiguous()
+from crnn.data.pixels import to_input
 
 
 @dataclass

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from crnn.charset import Charset
-from crnn.data.batches import Batch, encode_labels, to_input
+from crnn.data.batches import Batch, encode_labels
+from crnn.data.pixels import to_input
 from crnn.data.synth import GENERATORS, SynthSpec, render
 from crnn.errors import UserError
 

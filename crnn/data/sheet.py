@@ -45,7 +45,7 @@ def model_view(images: np.ndarray, model: Mapping[str, object]) -> np.ndarray:
     import torch  # noqa: PLC0415 - only with a model: a plain sheet stays torch-free and quick
 
     from crnn.config import RunConfig  # noqa: PLC0415
-    from crnn.data.batches import to_input  # noqa: PLC0415
+    from crnn.data.pixels import to_input  # noqa: PLC0415
     from crnn.model import build_model  # noqa: PLC0415
 
     cfg = RunConfig.from_dict({"model": dict(model)}).model

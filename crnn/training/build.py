@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from crnn.config import OptimConfig, RunConfig
-from crnn.data.batches import to_input
 from crnn.data.margins import quiet_margins
+from crnn.data.pixels import to_input
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 from crnn.model import build_model, count_parameters

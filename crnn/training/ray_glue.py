@@ -1,6 +1,6 @@
 """The Ray lines of crnn, in one place: start or attach to Ray, build a TorchTrainer, report an
 epoch with its checkpoint, resume from the last one. ``crnn train --workers`` and every Tune trial
-(``tune/trial.py``) use these, so a checkpoint means the same thing in both.
+(``tune/search/trial.py``) use these, so a checkpoint means the same thing in both.
 """
 
 from __future__ import annotations

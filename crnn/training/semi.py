@@ -39,7 +39,7 @@ from torch import nn
 from crnn.charset import Charset
 from crnn.config import TrainConfig
 from crnn.data.augment import augment
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 from crnn.decode import greedy_decode
 from crnn.training.step import StepContext
 

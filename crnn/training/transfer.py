@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crnn.batch_predict import LUMA
 from crnn.config import POOLS
+from crnn.data.pixels import LUMA
 
 
 def map_head(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor], source_chars: str, chars: str) -> dict:

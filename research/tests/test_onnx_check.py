@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 
 SPEC = importlib.util.spec_from_file_location("onnx_check", Path(__file__).parents[1] / "onnx_check.py")
 onnx_check = importlib.util.module_from_spec(SPEC)
@@ -38,7 +38,7 @@ def test_a_missing_model_is_one_line(tmp_path, monkeypatch, capsys):
 def _model(folder: Path, seed: int) -> Path:
     """A tiny untrained model's checkpoint and its ONNX export."""
     from crnn.config import resolve_config
-    from crnn.export import export_model
+    from crnn.inference.export import export_model
     from crnn.model import build_model
     from crnn.training.checkpoint import load_model, save_checkpoint
 

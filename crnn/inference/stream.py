@@ -4,7 +4,7 @@ label column) and dataset folders (a split of ``crnn data synth/import``). The m
 (torch) or a ``model.onnx`` exported by ``crnn export``, which carries its own charset and image size:
 that path runs on onnxruntime and numpy only, without importing torch.
 
-Torch-free on purpose: the torch model plugs in through ``crnn.predict.TorchModel``.
+Torch-free on purpose: the torch model plugs in through ``crnn.inference.predict.TorchModel``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from PIL import Image
 from crnn.charset import Charset
 from crnn.data.images import MAX_SIDE, check_size, read_image
 from crnn.data.importer import IMAGE_SUFFIXES, image_files
+from crnn.data.pixels import to_input_np
 from crnn.decode_np import decode_np
 from crnn.errors import UserError
 
-LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, what PIL's convert("L") uses; crnn.data.batches reads it from here
-META_PREFIX = "crnn."  # ONNX metadata_props keys written by crnn.export
+META_PREFIX = "crnn."  # ONNX metadata_props keys written by crnn.inference.export
 FORMATS = ("tsv", "csv", "jsonl")
 
 
@@ -44,17 +44,6 @@ class Model(Protocol):
     def read(self, x: np.ndarray, beam_width: int) -> tuple[list[str], list[float]]:
         """float32 (B, C, H, W) in [0, 1] -> texts and confidences."""
         ...
-
-
-def to_input_np(images: np.ndarray, channels: int) -> np.ndarray:
-    """uint8 (B, H, W) or (B, H, W, 3) -> float32 (B, channels, H, W) in [0, 1]; as ``crnn.data.batches.to_input``."""
-    x = images.astype(np.float32) / 255.0
-    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)  # (B, C, H, W)
-    if x.shape[1] == 3 and channels == 1:
-        x = (x * np.asarray(LUMA, dtype=np.float32).reshape(1, 3, 1, 1)).sum(1, keepdims=True)
-    elif x.shape[1] == 1 and channels == 3:
-        x = np.repeat(x, 3, axis=1)
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 class OnnxModel:

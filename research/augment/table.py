@@ -1,4 +1,4 @@
-"""Print the augmentation table from the runs of results/augment/run.sh: python results/augment/table.py RUNS_DIR"""
+"""Print the augmentation table from the runs of research/augment/run.sh: python research/augment/table.py RUNS_DIR"""
 
 import json
 import sys

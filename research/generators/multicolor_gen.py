@@ -4,7 +4,7 @@ random colour, at its hardest level (5 lines and 70 circles), written as labelle
 `crnn data import`.
 
     pip install --no-deps --target /tmp/mcc multicolorcaptcha==1.2.0
-    PYTHONPATH=/tmp/mcc python results/assess/multicolor_gen.py OUT_DIR COUNT SEED
+    PYTHONPATH=/tmp/mcc python research/generators/multicolor_gen.py OUT_DIR COUNT SEED
 
 The package draws from Python's global `random`, so it is reseeded per image: the same seed gives the
 same labels and pixels.

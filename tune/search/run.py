@@ -25,10 +25,10 @@ from crnn.model import check_time_steps
 from crnn.storage import check_uri
 from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.fit import worker_batch_size
-from tune.experiment import EXPERIMENT_FILE, Experiment
 from tune.mirror import Mirror
-from tune.space import load_space, reference_point
-from tune.trial import TrialSetup, run_trial
+from tune.search.experiment import EXPERIMENT_FILE, Experiment
+from tune.search.space import load_space, reference_point
+from tune.search.trial import TrialSetup, run_trial
 from tune.tune_state import check_restore
 
 METRIC = "exact_acc"
@@ -188,7 +188,7 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
     from ray import tune  # noqa: PLC0415
 
     from crnn.training.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
-    from tune.study import fail_orphans, open_at  # noqa: PLC0415
+    from tune.search.study import fail_orphans, open_at  # noqa: PLC0415
 
     path, fs = home.ray_path()
     restore = resuming and tune.Tuner.can_restore(path, storage_filesystem=fs)
@@ -242,8 +242,8 @@ def _new_tuner(
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: PLC0415
     from ray.tune.search import ConcurrencyLimiter  # noqa: PLC0415
 
-    from tune.progress import EpochLines  # noqa: PLC0415
-    from tune.study import PortableOptunaSearch, sqlite_storage  # noqa: PLC0415
+    from tune.search.progress import EpochLines  # noqa: PLC0415
+    from tune.search.study import PortableOptunaSearch, sqlite_storage  # noqa: PLC0415
 
     params = setup.params()
     exp = home.local

@@ -1,5 +1,5 @@
-"""The folder an assessment writes, named once: ``tune.assess`` runs the trials into it and
-``tune.assess_report`` reads them back, so both import these names and neither imports the other's."""
+"""The folder an assessment writes, named once: ``tune.assess.run`` runs the trials into it and
+``tune.assess.report`` reads them back, so both import these names and neither imports the other's."""
 
 RUNS = "runs"  # Tune's experiment: one trial per (size, repeat)
 TRAIN_RUNS = "train_runs"  # the Ray Train runs of multi-worker runs (--workers > 1)

@@ -4,7 +4,7 @@ in Roboto (the `font-roboto` package from PyPI: faces the base model never saw),
 PNGs for `crnn data import`.
 
     pip install --no-deps --target /tmp/clap claptcha==0.3.3 font-roboto==0.0.1
-    PYTHONPATH=/tmp/clap python results/assess/claptcha_gen.py OUT_DIR COUNT SEED
+    PYTHONPATH=/tmp/clap python research/generators/claptcha_gen.py OUT_DIR COUNT SEED
 
 claptcha 0.3.3 predates Pillow 10, which dropped ``FreeTypeFont.getsize``; it is given back here from
 ``getbbox``. claptcha draws from Python's global `random`, so it is reseeded per image: the same seed

@@ -19,10 +19,10 @@ from crnn.errors import UserError
 from crnn.model import cropped_size, input_size
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
 from crnn.training.state import plateau_advice
-from tune.assess_files import ASSESSMENT, SETUP, TEST_FILE
-from tune.assess_runs import finished_runs, legacy_name
-from tune.attackers import describe
-from tune.sizes import bracket_text, brackets, heading
+from tune.assess.attackers import describe
+from tune.assess.files import ASSESSMENT, SETUP, TEST_FILE
+from tune.assess.runs import finished_runs, legacy_name
+from tune.assess.sizes import bracket_text, brackets, heading
 
 
 def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict:
@@ -30,9 +30,9 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
     (preprocessing + model + decoding) p50/p95 over 200 test images, and images/s at batch 256."""
     import onnxruntime as ort  # noqa: PLC0415
 
-    from crnn.data.batches import to_input  # noqa: PLC0415
+    from crnn.data.pixels import to_input  # noqa: PLC0415
     from crnn.decode import decode  # noqa: PLC0415
-    from crnn.export import export_model  # noqa: PLC0415
+    from crnn.inference.export import export_model  # noqa: PLC0415
     from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(model_path)
@@ -200,7 +200,7 @@ def write_report(out: Path) -> dict:
     atomic_write_json(out / ASSESSMENT, a)
     _write_sheets(out, json.loads((out / SETUP).read_text())["setup"], a["attackers"])
     if a["curve"]:
-        from tune.assess_plots import coverage_plot, curve_plot  # noqa: PLC0415
+        from tune.assess.plots import coverage_plot, curve_plot  # noqa: PLC0415
 
         curves = {f"{n} ({t['unlabeled']} unlabelled)" if t["unlabeled"] else n: t for n, t in a["attackers"].items()}
         curve_plot(curves, out / "curve.png", title=f"{a['scheme']['dataset']}: exact accuracy of each attacker")
@@ -255,7 +255,7 @@ def _markdown(a: dict, out: Path) -> str:
         "",
         f"Scheme: {s['width']}x{s['height']} images, {_lengths(s['length'])} characters of {s['classes']} "
         f"classes; splits {s['splits']}; source {s['source'].get('generator', s['source'].get('kind', 'imported'))}.",
-        f"Recipe: {a['recipe']}; each attacker changes it as `tune/attackers.py` says (its config is in assess.json).",
+        f"Recipe: {a['recipe']}; each attacker changes it as `tune/assess/attackers.py` says (its config is in assess.json).",
         *(
             f"`{n}` reads {att['reads']}" + (f" ([what it reads]({att['sheet']}))." if att.get("sheet") else ".")
             for n, att in a.get("attackers", {}).items()
@@ -369,7 +369,7 @@ def compare(reports: list[str], out: Path | None) -> str:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "compare.md", table)
-        from tune.assess_plots import curve_plot  # noqa: PLC0415
+        from tune.assess.plots import curve_plot  # noqa: PLC0415
 
         curve_plot(loaded, out / "compare.png", title="each report's strongest attacker")
     return table

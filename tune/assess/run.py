@@ -1,7 +1,7 @@
-"""``crnn assess``: how many labels break this CAPTCHA scheme, for each attacker (``tune.attackers``)?
+"""``crnn assess``: how many labels break this CAPTCHA scheme, for each attacker (``tune.assess.attackers``)?
 One Ray Tune trial per (attacker, training-set size, repeat) trains the attacker's recipe on a nested
 subset of the training split, with a budget that grows with the size, and scores its best epoch on the
-whole test split. With ``--sizes auto`` the sizes come in rounds (``tune.sizes``): a coarse grid, then
+whole test split. With ``--sizes auto`` the sizes come in rounds (``tune.assess.sizes``): a coarse grid, then
 the middle of every bracket wider than 2x around a solve rate, until each labels-to-break is known within 2x.
 
     REPORT/runs/round-K/    Tune's experiment of round K (one trial per attacker, size and repeat; resumable)
@@ -31,7 +31,7 @@ from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_co
 from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
-from crnn.evaluation import predict_split
+from crnn.inference.evaluate import predict_split
 from crnn.lock import writer_lock
 from crnn.metrics import sequence_metrics
 from crnn.model import check_time_steps
@@ -41,12 +41,12 @@ from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
 from crnn.training.ray_glue import report_epoch, resume_path
-from tune.assess_files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
-from tune.assess_progress import RoundLines
-from tune.assess_runs import finished_runs, trial_folders
-from tune.attackers import build_attackers, parse_attackers
+from tune.assess.attackers import build_attackers, parse_attackers
+from tune.assess.files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
+from tune.assess.progress import RoundLines
+from tune.assess.runs import finished_runs, trial_folders
+from tune.assess.sizes import coarse_sizes, parse_sizes, refine
 from tune.mirror import Mirror, no_train_runs
-from tune.sizes import coarse_sizes, parse_sizes, refine
 from tune.tune_state import check_restore
 
 EVAL_MIN = 256  # val images a small subset's run scores after each epoch, at least
@@ -60,7 +60,7 @@ class AssessSetup:
     data: str
     config: dict  # RunConfig.to_dict(): the recipe the attackers build on
     recipe: str  # where the recipe came from, for the report
-    attackers: dict = field(default_factory=dict)  # name -> {"config", "init_from", "unlabeled"} (tune.attackers)
+    attackers: dict = field(default_factory=dict)  # name -> {"config", "init_from", "unlabeled"} (tune.assess.attackers)
     seed: int = 0
     min_images: int = 200_000  # images each run sees at least (epochs = this / size, capped)
     max_epochs: int = 200
@@ -200,7 +200,7 @@ class AssessOptions:
     config: str | None = None  # a best_config.json of a search, or a model: train section
     sets: tuple[str, ...] = ()
     init_from: str | None = None
-    attackers: str | None = None  # comma-separated names (tune.attackers); None: the strongest the data allows
+    attackers: str | None = None  # comma-separated names (tune.assess.attackers); None: the strongest the data allows
     unlabeled_count: int = 5000
     address: str | None = None
     workers_per_run: int = 1
@@ -340,7 +340,7 @@ def _resumed_setup(
 
 def _next_round(out: Path, setup: AssessSetup, rounds: list, repeats: int) -> list[dict]:
     """The runs of the next ``auto`` round, planned from the finished ones: each attacker's unbracketed
-    solve rates (``tune.sizes.refine``)."""
+    solve rates (``tune.assess.sizes.refine``)."""
     runs = finished_runs(out)
     plan = []
     for name in setup.attackers:
@@ -400,7 +400,7 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
     finally:
         if started:
             ray.shutdown()
-    from tune.assess_report import write_report  # noqa: PLC0415
+    from tune.assess.report import write_report  # noqa: PLC0415
 
     a = write_report(out)  # an interrupted one says "incomplete", with how many runs finished and how to resume
     push_report(home)

@@ -1,5 +1,5 @@
-"""The finished runs of an assessment, read from its folder alone: ``tune.assess`` plans its next round
-of sizes from them and ``tune.assess_report`` writes the report from them.
+"""The finished runs of an assessment, read from its folder alone: ``tune.assess.run`` plans its next round
+of sizes from them and ``tune.assess.report`` writes the report from them.
 
 Layouts: ``runs/round-K/ATTACKER-nSIZE-rREPEAT`` (one Tune experiment per round of sizes), and the one
 assessments had before attackers existed, ``runs/nSIZE-rREPEAT`` (one experiment; its attacker is named
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crnn.stats import wilson
-from tune.assess_files import RUNS, TEST_FILE
+from tune.assess.files import RUNS, TEST_FILE
 
 
 @dataclass

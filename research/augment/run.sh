@@ -2,7 +2,7 @@
 # The augmentation table of results/README.md: the cpu-fast recipe on a 3,000-image dataset (2,400
 # train / 300 val / 300 test) of 5-character, 36-class captcha images, one run per train.augment_ops
 # choice, a fixed budget of 25 epochs each (no early stopping), one CPU thread per run.
-#   bash results/augment/run.sh DATA_DIR RUNS_DIR
+#   bash research/augment/run.sh DATA_DIR RUNS_DIR
 set -euo pipefail
 data=${1:-data/upper3k}
 runs=${2:-runs/augment}

@@ -4,7 +4,7 @@ a random size and place (neighbours overlap), with 20 coloured rectangles, ellip
 the text, written as labelled PNGs for `crnn data import`.
 
     pip install --no-deps --target /tmp/kap kaptcha==1.0.1
-    PYTHONPATH=/tmp/kap python results/assess/kaptcha_gen.py OUT_DIR COUNT SEED
+    PYTHONPATH=/tmp/kap python research/generators/kaptcha_gen.py OUT_DIR COUNT SEED
 
 260x125 is kaptcha's own painter size: at its `Captcha` default of 200x80 it asks Pillow for chips of
 negative height, which Pillow 10 refuses. kaptcha draws from Python's global `random`, so it is

@@ -15,15 +15,15 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.config import RunConfig, apply_overrides, parse_set
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
-from crnn.evaluation import evaluate_model
-from crnn.export import export_model
+from crnn.inference.evaluate import evaluate_model
+from crnn.inference.export import export_model
 from crnn.lock import writer_lock
 from crnn.tracking import make_tracker
 from crnn.training.checkpoint import CHECKPOINT_DIR, load_model
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
 from crnn.training.rundir import RunDir
-from tune.experiment import Experiment
+from tune.search.experiment import Experiment
 
 REFERENCE = {"exact_acc": 0.5306, "char_acc": 0.7974, "edit_distance": 0.76}  # the report's test figures
 

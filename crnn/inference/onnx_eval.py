@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crnn.batch_predict import OnnxModel, to_input_np
+from crnn.data.pixels import to_input_np
 from crnn.data.store import SPLITS, load_dataset
 from crnn.errors import UserError
+from crnn.inference.stream import OnnxModel
 from crnn.report import sequence_report
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn.plots import STYLES, plain_log_ticks, plt, save_figure, whole_ticks
-from tune.space import Param
+from tune.search.space import Param
 
 
 def _value(v: object) -> str:

@@ -3,7 +3,7 @@
 PNGs for `crnn data import`.
 
     pip install --no-deps --target /tmp/wheezy wheezy.captcha==3.2.2
-    PYTHONPATH=/tmp/wheezy python results/assess/wheezy_gen.py OUT_DIR COUNT SEED
+    PYTHONPATH=/tmp/wheezy python research/generators/wheezy_gen.py OUT_DIR COUNT SEED
 
 Fonts are DejaVu Sans and DejaVu Serif Bold from the system (Debian's fonts-dejavu-core).
 wheezy draws from Python's global `random`, so it is reseeded per image: the same seed gives the

@@ -4,7 +4,7 @@ face (a face the base model's renderer never draws) at 56-72 px, each glyph rota
 its own dark colour, on a blotched gradient under heavy clutter: 8 lines, 3 arcs and 300 dots. Written
 as labelled PNGs (LABEL_i.png) for `crnn data import`; `--unlabeled` writes the same images without labels.
 
-    python results/assess/large_gen.py OUT_DIR COUNT SEED
+    python research/generators/large_gen.py OUT_DIR COUNT SEED
 """
 
 import random

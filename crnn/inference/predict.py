@@ -1,18 +1,18 @@
 """The torch side of ``crnn predict`` and of the Python API: a checkpoint's model reading images.
-Streaming, sources and output live in ``crnn.batch_predict``, which needs no torch."""
+Streaming, sources and output live in ``crnn.inference.stream``, which needs no torch."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from crnn.data.batches import to_input
+from crnn.data.pixels import to_input
 from crnn.decode import decode
 from crnn.training.checkpoint import LoadedModel
 
 
 class TorchModel:
-    """A loaded checkpoint as ``crnn.batch_predict.Model``."""
+    """A loaded checkpoint as ``crnn.inference.stream.Model``."""
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded

@@ -18,8 +18,8 @@ import torch
 
 from crnn import __version__
 from crnn.atomic import atomic_write_bytes
-from crnn.batch_predict import META_PREFIX
 from crnn.errors import UserError
+from crnn.inference.stream import META_PREFIX
 from crnn.training.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
 
 FORMATS = ("onnx", "torchscript", "pt")

@@ -1,5 +1,5 @@
 """The trial results table as text: sorted, formatted, printed (table, csv, markdown or json).
-The rows come from ``tune.experiment.Experiment``."""
+The rows come from ``tune.search.experiment.Experiment``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from tune.experiment import METRICS
+from tune.search.experiment import METRICS
 
 LOWER_IS_BETTER = {"edit_distance", "cer", "val_loss", "wall_s"}
 

@@ -23,7 +23,7 @@ from crnn.data.store import load_dataset
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
 from crnn.training.ray_glue import report_epoch, resume_path
-from tune.space import Param, apply_params
+from tune.search.space import Param, apply_params
 
 
 @dataclass(frozen=True)
