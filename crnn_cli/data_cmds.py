@@ -58,14 +58,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from crnn.data.importer import import_images  # noqa: PLC0415
+    from crnn.data.importer import ImportOptions, import_images  # noqa: PLC0415
 
-    manifest = import_images(
-        Path(args.src), Path(args.out), charset_spec=args.charset, length_spec=args.length,
-        resize=parse_size(args.resize) if args.resize else None, fractions=parse_fractions(args.split),
-        seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite, colour=args.colour,
-        unlabeled=Path(args.unlabeled) if args.unlabeled else None,
+    opts = ImportOptions(
+        charset=args.charset, length=args.length, resize=parse_size(args.resize) if args.resize else None,
+        fractions=parse_fractions(args.split), seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite,
+        colour=args.colour, unlabeled=Path(args.unlabeled) if args.unlabeled else None,
     )  # fmt: skip
+    manifest = import_images(Path(args.src), Path(args.out), opts)
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
     skipped = manifest["source"]["skipped"]
     note = f"; skipped {skipped}, see {Path(args.out) / 'import_report.json'}" if skipped else ""

@@ -109,112 +109,138 @@ def _read_unlabeled(
     return out
 
 
-def import_images(
-    src: Path,
-    out: Path,
-    charset_spec: str = "auto",
-    length_spec: str = "auto",
-    resize: tuple[int, int] | None = None,
-    fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
-    seed: int = 0,
-    skip_invalid: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    colour: bool = False,
-    unlabeled: Path | None = None,
-) -> dict:
-    """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``.
-    ``unlabeled``: a folder of the scheme's images without labels (any file names), read by the same size
-    and colour rules, written as the ``unlabeled`` split."""
-    if not src.exists():
-        raise UserError(f"{src}: no such folder or CSV file")
-    if resize is not None:
-        check_size(*resize, f"--resize {resize[0]}x{resize[1]}")
-    entries = entries_from_csv(src) if src.is_file() else entries_from_folder(src)
+@dataclass(frozen=True)
+class ImportOptions:
+    """How ``crnn data import`` reads a user's images (the CLI flags of the same names)."""
 
-    labels = [e.label for e in entries]
-    if charset_spec == "auto":
+    charset: str = "auto"  # a named charset, the characters themselves, or auto: those the labels use
+    length: str = "auto"  # "5", "4-6", or auto: the labels' own range
+    resize: tuple[int, int] | None = None  # (width, height) every image is resized to; None: they must agree
+    fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)  # train, val, test
+    seed: int = 0  # the split's shuffle
+    skip_invalid: bool = False  # import the rest, listing what was skipped in import_report.json
+    overwrite: bool = False
+    progress: bool = True
+    colour: bool = False  # keep RGB, else greyscale
+    unlabeled: Path | None = None  # a folder of the scheme's images without labels: the unlabeled split
+
+
+Problem = tuple[Path, str]
+
+
+def _task(labels: list[str], opts: ImportOptions) -> tuple[str, int, int]:
+    """(charset, shortest, longest label) from the options, or read off the labels where they say auto."""
+    if opts.charset == "auto":
         seen = set("".join(labels))
         order = NAMED_CHARSETS["alnum"]
         charset = "".join(c for c in order if c in seen) + "".join(sorted(seen - set(order)))
         charset = "".join(c for c in charset if not c.isspace())
     else:
-        charset = resolve_charset(charset_spec)
-    if length_spec == "auto":
+        charset = resolve_charset(opts.charset)
+    if opts.length == "auto":
         lengths = [len(s) for s in labels if s]
         lo, hi = (min(lengths), max(lengths)) if lengths else (1, 1)
     else:
-        lo, hi = parse_length(length_spec)
+        lo, hi = parse_length(opts.length)
+    return charset, lo, hi
 
-    problems: list[tuple[Path, str]] = []
+
+def _entry_problem(entry: Entry, charset: str, lo: int, hi: int) -> str | None:
+    """Why a labelled entry cannot be imported, before its pixels are read (None: it can)."""
+    bad_chars = "".join(dict.fromkeys(c for c in entry.label if c not in set(charset)))
+    if not entry.label:
+        return "empty label"
+    if bad_chars:
+        return f"label {entry.label!r} has {bad_chars!r}, not in the charset {charset!r}"
+    if not lo <= len(entry.label) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        return f"label {entry.label!r} has {len(entry.label)} characters, the task allows {want}"
+    if not entry.path.is_file():
+        return "file not found"
+    return None
+
+
+def _read_entries(entries: list[Entry], task: tuple[str, int, int], opts: ImportOptions, problems: list[Problem]):
+    """The entries whose labels and pixels are good, with their images (resized where asked)."""
     good: list[tuple[Entry, np.ndarray]] = []
-    allowed = set(charset)
-    for entry in Progress(len(entries), "importing", enabled=progress).wrap(entries):
-        bad_chars = "".join(dict.fromkeys(c for c in entry.label if c not in allowed))
-        if not entry.label:
-            problems.append((entry.path, "empty label"))
-            continue
-        if bad_chars:
-            problems.append((entry.path, f"label {entry.label!r} has {bad_chars!r}, not in the charset {charset!r}"))
-            continue
-        if not lo <= len(entry.label) <= hi:
-            want = f"{lo}" if lo == hi else f"{lo}-{hi}"
-            problems.append((entry.path, f"label {entry.label!r} has {len(entry.label)} characters, the task allows {want}"))
-            continue
-        if not entry.path.is_file():
-            problems.append((entry.path, "file not found"))
+    for entry in Progress(len(entries), "importing", enabled=opts.progress).wrap(entries):
+        why = _entry_problem(entry, *task)
+        if why is not None:
+            problems.append((entry.path, why))
             continue
         try:
-            image = _read(entry.path, colour)
+            image = _read(entry.path, opts.colour)
         except UserError as exc:
             problems.append((entry.path, str(exc).removeprefix(f"{entry.path}: ")))
             continue
-        if resize is not None and image.shape[:2] != (resize[1], resize[0]):
+        if opts.resize is not None and image.shape[:2] != (opts.resize[1], opts.resize[0]):
             with Image.fromarray(image) as im:
-                image = np.asarray(im.resize(resize, Image.Resampling.BILINEAR), dtype=np.uint8)
+                image = np.asarray(im.resize(opts.resize, Image.Resampling.BILINEAR), dtype=np.uint8)
         good.append((entry, image))
+    return good
 
-    if good and resize is None:
-        sizes = [img.shape for _, img in good]
-        common = max(set(sizes), key=sizes.count)
-        kept = []
-        for entry, image in good:
-            if image.shape == common:
-                kept.append((entry, image))
-            else:
-                problems.append((
-                    entry.path,
-                    f"size {image.shape[1]}x{image.shape[0]} differs from the dataset's {common[1]}x{common[0]} "
-                    f"(pass --resize {common[1]}x{common[0]} to resize)",
-                ))  # fmt: skip
-        good = kept
 
-    if problems and not skip_invalid:
+def _common_size(good: list[tuple[Entry, np.ndarray]], problems: list[Problem]) -> list[tuple[Entry, np.ndarray]]:
+    """Without --resize: the images of the most common size; the others are problems naming the flag."""
+    if not good:
+        return good
+    sizes = [img.shape for _, img in good]
+    common = max(set(sizes), key=sizes.count)
+    for entry, image in good:
+        if image.shape != common:
+            problems.append((
+                entry.path,
+                f"size {image.shape[1]}x{image.shape[0]} differs from the dataset's {common[1]}x{common[0]} "
+                f"(pass --resize {common[1]}x{common[0]} to resize)",
+            ))  # fmt: skip
+    return [(e, img) for e, img in good if img.shape == common]
+
+
+def _refuse_scored_in_unlabeled(extra: np.ndarray, splits: dict, unlabeled: Path) -> None:
+    """An image scored in val or test must not be pseudo-labelled for training."""
+    scored = {hashlib.blake2b(img.tobytes(), digest_size=16).digest(): s for s in ("val", "test") for img in splits[s][0]}
+    for i, img in enumerate(extra):
+        split = scored.get(hashlib.blake2b(img.tobytes(), digest_size=16).digest())
+        if split is not None:
+            name = image_files(unlabeled)[i]
+            raise UserError(f"{name}: the same image is in the {split} split; unlabelled images must not include scored ones")
+
+
+def import_images(src: Path, out: Path, opts: ImportOptions = ImportOptions()) -> dict:
+    """Validate and import; returns the manifest. Any invalid entry fails the import unless ``skip_invalid``.
+    ``opts.unlabeled``: a folder of the scheme's images without labels (any file names), read by the same
+    size and colour rules, written as the ``unlabeled`` split."""
+    if not src.exists():
+        raise UserError(f"{src}: no such folder or CSV file")
+    if opts.resize is not None:
+        check_size(*opts.resize, f"--resize {opts.resize[0]}x{opts.resize[1]}")
+    entries = entries_from_csv(src) if src.is_file() else entries_from_folder(src)
+    charset, lo, hi = _task([e.label for e in entries], opts)
+    problems: list[Problem] = []
+    good = _read_entries(entries, (charset, lo, hi), opts, problems)
+    if opts.resize is None:
+        good = _common_size(good, problems)
+    if problems and not opts.skip_invalid:
         path, why = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise UserError(f"{path}: {why}{more}; fix it or pass --skip-invalid to import the rest")
     if not good:
         raise UserError(f"{src}: no valid images to import")
-
-    kept_entries = [e for e, _ in good]
+    kept = [e for e, _ in good]
     images = np.stack([img for _, img in good])  # (N, H, W) or (N, H, W, 3)
-    extra = _read_unlabeled(unlabeled, images.shape[1:], resize, colour, progress) if unlabeled is not None else None
-    index = _assign_splits(kept_entries, fractions, seed)
-    splits = {s: (images[ix], [kept_entries[i].label for i in ix]) for s, ix in index.items()}
-    if extra is not None:  # an image scored in val or test must not be pseudo-labelled for training
-        scored = {hashlib.blake2b(img.tobytes(), digest_size=16).digest(): s for s in ("val", "test") for img in splits[s][0]}
-        for i, img in enumerate(extra):
-            split = scored.get(hashlib.blake2b(img.tobytes(), digest_size=16).digest())
-            if split is not None:
-                name = image_files(unlabeled)[i]
-                raise UserError(f"{name}: the same image is in the {split} split; unlabelled images must not include scored ones")
+    unl = opts.unlabeled
+    extra = _read_unlabeled(unl, images.shape[1:], opts.resize, opts.colour, opts.progress) if unl is not None else None
+    index = _assign_splits(kept, opts.fractions, opts.seed)
+    splits = {s: (images[ix], [kept[i].label for i in ix]) for s, ix in index.items()}
+    if extra is not None:
+        _refuse_scored_in_unlabeled(extra, splits, unl)
     source = {
-        "imported_from": str(src.resolve()), "seed": seed, "fractions": list(fractions),
-        "resize": list(resize) if resize else None, "skipped": len(problems),
+        "imported_from": str(src.resolve()), "seed": opts.seed, "fractions": list(opts.fractions),
+        "resize": list(opts.resize) if opts.resize else None, "skipped": len(problems),
     }  # fmt: skip
-    with staging_dir(out, overwrite, is_dataset, "dataset") as tmp:
+    with staging_dir(out, opts.overwrite, is_dataset, "dataset") as tmp:
         if extra is not None:
-            source["unlabeled_from"] = str(unlabeled.resolve())
+            source["unlabeled_from"] = str(unl.resolve())
         manifest = write_dataset(tmp, splits, charset, (lo, hi), source, extra)
         if problems:
             report = [{"path": str(p), "reason": why} for p, why in problems]
