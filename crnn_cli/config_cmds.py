@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = p.add_subparsers(dest="config_command", required=True, metavar="{show,keys}")
     show = inner.add_parser("show", help="the config a preset, a file and --set overrides resolve to")
     show.add_argument("--preset", default="cpu-fast", help=f"starting config: {', '.join(PRESETS)} (default cpu-fast)")
-    show.add_argument("--config", help="YAML/JSON file with model:, data: and train: sections, applied over the preset")
+    show.add_argument("--config", help="YAML/JSON file with model: and train: sections, applied over the preset")
     show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override (repeatable)")
     show.add_argument("--format", default="yaml", choices=["yaml", "json"], help="yaml (a file --config reads) or json")
     show.set_defaults(func=cmd_config_show)

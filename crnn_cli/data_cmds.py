@@ -119,11 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="make, import, check, preview and export datasets")
-    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    charsets = ", ".join(NAMED_CHARSETS)
-
+def _add_synth(dsub: argparse._SubParsersAction, charsets: str) -> None:
     p = dsub.add_parser("synth", help="generate CAPTCHAs with the captcha package's ImageCaptcha")
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--count", type=int, required=True, help="number of images in all splits")
@@ -146,6 +142,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_synth)
 
+
+def _add_import(dsub: argparse._SubParsersAction, charsets: str) -> None:
     p = dsub.add_parser("import", help="import your own labelled images (a folder or a CSV)")
     p.add_argument("src", help="folder of images named LABEL.png / LABEL_anything.png, or a CSV with path,label[,split]")
     p.add_argument("--out", required=True, help="dataset folder to create")
@@ -168,17 +166,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_import)
 
+
+def _add_merge(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("merge", help="merge datasets: each split is that split of every input, in order")
     p.add_argument("inputs", nargs="+", metavar="DATASET", help="dataset folders (one image size and colour)")
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=cmd_merge)
 
+
+def _add_check(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("check", help="validate a dataset and print its summary")
     p.add_argument("dir", help="dataset folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_check)
 
+
+def _add_preview(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("preview", help="a contact sheet (PNG) of a split's images with their labels")
     p.add_argument("dir", help="dataset folder")
     p.add_argument("--split", default="train", help="train, val, test or unlabeled")
@@ -189,6 +193,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="PNG", help="sheet to write (default: preview-DATASET-SPLIT.png here)")
     p.set_defaults(func=cmd_preview)
 
+
+def _add_export(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("export", help="write a dataset's images as PNGs that `crnn data import` reads back")
     p.add_argument("dir", help="dataset folder")
     p.add_argument("--out", required=True, help="folder to create: LABEL_SPLITi.png files and labels.csv")
@@ -196,3 +202,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="at most this many images of each split (0: all)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
     p.set_defaults(func=cmd_export)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="make, import, check, preview and export datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    charsets = ", ".join(NAMED_CHARSETS)
+    _add_synth(dsub, charsets)
+    _add_import(dsub, charsets)
+    _add_merge(dsub)
+    _add_check(dsub)
+    _add_preview(dsub)
+    _add_export(dsub)

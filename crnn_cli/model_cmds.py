@@ -140,12 +140,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a CRNN on a dataset")
     p.add_argument("--data", required=True, help="dataset folder (crnn data synth/import)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, curves, config")
     p.add_argument("--preset", default="cpu-fast", help=f"starting config: {', '.join(PRESETS)} (default cpu-fast)")
-    p.add_argument("--config", help="YAML/JSON file with model:, data: and train: sections, applied over the preset")
+    p.add_argument("--config", help="YAML/JSON file with model: and train: sections, applied over the preset")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.optim.lr=3e-3 (repeatable)"
     )
@@ -168,6 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ray.add_argument("--max-failures", type=int, default=0, help="replace a dead worker and continue this many times")
     p.set_defaults(func=cmd_train)
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a model on a dataset split")
     p.add_argument("--model", required=True, help="run folder, checkpoint file, or a model.onnx from crnn export (no torch)")
     p.add_argument("--data", required=True, help="dataset folder")
@@ -178,6 +180,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print one JSON object: every figure, the 95%% interval of exact, each substitution's rate")  # fmt: skip
     p.set_defaults(func=cmd_eval)
 
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="read the text in images: files, folders, globs, CSVs of paths, datasets")
     p.add_argument("--model", required=True, help="run folder, checkpoint file, or a model.onnx from crnn export (no torch)")
     p.add_argument("sources", nargs="+", metavar="SRC",
@@ -198,9 +202,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0: the runtime's default)")
     p.set_defaults(func=cmd_predict)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a model to ONNX, TorchScript or an inference-only checkpoint")
     p.add_argument("--model", required=True, help="run folder or checkpoint file")
     p.add_argument("--format", required=True, choices=["onnx", "torchscript", "pt"],
                    help="pt: the checkpoint without optimizer and training state (to publish; not resumable)")  # fmt: skip
     p.add_argument("--out", required=True, help="output file")
     p.set_defaults(func=cmd_export)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _add_train(sub)
+    _add_eval(sub)
+    _add_predict(sub)
+    _add_export(sub)
