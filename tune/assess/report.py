@@ -248,9 +248,10 @@ def _rates(labels: dict) -> str:
     return " or ".join(f"{float(t):.0%}" for t in labels)
 
 
-def _markdown(a: dict, out: Path) -> str:
+def _md_scheme(a: dict) -> list[str]:
+    """The scheme, the recipe, what each attacker reads, and a note while runs are missing."""
     s = a["scheme"]
-    lines = [
+    return [
         f"# How strong is `{s['dataset']}`?",
         "",
         f"Scheme: {s['width']}x{s['height']} images, {_lengths(s['length'])} characters of {s['classes']} "
@@ -273,6 +274,12 @@ def _markdown(a: dict, out: Path) -> str:
             if a["verdict"] == "incomplete"
             else []
         ),
+    ]
+
+
+def _md_verdict(a: dict) -> list[str]:
+    """The verdict and the labels-to-break table, one row per attacker, and each attacker's heading."""
+    lines = [
         f"**Verdict: {a['verdict']}** (the strongest attacker: `{a['strongest']}`). Labels to break: the smallest "
         "training set whose exact accuracy's lower 95% bound reaches the solve rate (Bursztein et al. call 1% broken); "
         'a range is where it lies between the sizes tried, "<= N" that the smallest size tried already reaches it:',
@@ -290,6 +297,12 @@ def _markdown(a: dict, out: Path) -> str:
                  f"{att['minutes']:.1f}", ", ".join(att["devices"]) or "-"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"\n{h}" for h in (_heading_text(n, att) for n, att in a.get("attackers", {}).items()) if h]
+    return lines
+
+
+def _md_curves(a: dict) -> list[str]:
+    """Every run's row, and the warnings."""
+    lines: list[str] = []
     lines += [
         "",
         "## The curves",
@@ -308,30 +321,42 @@ def _markdown(a: dict, out: Path) -> str:
                 f"| {r['device']} |"
             )
     lines += [f"\n**Warning:** {w}." for w in a["warnings"]]
-    if a["best"]:
-        lat = a["solve_latency_ms"]
-        lines += [
-            "",
-            f"## The strongest attacker at its largest size (`{a['strongest']}`)",
-            "",
-            f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
-            + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
-            f"Solve time (ONNX, onnxruntime, 1 CPU thread, batch 1, preprocessing + model + decoding): p50 "
-            f"{lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms; {lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256.",
-            "",
-            "Answering only when confident (and refreshing the CAPTCHA otherwise):",
-            "",
-            "![precision-coverage](coverage.png)",
-            "",
-            "| coverage | confidence threshold | precision |",
-            "|---|---|---|",
-            *(f"| {c['coverage']:.0%} | {c['threshold']:.4f} | {_pct(c['precision'])} |" for c in a["coverage"]),
-        ]
-        for t, v in a["precision_thresholds"].items():
-            lines.append(
-                f"\nFor {float(t):.0%} precision: "
-                + (f"confidence >= {v['threshold']:.4f}, answering {v['coverage']:.1%}." if v else "no threshold reaches it.")
-            )
+    return lines
+
+
+def _md_best(a: dict) -> list[str]:
+    """The strongest attacker at its largest size: attempts, solve time, precision at coverage."""
+    if not a["best"]:
+        return []
+    lines: list[str] = []
+    lat = a["solve_latency_ms"]
+    lines += [
+        "",
+        f"## The strongest attacker at its largest size (`{a['strongest']}`)",
+        "",
+        f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
+        + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
+        f"Solve time (ONNX, onnxruntime, 1 CPU thread, batch 1, preprocessing + model + decoding): p50 "
+        f"{lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms; {lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256.",
+        "",
+        "Answering only when confident (and refreshing the CAPTCHA otherwise):",
+        "",
+        "![precision-coverage](coverage.png)",
+        "",
+        "| coverage | confidence threshold | precision |",
+        "|---|---|---|",
+        *(f"| {c['coverage']:.0%} | {c['threshold']:.4f} | {_pct(c['precision'])} |" for c in a["coverage"]),
+    ]
+    for t, v in a["precision_thresholds"].items():
+        lines.append(
+            f"\nFor {float(t):.0%} precision: "
+            + (f"confidence >= {v['threshold']:.4f}, answering {v['coverage']:.1%}." if v else "no threshold reaches it.")
+        )
+    return lines
+
+
+def _markdown(a: dict, out: Path) -> str:
+    lines = [*_md_scheme(a), *_md_verdict(a), *_md_curves(a), *_md_best(a)]
     lines += ["", "## Reproduce", "", "```bash", *a["commands"], "```", ""]
     return "\n".join(lines)
 
