@@ -18,8 +18,8 @@ import torch
 
 from crnn.charset import Charset, resolve_charset
 from crnn.config import PRESETS
-from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, FreshJob, render_fresh
+from crnn.data.batches import Batches, Sampling
+from crnn.data.fresh import FreshBatches, FreshJob, FreshStream, render_fresh
 from crnn.data.synth import SynthSpec
 from crnn.model import build_model
 from crnn.training.loop import Optimization, train_one_epoch
@@ -55,12 +55,12 @@ def main() -> None:
         torch.manual_seed(0)
         return build_model(cfg.model, cs.num_classes, args.height, args.width, args.length).to(memory_format=torch.channels_last)
 
-    pool = Batches(images, labels, cs, args.batch, shuffle=True, drop_last=True)
+    pool = Batches(images, labels, cs, args.batch, Sampling(shuffle=True, drop_last=True))
     pool.set_epoch(1)
     train_rate(model(), pool, True)  # warm-up: allocator, thread pool
     rows = [("render only (1 process)", render_rate), ("train on a stored pool (ceiling)", train_rate(model(), pool, True))]
     for workers, name in ((0, "train on fresh, rendered inline (naive)"), (1, "train on fresh, 1 render process ahead")):
-        fresh = FreshBatches(spec, args.images, cs, args.batch, offset=10**7, workers=workers)
+        fresh = FreshBatches(spec, cs, args.batch, FreshStream(args.images, 10**7), workers=workers)
         try:
             rows.append((name, train_rate(model(), fresh, True)))
         finally:

@@ -33,7 +33,7 @@ def pss_mib() -> float:
 def trial(root: str, mmap: bool, batches: int, barrier, out) -> None:
     import torch
 
-    from crnn.data.batches import Batches
+    from crnn.data.batches import Batches, Sampling
     from crnn.data.store import load_dataset
 
     torch.set_num_threads(1)
@@ -41,7 +41,8 @@ def trial(root: str, mmap: bool, batches: int, barrier, out) -> None:
     data = load_dataset(root, splits=("train",), mmap=mmap)
     train = data.split("train")
     loaded = time.perf_counter() - start
-    it = iter(Batches(train.images, train.labels, data.charset, 128, shuffle=True, seed=1, epoch_images=128 * batches))
+    sampling = Sampling(shuffle=True, seed=1, epoch_images=128 * batches)
+    it = iter(Batches(train.images, train.labels, data.charset, 128, sampling))
     start = time.perf_counter()
     for _ in range(batches):
         next(it)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from crnn.charset import Charset, resolve_charset
 from crnn.config import PRESETS
-from crnn.data.batches import Batch, Batches, encode_labels
+from crnn.data.batches import Batch, Batches, Sampling, encode_labels
 from crnn.data.synth import SynthSpec, make_labels, render_many
 from crnn.model import build_model, count_parameters
 from crnn.training.loop import Optimization, train_one_epoch
@@ -82,7 +82,9 @@ def main() -> None:
             model = build_model(cfg.model, cs.num_classes, 40, 150, 5)
             if cfg.train.channels_last:
                 model = model.to(memory_format=torch.channels_last)
-            fast = throughput(model, Batches(images, labels, cs, bs, shuffle=True), args.steps, bs, cfg.train.channels_last)
+            fast = throughput(
+                model, Batches(images, labels, cs, bs, Sampling(shuffle=True)), args.steps, bs, cfg.train.channels_last
+            )
             loader = torch.utils.data.DataLoader(PngDataset(paths, labels, cs), batch_size=bs, shuffle=True, collate_fn=collate)
             naive = throughput(model, loader, args.steps, bs, cfg.train.channels_last)
             params = count_parameters(model) / 1e6

@@ -7,7 +7,8 @@ import torch
 from crnn.charset import Charset
 from crnn.config import AUGMENT_OPS, resolve_config
 from crnn.data.augment import augment
-from crnn.data.fresh import FreshBatches, FreshJob, render_fresh, spec_from_manifest
+from crnn.data.batches import Sampling, Shard
+from crnn.data.fresh import FreshBatches, FreshJob, FreshStream, render_fresh, spec_from_manifest
 from crnn.data.store import load_dataset
 from crnn.errors import UserError
 from crnn.training.fit import FitOptions, fit, read_metrics
@@ -21,7 +22,7 @@ FRESH = ["train.data.synth_per_epoch=64", "train.batch_size=16", "train.data.syn
 
 def _stream(data, per_epoch=64, batch=16, rank=0, world=1, workers=0):
     spec, stored = spec_from_manifest(data.manifest, "d")
-    return FreshBatches(spec, per_epoch, data.charset, batch, offset=stored, rank=rank, world_size=world, workers=workers)
+    return FreshBatches(spec, data.charset, batch, FreshStream(per_epoch, stored), Shard(rank, world), workers=workers)
 
 
 def test_fresh_batches_are_new_each_epoch_and_a_function_of_the_seed_only(digits_data):
@@ -122,7 +123,7 @@ def test_epochs_of_a_stream_cover_the_split_before_repeating():
 
     images = np.zeros((10, 4, 4), dtype=np.uint8)
     labels = [str(i) for i in range(10)]
-    b = Batches(images, labels, Charset("0123456789"), batch_size=2, shuffle=True, seed=3, epoch_images=4, drop_last=True)
+    b = Batches(images, labels, Charset("0123456789"), 2, Sampling(shuffle=True, seed=3, drop_last=True, epoch_images=4))
     seen = []
     for epoch in (1, 2, 3, 4, 5):
         b.set_epoch(epoch)
@@ -191,7 +192,7 @@ def test_synth_focus_trains_resumes_and_rejects_bad_values(digits_data, tmp_path
     assert [r["train_loss"] for r in read_metrics(tmp_path / "a")] == [r["train_loss"] for r in read_metrics(tmp_path / "b")]
     spec, stored = spec_from_manifest(data.manifest, "d")
     with pytest.raises(UserError, match=r"train.data.synth_focus '0Z': 'Z' is not in the dataset's charset"):
-        FreshBatches(spec, 64, data.charset, 16, offset=stored, workers=0, focus="0Z")
+        FreshBatches(spec, data.charset, 16, FreshStream(64, stored, focus="0Z"), workers=0)
     outside = resolve_config("tiny", None, [*FRESH, "train.data.synth_focus=0Z"])
     with pytest.raises(UserError, match=r"train.data.synth_focus '0Z': 'Z' is not in the dataset's charset"):
         training_splits(data, outside, 0)  # fit refuses it before rendering its statistics sample

@@ -36,33 +36,38 @@ def encode_labels(labels: list[str], charset: Charset) -> tuple[torch.Tensor, to
     return torch.from_numpy(ids), torch.tensor([len(s) for s in labels], dtype=torch.long)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This rank's part of data-parallel training: rank r of world_size takes every world_size-th sample."""
+
+    rank: int = 0
+    world_size: int = 1
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which samples an epoch visits, in what order."""
+
+    shuffle: bool = False  # a fresh permutation per epoch, seeded by (seed, epoch)
+    seed: int = 0
+    drop_last: bool = False  # only whole batches
+    epoch_images: int = 0  # >0: an epoch is this many images of an endless stream of shuffled passes
+
+
 class Batches:
     """An iterable of ``Batch`` over one split held in memory."""
 
     def __init__(
-        self,
-        images: np.ndarray,
-        labels: list[str],
-        charset: Charset,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-        drop_last: bool = False,
-        epoch_images: int = 0,
-        channels: int = 1,
-    ) -> None:
+        self, images: np.ndarray, labels: list[str], charset: Charset, batch_size: int, sampling: Sampling = Sampling(),
+        shard: Shard = Shard(), channels: int = 1,
+    ) -> None:  # fmt: skip
         self.images = images  # (N, H, W) or (N, H, W, 3) uint8, in memory or memory-mapped: never copied whole
         self.channels = channels  # the model's input channels
         self.targets, self.lengths = encode_labels(labels, charset)
         self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.rank = rank
-        self.world_size = world_size
-        self.drop_last = drop_last
-        self.epoch_images = epoch_images  # >0: an epoch is this many images of an endless stream of shuffled passes
+        self.shuffle, self.seed, self.drop_last = sampling.shuffle, sampling.seed, sampling.drop_last
+        self.epoch_images = sampling.epoch_images
+        self.rank, self.world_size = shard.rank, shard.world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

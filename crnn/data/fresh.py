@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from crnn.charset import Charset
-from crnn.data.batches import Batch, encode_labels
+from crnn.data.batches import Batch, Shard, encode_labels
 from crnn.data.pixels import to_input
 from crnn.data.synth import GENERATORS, SynthSpec, render
 from crnn.errors import UserError
@@ -102,23 +102,27 @@ def check_focus(focus: str, charset: Charset) -> None:
         raise UserError(f"train.data.synth_focus {focus!r}: {outside[0]!r} is not in the dataset's charset {charset.chars!r}")
 
 
+@dataclass(frozen=True)
+class FreshStream:
+    """The fresh images a run trains on: ``per_epoch`` an epoch, drawn from the generator's stream past the
+    ``offset`` images the dataset stores, a ``focus_share`` of them given one of the ``focus`` characters."""
+
+    per_epoch: int
+    offset: int
+    focus: str = ""
+    focus_share: float = 0.5
+
+
 class FreshBatches:
     """An iterable of ``Batch`` of never-seen images; the same interface as ``Batches`` for training."""
 
     def __init__(
-        self,
-        spec: SynthSpec,
-        per_epoch: int,
-        charset: Charset,
-        batch_size: int,
-        offset: int,
-        rank: int = 0,
-        world_size: int = 1,
-        workers: int = 1,
-        channels: int = 1,
-        focus: str = "",
-        focus_share: float = 0.5,
-    ) -> None:
+        self, spec: SynthSpec, charset: Charset, batch_size: int, stream: FreshStream, shard: Shard | None = None,
+        workers: int = 1, channels: int = 1,
+    ) -> None:  # fmt: skip
+        shard = shard or Shard()
+        per_epoch, offset, world_size, rank = stream.per_epoch, stream.offset, shard.world_size, shard.rank
+        focus, focus_share = stream.focus, stream.focus_share
         check_focus(focus, charset)
         if per_epoch < batch_size * world_size:
             raise UserError(

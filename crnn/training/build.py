@@ -166,10 +166,11 @@ def _announce(t: Trainer, train: Split, n_val: int) -> None:
     """config.json, and on a new run the opening line and a note on margins the text never reaches."""
     config, data, opts, tc, dc = t.config, t.data, t.opts, t.config.train, t.config.train.data
     n_train = dc.synth_per_epoch or len(train)
-    t.run.write_config(run_record(
-        config, data, n_train, n_val, overfit=opts.overfit, parameters=count_parameters(t.model),
-        device=t.ctx.device.type, precision=t.precision.mode, world_size=opts.world_size,
-    ))  # fmt: skip
+    runtime = {
+        "parameters": count_parameters(t.model), "device": t.ctx.device.type, "precision": t.precision.mode,
+        "world_size": opts.world_size,
+    }  # fmt: skip
+    t.run.write_config(run_record(config, data, {"train": n_train, "val": n_val, "overfit": opts.overfit}, runtime))
     if t.state.epoch:
         return
     what = f"{n_train} fresh images per epoch" if dc.synth_per_epoch else f"{n_train} images"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from crnn.config import DataConfig, RunConfig
-from crnn.data.batches import Batches
-from crnn.data.fresh import FreshBatches, FreshJob, check_focus, render_fresh, spec_from_manifest
+from crnn.data.batches import Batches, Sampling, Shard
+from crnn.data.fresh import FreshBatches, FreshJob, FreshStream, check_focus, render_fresh, spec_from_manifest
 from crnn.data.store import Dataset, Split
 from crnn.errors import UserError
 
@@ -38,16 +38,15 @@ def train_batches_for(
     tc, dc = config.train, config.train.data
     if dc.synth_per_epoch:
         spec, stored = spec_from_manifest(data.manifest, str(data.root))
+        stream = FreshStream(dc.synth_per_epoch, stored, dc.synth_focus, dc.synth_focus_share)
         return FreshBatches(
-            spec, dc.synth_per_epoch, data.charset, per_worker, offset=stored, rank=rank,
-            world_size=world_size, workers=dc.synth_workers, channels=config.model.in_channels,
-            focus=dc.synth_focus, focus_share=dc.synth_focus_share,
-        )  # fmt: skip
+            spec, data.charset, per_worker, stream, Shard(rank, world_size), dc.synth_workers, config.model.in_channels
+        )
+    drop_last = (dc.epoch_images or len(train)) >= 2 * tc.batch_size
+    sampling = Sampling(shuffle=True, seed=tc.seed, drop_last=drop_last, epoch_images=dc.epoch_images)
     return Batches(
-        train.images, train.labels, charset=data.charset, batch_size=per_worker, shuffle=True, seed=tc.seed,
-        rank=rank, world_size=world_size, drop_last=(dc.epoch_images or len(train)) >= 2 * tc.batch_size,
-        epoch_images=dc.epoch_images, channels=config.model.in_channels,
-    )  # fmt: skip
+        train.images, train.labels, data.charset, per_worker, sampling, Shard(rank, world_size), config.model.in_channels
+    )
 
 
 def statistics_sample(data: Dataset, train: Split, dc: DataConfig) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from crnn.config import RunConfig
 from crnn.errors import UserError
+from crnn.training.options import Launch
 
 CHECKPOINT_FILE = "last.pt"  # what a reported checkpoint directory holds: fit's last.pt of that epoch
 
@@ -187,11 +188,11 @@ def resume_path(checkpoint, scratch: str | Path) -> Path | None:
 
 
 def torch_trainer(
-    worker_fn: Callable[[dict], None], loop_config: dict, *, workers: int, gpus_per_worker: float, name: str,
-    storage_path: str, max_failures: int, callbacks: list | None = None, keep: int = 1, cpus_per_worker: float = 1.0,
+    worker_fn: Callable[[dict], None], loop_config: dict, launch: Launch, *, name: str, storage_path: str,
+    callbacks: list | None = None, keep: int = 1,
 ):  # fmt: skip
-    """A TorchTrainer whose run is named ``name`` under ``storage_path`` (never a timestamp: Train V2
-    resumes a run by storage path + name) and that replaces dead workers ``max_failures`` times.
+    """A TorchTrainer of ``launch.workers`` workers whose run is named ``name`` under ``storage_path`` (never a
+    timestamp: Train V2 resumes a run by storage path + name) and that replaces dead workers ``launch.max_failures`` times.
     ``storage_path`` may be a remote URI (``crnn.storage``: s3://, gs://, with an endpoint override)."""
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
     from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
@@ -200,17 +201,18 @@ def torch_trainer(
     from crnn.storage import ray_storage  # noqa: PLC0415
 
     storage_path, storage_fs = ray_storage(storage_path)
-    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
+    gpus = launch.gpus_per_worker
+    resources = {"CPU": launch.cpus_per_worker, **({"GPU": gpus} if gpus else {})}
     return TorchTrainer(
         worker_fn,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpus_per_worker > 0, resources_per_worker=resources),
+        scaling_config=ScalingConfig(num_workers=launch.workers, use_gpu=gpus > 0, resources_per_worker=resources),
         run_config=RayRunConfig(
             name=name,
             storage_path=storage_path,
             storage_filesystem=storage_fs,
             callbacks=callbacks,
-            failure_config=FailureConfig(max_failures=max_failures),
+            failure_config=FailureConfig(max_failures=launch.max_failures),
             checkpoint_config=CheckpointConfig(
                 num_to_keep=keep, checkpoint_score_attribute="exact_acc", checkpoint_score_order="max"
             ),

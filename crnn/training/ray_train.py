@@ -139,10 +139,9 @@ def _write_record(run: RunDir, job: TrainJob, data, workers: int, device: str) -
     height, width = data.image_size
     model = build_model(job.config.model, data.charset.num_classes, height, width, data.length_range[1])
     n_train, n_val = _split_sizes(data, job)
-    run.write_config(run_record(
-        job.config, data, n_train, n_val, overfit=0, parameters=count_parameters(model), device=device,
-        precision=choose_precision(job.config.train.amp, torch.device(device)).mode, world_size=workers,
-    ))  # fmt: skip
+    precision = choose_precision(job.config.train.amp, torch.device(device)).mode
+    runtime = {"parameters": count_parameters(model), "device": device, "precision": precision, "world_size": workers}
+    run.write_config(run_record(job.config, data, {"train": n_train, "val": n_val, "overfit": 0}, runtime))
 
 
 def train_distributed(job: TrainJob, launch: Launch, data: Dataset) -> dict:
@@ -166,8 +165,7 @@ def train_distributed(job: TrainJob, launch: Launch, data: Dataset) -> dict:
         _write_record(run, job, data, launch.workers, "cuda" if launch.gpus_per_worker else "cpu")
         trainer = torch_trainer(
             train_worker, loop_config(job.config, job.data_dir, job.max_minutes, job.init_from, job.train_indices),
-            workers=launch.workers, gpus_per_worker=launch.gpus_per_worker, cpus_per_worker=launch.cpus_per_worker,
-            name=name, storage_path=storage_path, max_failures=launch.max_failures, keep=3,
+            launch, name=name, storage_path=storage_path, keep=3,
             callbacks=[TuneReportCallback()] if launch.in_trial else None,
         )  # fmt: skip
         try:

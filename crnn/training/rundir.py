@@ -34,20 +34,20 @@ METRIC_KEYS = (
 RESUMABLE_KEYS = ("train.epochs", "train.early_stop_patience")
 
 
-def run_record(
-    config: RunConfig, data: Dataset, n_train: int, n_val: int, *, overfit: int, parameters: int, device: str,
-    precision: str, world_size: int,
-) -> dict:  # fmt: skip
-    """``config.json``: the same contents for a single-process and a Ray Train run."""
+def run_record(config: RunConfig, data: Dataset, counts: dict[str, int], runtime: dict) -> dict:
+    """``config.json``: the same contents for a single-process and a Ray Train run. ``counts``: the train and
+    val images used and ``overfit``; ``runtime``: parameters, device, precision and world_size."""
     lo, hi = data.length_range
     height, width = data.image_size
     data_info = {
         "name": data.root.name, "charset": data.charset.chars, "height": height, "width": width, "length": [lo, hi],
-        "train": n_train, "val": n_val, "overfit": overfit, "train_checksum": data.manifest.get("checksums", {}).get("train"),
+        "train": counts["train"], "val": counts["val"], "overfit": counts["overfit"],
+        "train_checksum": data.manifest.get("checksums", {}).get("train"),
     }  # fmt: skip
+    keys = ("parameters", "device", "precision", "world_size")
     return {
-        **config.to_dict(), "data": data_info, "parameters": parameters, "device": device, "precision": precision,
-        "world_size": world_size, "nodes": None,  # a Ray Train run: each rank's node address, filled in at the end
+        **config.to_dict(), "data": data_info, **{k: runtime[k] for k in keys},
+        "nodes": None,  # a Ray Train run: each rank's node address, filled in at the end
         "provenance": provenance(),
     }  # fmt: skip
 

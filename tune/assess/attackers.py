@@ -82,12 +82,20 @@ def scheme_input_height(model: dict, height: int, width: int, max_len: int) -> i
     return 0
 
 
+@dataclass(frozen=True)
+class BaseModel:
+    """The published base model the ``base`` attackers start from."""
+
+    path: str  # its checkpoint
+    model: dict  # its config's model section: the architecture they adopt
+
+
 def build_attackers(
-    names: list[str], recipe: RunConfig, sets: tuple[str, ...], init_from: str | None, base_model: dict | None,
-    base_path: str | None, unlabeled: int, scheme: tuple[int, int, int], margins: tuple[int, ...] = (0, 0, 0, 0),
+    names: list[str], recipe: RunConfig, sets: tuple[str, ...], init_from: str | None, base: BaseModel | None,
+    unlabeled: int, scheme: tuple[int, int, int], margins: tuple[int, ...] = (0, 0, 0, 0),
 ) -> dict[str, Attacker]:  # fmt: skip
     """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
-    ``base_model``: the base checkpoint's model section; ``scheme``: (height, width, longest label);
+    ``base``: needed by the base attackers; ``scheme``: (height, width, longest label);
     ``margins``: the scheme's constant margins (crnn.data.margins), cut off unless the recipe crops itself."""
     height, width, max_len = scheme
     user = parse_set(list(sets)) if sets else {}
@@ -97,8 +105,8 @@ def build_attackers(
         if not any(config.model.crop):
             config = apply_overrides(config, {"model": {"crop": margins}})
         if name.startswith("base"):
-            assert base_model is not None and base_path is not None, "the base model is resolved for base attackers"
-            config = apply_overrides(config, {"model": {**base_model, "crop": config.model.crop}, **FINE_TUNE})
+            assert base is not None, "the base model is resolved for base attackers"
+            config = apply_overrides(config, {"model": {**base.model, "crop": config.model.crop}, **FINE_TUNE})
         else:
             model = config.to_dict()["model"]
             config = apply_overrides(config, {"model": {"input_height": scheme_input_height(model, height, width, max_len)}})
@@ -106,6 +114,6 @@ def build_attackers(
             ema = config.train.eval.ema_decay or FINE_TUNE["train.eval.ema_decay"]  # FixMatch's teacher is the average
             config = apply_overrides(config, {**SEMI, "train.eval.ema_decay": ema, "train.semi.unlabeled": unlabeled})
         config = apply_overrides(config, user)
-        start = base_path if name.startswith("base") else init_from
+        start = base.path if base is not None and name.startswith("base") else init_from
         out[name] = Attacker(name, config.to_dict(), start, unlabeled if config.train.semi.method else 0)
     return out

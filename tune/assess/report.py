@@ -162,34 +162,47 @@ def build_assessment(out: Path) -> dict:
         assessment["resume"] = setup["commands"][-1] if setup["commands"] else "crnn assess (the same command again)"
     else:
         assessment["verdict"] = "broken" if broken else "resistant at the sizes tried"
-    stuck = [
-        f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
-    ]
-    augment = RunConfig.from_dict(entries[top]["config"]).train.augment
-    advice = plateau_advice("more minutes or images per run", augment, bool(chosen["init_from"]))
-    assessment["warnings"] = [
-        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
-    ] if stuck else []  # fmt: skip
-    if runs.unfinished:
-        assessment["warnings"].append(f"unfinished runs: {', '.join(runs.unfinished)}; run the same command to finish them")
+    assessment["warnings"] = _warnings(attackers, runs.unfinished, RunConfig.from_dict(entries[top]["config"]), chosen)
     if rows:
-        size = max(r["train_images"] for r in rows)
-        best = [r for r in rows if r["train_images"] == size]
-        p = sum(r["test_correct"] for r in best) / sum(r["test_count"] for r in best)
-        assessment["best"] = {"attacker": top, "train_images": size, "exact_acc": p, "exact_ci": list(wilson(
-            sum(r["test_correct"] for r in best), sum(r["test_count"] for r in best)))}  # fmt: skip
-        assessment["attempts_per_success"] = 1 / p if p > 0 else None
-        ckpt = runs.checkpoints[(top, size, best[0]["repeat"])]
-        test = json.loads((ckpt / TEST_FILE).read_text())
-        assessment["coverage"] = precision_coverage(test["confidence"], test["correct"])
-        assessment["precision_thresholds"] = {
-            f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
-        }
         beam = RunConfig.from_dict(entries[top]["config"]).train.eval.beam_width
-        assessment["solve_latency_ms"] = _latency(ckpt / "best.pt", setup["data"], out / "model.onnx", beam)
+        assessment.update(_strongest_at_its_largest(rows, runs.checkpoints, top, beam, setup["data"], out))
     else:
         assessment.update(best=None, attempts_per_success=None, coverage=[], precision_thresholds={}, solve_latency_ms=None)
     return assessment
+
+
+def _warnings(attackers: dict, unfinished: list[str], config: RunConfig, chosen: dict) -> list[str]:
+    """Runs that never left the CTC blank plateau (they measure the recipe, not the scheme), and runs not finished."""
+    stuck = [
+        f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
+    ]
+    advice = plateau_advice("more minutes or images per run", config.train.augment, bool(chosen["init_from"]))
+    warnings = [
+        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
+    ] if stuck else []  # fmt: skip
+    if unfinished:
+        warnings.append(f"unfinished runs: {', '.join(unfinished)}; run the same command to finish them")
+    return warnings
+
+
+def _strongest_at_its_largest(rows: list[dict], checkpoints: dict, top: str, beam: int, data: str, out: Path) -> dict:
+    """The strongest attacker's largest size: its exact accuracy over the repeats, attempts per success,
+    precision at coverage and solve latency, from its first repeat's test answers and model."""
+    size = max(r["train_images"] for r in rows)
+    best = [r for r in rows if r["train_images"] == size]
+    right, count = sum(r["test_correct"] for r in best), sum(r["test_count"] for r in best)
+    p = right / count
+    ckpt = checkpoints[(top, size, best[0]["repeat"])]
+    test = json.loads((ckpt / TEST_FILE).read_text())
+    return {
+        "best": {"attacker": top, "train_images": size, "exact_acc": p, "exact_ci": list(wilson(right, count))},
+        "attempts_per_success": 1 / p if p > 0 else None,
+        "coverage": precision_coverage(test["confidence"], test["correct"]),
+        "precision_thresholds": {
+            f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
+        },
+        "solve_latency_ms": _latency(ckpt / "best.pt", data, out / "model.onnx", beam),
+    }
 
 
 def write_report(out: Path) -> dict:

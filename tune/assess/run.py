@@ -41,7 +41,7 @@ from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
 from crnn.training.ray_glue import report_epoch, resume_path
-from tune.assess.attackers import build_attackers, parse_attackers
+from tune.assess.attackers import BaseModel, build_attackers, parse_attackers
 from tune.assess.files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess.progress import RoundLines
 from tune.assess.runs import finished_runs, trial_folders
@@ -276,15 +276,15 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
     has_unlabeled = int(manifest["splits"].get(UNLABELED, 0)) > 0
     names = parse_attackers(opts.attackers, has_unlabeled)
     init_from = str(resolve_model_path(opts.init_from, "--init-from").resolve()) if opts.init_from else None  # `base` too
-    base_model = base_path = None
+    base = None
     if any(n.startswith("base") for n in names):
-        base = resolve_model_path("base", f"--attackers {','.join(names)}").resolve()
-        base_path, base_model = str(base), load_checkpoint(base)["config"]["model"]
+        path = resolve_model_path("base", f"--attackers {','.join(names)}").resolve()
+        base = BaseModel(str(path), load_checkpoint(path)["config"]["model"])
     recipe, where = _recipe(opts)
     scheme = (int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
     unlabeled = min(opts.unlabeled_count, int(manifest["splits"].get(UNLABELED, 0)))
     margins = quiet_margins(load_dataset(opts.data, splits=("train",), mmap=True).splits["train"].images)
-    attackers = build_attackers(names, recipe, opts.sets, init_from, base_model, base_path, unlabeled, scheme, margins)
+    attackers = build_attackers(names, recipe, opts.sets, init_from, base, unlabeled, scheme, margins)
     for attacker in attackers.values():
         config = RunConfig.from_dict(attacker.config)
         if config.train.data.synth_per_epoch or config.train.data.epoch_images:

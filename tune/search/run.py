@@ -170,17 +170,31 @@ def run_tune(opts: TuneOptions) -> Path:
         return _run_tune(opts, preset, home)
 
 
+def _open(opts: TuneOptions, preset: TunePreset, home: Mirror) -> tuple[bool, TrialSetup, dict]:
+    """(resuming, trial setup, experiment.json's contents): the stored search's, checked against this command, or a new one."""
+    if (home.local / EXPERIMENT_FILE).is_file():
+        stored = Experiment.load(home.local)
+        read_manifest(opts.data)
+        check_same_search(opts, stored.meta)
+        return True, stored.setup, stored.meta
+    setup, meta = _setup(opts, preset, home)
+    return False, setup, meta
+
+
+def _announce(home: Mirror, meta: dict, setup: TrialSetup, max_concurrent: int) -> None:
+    if home.remote:
+        print(f"experiment {home.remote}: working copy {home.local}", flush=True)
+    print(
+        f"experiment {home.remote or home.local}: {meta['samples']} trials, at most {meta['max_epochs']} epochs each, "
+        f"{max_concurrent} at a time, {setup.workers} worker(s) per trial, scheduler {meta['scheduler']}",
+        flush=True,
+    )
+
+
 def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
     exp = home.local
     home.pull()  # a remote experiment's study and tables (checkpoints stay remote: Tune reads them there)
-    resuming = (exp / EXPERIMENT_FILE).is_file()
-    if resuming:
-        stored = Experiment.load(exp)
-        read_manifest(opts.data)
-        check_same_search(opts, stored.meta)
-        meta, setup = stored.meta, stored.setup
-    else:
-        setup, meta = _setup(opts, preset, home)
+    resuming, setup, meta = _open(opts, preset, home)
 
     # Per-epoch checkpoints of short trials trip Tune's "snapshotting too often" warning: expected here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -214,13 +228,7 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
             )
         else:
             tuner = _new_tuner(trainable, meta, setup, home, max_concurrent, opts.logger, opts.tracking_uri)
-        if home.remote:
-            print(f"experiment {home.remote}: working copy {exp}", flush=True)
-        print(
-            f"experiment {home.remote or exp}: {meta['samples']} trials, at most {meta['max_epochs']} epochs each, "
-            f"{max_concurrent} at a time, {setup.workers} worker(s) per trial, scheduler {meta['scheduler']}",
-            flush=True,
-        )
+        _announce(home, meta, setup, max_concurrent)
         results = tuner.fit()
         if results.num_terminated + results.num_errors >= meta["samples"]:  # over: a trial RUNNING now is a killed run's
             fail_orphans(exp / "optuna.db", meta["name"])  # uploaded with the tables below
