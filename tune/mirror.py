@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ray.tune import Callback
+
 from crnn.storage import cache_dir, is_remote, join, push_tree
 from crnn.storage import pull as pull_tree
 from crnn.storage import push as push_files
@@ -79,7 +81,6 @@ class Mirror:
 
     def callback(self, files: list[str]):
         """A Tune callback that uploads ``files`` as every trial starts, finishes or fails, and at the end."""
-        from ray.tune import Callback  # noqa: PLC0415
 
         mirror = self
 

@@ -10,17 +10,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
 from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.config import RunConfig
+from crnn.data.pixels import to_input
+from crnn.data.sheet import preview
 from crnn.data.store import load_dataset
+from crnn.decode import decode
 from crnn.errors import UserError
+from crnn.inference.export import export_model
 from crnn.model import cropped_size, input_size
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
+from crnn.training.checkpoint import load_model
 from crnn.training.state import plateau_advice
 from tune.assess.attackers import describe
 from tune.assess.files import ASSESSMENT, SETUP, TEST_FILE
+from tune.assess.plots import coverage_plot, curve_plot
 from tune.assess.runs import finished_runs, legacy_name
 from tune.assess.sizes import bracket_text, brackets, heading
 
@@ -28,12 +35,6 @@ from tune.assess.sizes import bracket_text, brackets, heading
 def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict:
     """Solve time per CAPTCHA from the exported ONNX model under onnxruntime on the CPU: batch 1
     (preprocessing + model + decoding) p50/p95 over 200 test images, and images/s at batch 256."""
-    import onnxruntime as ort  # noqa: PLC0415
-
-    from crnn.data.pixels import to_input  # noqa: PLC0415
-    from crnn.decode import decode  # noqa: PLC0415
-    from crnn.inference.export import export_model  # noqa: PLC0415
-    from crnn.training.checkpoint import load_model  # noqa: PLC0415
 
     loaded = load_model(model_path)
     export_model(loaded, "onnx", onnx_out)
@@ -106,7 +107,6 @@ def _entries(setup: dict) -> dict[str, dict]:
 
 def _write_sheets(out: Path, setup: dict, attackers: dict[str, dict]) -> None:
     """A contact sheet per attacker: 8 training images and, below each, what its model reads of it."""
-    from crnn.data.sheet import preview  # noqa: PLC0415
 
     for name, entry in _entries(setup).items():
         title = f"{name} reads {attackers[name]['reads']}; below each training image: the model's input"
@@ -213,8 +213,6 @@ def write_report(out: Path) -> dict:
     atomic_write_json(out / ASSESSMENT, a)
     _write_sheets(out, json.loads((out / SETUP).read_text())["setup"], a["attackers"])
     if a["curve"]:
-        from tune.assess.plots import coverage_plot, curve_plot  # noqa: PLC0415
-
         curves = {f"{n} ({t['unlabeled']} unlabelled)" if t["unlabeled"] else n: t for n, t in a["attackers"].items()}
         curve_plot(curves, out / "curve.png", title=f"{a['scheme']['dataset']}: exact accuracy of each attacker")
         coverage_plot(a, out / "coverage.png")
@@ -407,7 +405,6 @@ def compare(reports: list[str], out: Path | None) -> str:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "compare.md", table)
-        from tune.assess.plots import curve_plot  # noqa: PLC0415
 
         curve_plot(loaded, out / "compare.png", title="each report's strongest attacker")
     return table

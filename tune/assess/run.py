@@ -25,8 +25,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import ray
 import ray.tune
+from ray import tune
 
+from crnn.atomic import atomic_write_json
 from crnn.config import RunConfig, apply_overrides, load_config_file, resolve_config
 from crnn.data.margins import quiet_margins
 from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
@@ -40,10 +43,11 @@ from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_path
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
-from crnn.training.ray_glue import report_epoch, resume_path
+from crnn.training.ray_glue import init_ray_for_trials, report_epoch, resume_path, trial_layout
 from tune.assess.attackers import BaseModel, build_attackers, parse_attackers
 from tune.assess.files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess.progress import RoundLines
+from tune.assess.report import write_report
 from tune.assess.runs import finished_runs, trial_folders
 from tune.assess.sizes import coarse_sizes, parse_sizes, refine
 from tune.mirror import Mirror, no_train_runs
@@ -363,7 +367,6 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
     pull_assessment(home)
     setup, rounds = _resumed_setup(out, setup, sizes, opts.repeats, command)
     out.mkdir(parents=True, exist_ok=True)
-    from crnn.atomic import atomic_write_json  # noqa: PLC0415
 
     def save() -> None:
         atomic_write_json(
@@ -379,9 +382,6 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
     save()
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    import ray  # noqa: PLC0415
-
-    from crnn.training.ray_glue import init_ray_for_trials  # noqa: PLC0415
 
     print(f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
           f"repeat(s), recipe {setup.recipe}", flush=True)  # fmt: skip
@@ -400,7 +400,6 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
     finally:
         if started:
             ray.shutdown()
-    from tune.assess.report import write_report  # noqa: PLC0415
 
     a = write_report(out)  # an interrupted one says "incomplete", with how many runs finished and how to resume
     push_report(home)
@@ -414,9 +413,6 @@ def _run_round(home: Mirror, setup: AssessSetup, k: int, runs: list[dict], embed
     """Run (or resume) round ``k``'s runs as one Tune experiment, ``runs/round-K`` (then, for a remote
     assessment, pull its finished runs into the working copy). False when the round was interrupted
     (Ctrl-C: Tune saves its state and returns with runs left that did not fail)."""
-    from ray import tune  # noqa: PLC0415
-
-    from crnn.training.ray_glue import trial_layout  # noqa: PLC0415
 
     out = home.local
     runs_path, fs = ray_storage(home.sub(RUNS))

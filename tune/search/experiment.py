@@ -23,6 +23,7 @@ from crnn.atomic import atomic_write_json, atomic_write_text
 from crnn.errors import UserError
 from crnn.storage import is_remote, join, redact
 from tune.mirror import Mirror
+from tune.search.plots import search_plots
 from tune.search.trial import TrialSetup
 from tune.tune_state import trial_statuses
 
@@ -175,8 +176,6 @@ class Experiment:
             "data": Path(self.meta["data"]).name, "charset": self.meta["charset"],
         })  # fmt: skip
         if plots:
-            from tune.search.plots import search_plots  # noqa: PLC0415 - matplotlib only when plotting
-
             curves = {h[-1]["trial_id"]: [(r["epoch"], r["exact_acc"]) for r in h] for h in histories.values() if h}
             started = {h[-1]["trial_id"]: h[0].get("timestamp", 0) for h in histories.values() if h}
             order = sorted((r["trial_id"] for r in rows), key=lambda t: started.get(t, float("inf")))

@@ -16,6 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import optuna
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import ConcurrencyLimiter
+
 from crnn.atomic import atomic_write_json
 from crnn.config import PRESETS, apply_overrides
 from crnn.data.store import read_manifest
@@ -25,9 +31,12 @@ from crnn.model import check_time_steps
 from crnn.storage import check_uri
 from crnn.tracking import check_logger, tune_callbacks
 from crnn.training.fit import worker_batch_size
+from crnn.training.ray_glue import init_ray_for_trials, trial_layout
 from tune.mirror import Mirror
 from tune.search.experiment import EXPERIMENT_FILE, Experiment
+from tune.search.progress import EpochLines
 from tune.search.space import load_space, reference_point
+from tune.search.study import PortableOptunaSearch, fail_orphans, open_at, sqlite_storage
 from tune.search.trial import TrialSetup, run_trial
 from tune.tune_state import check_restore
 
@@ -198,11 +207,6 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
 
     # Per-epoch checkpoints of short trials trip Tune's "snapshotting too often" warning: expected here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    import ray  # noqa: PLC0415
-    from ray import tune  # noqa: PLC0415
-
-    from crnn.training.ray_glue import init_ray_for_trials, trial_layout  # noqa: PLC0415
-    from tune.search.study import fail_orphans, open_at  # noqa: PLC0415
 
     path, fs = home.ray_path()
     restore = resuming and tune.Tuner.can_restore(path, storage_filesystem=fs)
@@ -245,13 +249,6 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
 def _new_tuner(
     trainable, meta: dict, setup: TrialSetup, home: Mirror, max_concurrent: int, logger: str, tracking_uri: str | None
 ):  # fmt: skip
-    import optuna  # noqa: PLC0415
-    from ray import tune  # noqa: PLC0415
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # noqa: PLC0415
-    from ray.tune.search import ConcurrencyLimiter  # noqa: PLC0415
-
-    from tune.search.progress import EpochLines  # noqa: PLC0415
-    from tune.search.study import PortableOptunaSearch, sqlite_storage  # noqa: PLC0415
 
     params = setup.params()
     exp = home.local

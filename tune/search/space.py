@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna.distributions as d
 import yaml
 
 from crnn.config import PRESETS, RunConfig, apply_overrides, canonical_key, value_at
@@ -27,7 +28,6 @@ class Param:
         return self.key.rsplit(".", 1)[1]
 
     def distribution(self):
-        import optuna.distributions as d  # noqa: PLC0415
 
         if self.kind == "uniform":
             return d.FloatDistribution(*self.args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import optuna
 from ray.tune.search.optuna import OptunaSearch
 
 _STUDY_DB: list[Path] = []  # the optuna.db a resume reopens the study at (set by the driver)
@@ -22,7 +23,6 @@ def open_at(db: Path) -> None:
 
 
 def sqlite_storage(db: Path):
-    import optuna  # noqa: PLC0415
 
     return optuna.storages.RDBStorage(f"sqlite:///{db}")
 
@@ -52,7 +52,6 @@ class PortableOptunaSearch(OptunaSearch):
             return
         if not all(isinstance(t, int) for t in self._ot_trials.values()):  # Ray's own pickle (an older experiment)
             return
-        import optuna  # noqa: PLC0415
 
         self._storage = sqlite_storage(_STUDY_DB[0])
         self._ot_study = optuna.load_study(study_name=self._study_name, storage=self._storage, sampler=self._sampler)
@@ -63,7 +62,6 @@ def fail_orphans(db: Path, study_name: str) -> int:
     """Mark the study's trials still RUNNING as FAIL once the search is over: a driver killed mid-trial
     leaves its trial RUNNING in the study, and the resumed search records that trial again under a new
     number. Returns how many were marked."""
-    import optuna  # noqa: PLC0415
 
     if not Path(db).is_file():
         return 0
