@@ -5,17 +5,32 @@ epoch with its checkpoint, resume from the last one. ``crnn train --workers`` an
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import ray
+from ray._private.utils import get_ray_address_file, read_ray_address
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig
+from ray.train import RunConfig as RayRunConfig
+from ray.train.torch import TorchTrainer
+
 from crnn.config import RunConfig
 from crnn.errors import UserError
+from crnn.storage import ray_storage
 from crnn.training.options import Launch
 
 CHECKPOINT_FILE = "last.pt"  # what a reported checkpoint directory holds: fit's last.pt of that epoch
+
+
+try:  # the file whose logger prints every ray.train.report (quiet_ray_train_reports)
+    from ray.train.v2._internal.execution import context as _train_context
+except ImportError:
+    _train_context = None
 
 
 def worker_setup() -> None:
@@ -31,7 +46,6 @@ def name_this_cluster() -> None:
     active Ray instances" and a traceback in the run's output. Name the one this process belongs to."""
     if os.environ.get("RAY_ADDRESS"):
         return
-    import ray  # noqa: PLC0415
 
     os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
 
@@ -40,13 +54,8 @@ def quiet_ray_train_reports() -> None:
     """Ray 2.60 logs every ``ray.train.report`` at INFO on a logger named after its file path, which
     escapes ``LoggingConfig(log_level="WARNING")`` (it filters ``ray.train.*``): a line of metrics per
     worker per epoch beside crnn's own epoch line. Raise that logger to WARNING."""
-    import logging  # noqa: PLC0415
-
-    try:
-        from ray.train.v2._internal.execution import context  # noqa: PLC0415
-    except ImportError:  # another Ray layout: nothing to quiet
-        return
-    logging.getLogger(context.__file__).setLevel(logging.WARNING)
+    if _train_context is not None:  # another Ray layout: nothing to quiet
+        logging.getLogger(_train_context.__file__).setLevel(logging.WARNING)
 
 
 def quiet_tune_banner() -> None:
@@ -65,12 +74,12 @@ def pin_gloo_to_node_ip() -> None:
     """
     if os.environ.get("GLOO_SOCKET_IFNAME"):
         return
-    import psutil  # noqa: PLC0415 - a Ray dependency
-    import ray  # noqa: PLC0415
 
     ip = ray.util.get_node_ip_address()
     if ip.startswith("127."):
         return  # a single-node cluster on loopback: the default works
+    import psutil  # noqa: PLC0415 - comes with ray[default] on the cluster nodes that need it, not installed here
+
     for name, addrs in psutil.net_if_addrs().items():
         if any(a.address == ip for a in addrs):
             os.environ["GLOO_SOCKET_IFNAME"] = name
@@ -79,7 +88,6 @@ def pin_gloo_to_node_ip() -> None:
 
 def init_ray(address: str | None, num_cpus: int | None = None, resources: dict | None = None) -> bool:
     """Attach to ``address`` or start an embedded local Ray; True if we started it (and must stop it)."""
-    import ray  # noqa: PLC0415
 
     # Train V2 polls its workers every 2 s by default, which delays every report; 0.25 s keeps short
     # epochs short. Set before Ray starts so that the controller inherits it.
@@ -109,9 +117,6 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
 def recorded_cluster() -> str:
     """The live Ray cluster the last `ray start` on this machine recorded (/tmp/ray/ray_current_cluster),
     as one line for the user, or "" when none is recorded or it no longer answers (a stale file)."""
-    import socket  # noqa: PLC0415
-
-    from ray._private.utils import get_ray_address_file, read_ray_address  # noqa: PLC0415 - the file `ray start` writes
 
     address = read_ray_address()
     host, _, port = (address or "").rpartition(":")
@@ -140,7 +145,6 @@ def trial_layout(
 ) -> tuple[dict, int]:  # fmt: skip
     """What one Tune trial of ``workers`` workers reserves, and how many such trials the connected
     cluster runs at once without one waiting on another's workers (``max_concurrent`` if given)."""
-    import ray  # noqa: PLC0415
 
     cpus, gpus = ray.cluster_resources().get("CPU", 1.0), ray.cluster_resources().get("GPU", 0.0)
     if gpus_per_worker and gpus < gpus_per_worker * workers:
@@ -194,11 +198,6 @@ def torch_trainer(
     """A TorchTrainer of ``launch.workers`` workers whose run is named ``name`` under ``storage_path`` (never a
     timestamp: Train V2 resumes a run by storage path + name) and that replaces dead workers ``launch.max_failures`` times.
     ``storage_path`` may be a remote URI (``crnn.storage``: s3://, gs://, with an endpoint override)."""
-    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig  # noqa: PLC0415
-    from ray.train import RunConfig as RayRunConfig  # noqa: PLC0415
-    from ray.train.torch import TorchTrainer  # noqa: PLC0415
-
-    from crnn.storage import ray_storage  # noqa: PLC0415
 
     storage_path, storage_fs = ray_storage(storage_path)
     gpus = launch.gpus_per_worker
