@@ -14,6 +14,7 @@ reaches the command layer); nothing inside ``crnn`` imports this module. Nothing
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,8 +23,20 @@ from typing import Any
 
 import numpy as np
 
+from crnn.charset import parse_length, resolve_charset
+from crnn.data import synth
 from crnn.errors import UserError
+from crnn.inference.evaluate import evaluate_dataset
+from crnn.inference.export import export_model
+from crnn.inference.predict import TorchModel
 from crnn.inference.stream import Item, OnnxModel, expand_sources, predict_stream
+from crnn.lock import writer_lock
+from crnn.tracking import make_tracker
+from crnn.training.checkpoint import load_model as load
+from crnn.training.launch import run, run_config
+from crnn.training.options import FitOptions
+from crnn.training.rundir import read_metrics
+from crnn.training.state import left_plateau
 
 ImageLike = Any  # a path (file, folder, glob, CSV), a PIL image, or a uint8 array (H, W), (H, W, 3) or a batch of them
 
@@ -43,9 +56,6 @@ class Model:
         if self.path.endswith(".onnx"):
             self._impl, self.loaded = OnnxModel(self.path), None
         else:
-            from crnn.inference.predict import TorchModel  # noqa: PLC0415
-            from crnn.training.checkpoint import load_model as load  # noqa: PLC0415
-
             self.loaded = load(path)
             self._impl = TorchModel(self.loaded)
         self.charset = self._impl.charset.chars
@@ -63,7 +73,6 @@ class Model:
         return [Prediction(r.prediction or "", float(r.confidence or 0.0), r.source) for r in rows]
 
     def export(self, out: str | Path, format: str = "onnx") -> Path:
-        from crnn.inference.export import export_model  # noqa: PLC0415
 
         return export_model(self._torch("export"), format, out)
 
@@ -98,8 +107,6 @@ def synthesize(
 ) -> dict:  # fmt: skip
     """Render a labelled dataset into ``out`` (as ``crnn data synth``: split 90/5/5, plus ``unlabeled`` images
     without labels); returns its manifest. ``charset``: a name (digits, upper, alnum, ...) or the characters."""
-    from crnn.charset import parse_length, resolve_charset  # noqa: PLC0415
-    from crnn.data import synth  # noqa: PLC0415
 
     spec = synth.SynthSpec(resolve_charset(charset), parse_length(length), width, height, seed, colour, generator)
     return synth.synthesize(Path(out), spec, count, workers=workers, progress=not quiet, unlabeled=unlabeled)
@@ -120,12 +127,6 @@ def train(
     True (and a ``RuntimeWarning``, even when ``quiet``) if no epoch left the CTC blank plateau. ``overrides``:
     ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines); ``logger``:
     ``tensorboard`` or ``mlflow`` tracks the run as ``crnn train --logger`` does (``none`` by default)."""
-    from crnn.lock import writer_lock  # noqa: PLC0415
-    from crnn.tracking import make_tracker  # noqa: PLC0415
-    from crnn.training.launch import run, run_config  # noqa: PLC0415
-    from crnn.training.options import FitOptions  # noqa: PLC0415
-    from crnn.training.rundir import read_metrics  # noqa: PLC0415
-    from crnn.training.state import left_plateau  # noqa: PLC0415
 
     resolved = run_config(out, preset, config, [f"{k}={_value(v)}" for k, v in (overrides or {}).items()], resume)
     opts = FitOptions(
@@ -151,7 +152,6 @@ def _value(v: Any) -> str:
 
 def evaluate(model: Model | str | Path, data: str | Path, split: str = "test", beam_width: int | None = None) -> dict:
     """Exact and character accuracy (with the 95% interval of exact), edit distance, CER, confusions (as ``crnn eval``)."""
-    from crnn.inference.evaluate import evaluate_dataset  # noqa: PLC0415
 
     model = model if isinstance(model, Model) else Model(model)
     return evaluate_dataset(model._torch("evaluate"), data, split, beam_width)
@@ -160,9 +160,7 @@ def evaluate(model: Model | str | Path, data: str | Path, split: str = "test", b
 def assess(data: str | Path, out: str | Path, **options: Any) -> dict:
     """``crnn assess``: the labels-to-break curve of each attacker; returns ``assessment.json``. ``options``
     are ``tune.assess.run.AssessOptions`` fields: ``attackers="base,base+semi"``, ``sizes="auto"``, ``preset``, ..."""
-    import json  # noqa: PLC0415
-
-    from tune.assess.run import AssessOptions, run_assess  # noqa: PLC0415
+    from tune.assess.run import AssessOptions, run_assess  # noqa: PLC0415 - Ray only when crnn.assess is called
 
     report = run_assess(AssessOptions(data=str(data), out=str(out), **options), command="crnn.assess (Python API)")
     return json.loads((report / "assessment.json").read_text())
