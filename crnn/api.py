@@ -73,7 +73,6 @@ class Model:
         return [Prediction(r.prediction or "", float(r.confidence or 0.0), r.source) for r in rows]
 
     def export(self, out: str | Path, format: str = "onnx") -> Path:
-
         return export_model(self._torch("export"), format, out)
 
     def _torch(self, what: str):

@@ -3,56 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
-from pathlib import Path
 
-from crnn.errors import UserError
-from crnn_cli.flags import add_alias, add_tracking_flags, add_trust_flag
-
-
-def cmd_assess(args: argparse.Namespace) -> int:
-    if args.compare:
-        from tune.assess.report import compare  # noqa: PLC0415
-
-        print(compare(args.compare, Path(args.out) if args.out else None), end="")
-        if args.out:
-            print(f"wrote {args.out}/compare.md and compare.png")
-        return 0
-    if args.report_only and not args.out:
-        raise UserError("--report-only needs --out REPORT, the assessment folder to rewrite the report of")
-    if not args.report_only and (not args.data or not args.out):
-        raise UserError("--data and --out are required (or --compare REPORT..., or --out REPORT --report-only)")
-    from tune.assess.report import write_report  # noqa: PLC0415
-    from tune.assess.run import AssessOptions, home_of, pull_assessment, push_report, run_assess  # noqa: PLC0415
-    from tune.assess.sizes import bracket_text  # noqa: PLC0415
-
-    if args.report_only:
-        home = home_of(args.out, args.storage)
-        pull_assessment(home)
-        a = write_report(home.local)
-        push_report(home)
-    else:
-        opts = AssessOptions(
-            data=args.data, out=args.out, sizes=args.sizes, repeats=args.repeats, minutes_per_run=args.minutes_per_run,
-            preset=args.preset, config=args.config, sets=tuple(args.set), init_from=args.init_from, attackers=args.attackers,
-            unlabeled_count=args.unlabeled_count, address=args.address,
-            workers_per_run=args.workers_per_run, gpus_per_worker=args.gpus_per_worker, max_epochs=args.max_epochs,
-            min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent, logger=args.logger,
-            tracking_uri=args.tracking_uri, storage=args.storage, trust_experiment=args.trust_experiment,
-        )  # fmt: skip
-        out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-        a = json.loads((out / "assessment.json").read_text())
-    brackets = a.get("brackets") or {t: [None, v] for t, v in a["labels_to_break"].items()}  # written before brackets
-    ltb = ", ".join(f"{float(t):.0%}: {bracket_text(*b)}" for t, b in brackets.items())
-    if a["verdict"] == "incomplete":
-        print(f"verdict: incomplete ({a['finished']} of {a['planned']} runs finished; resume with: {a['resume']}); "
-              f"report: {args.out}/report.md")  # fmt: skip
-        return 0
-    who = f" by {a['strongest']}" if a.get("strongest") else ""
-    print(f"verdict: {a['verdict']}{who}; labels to break {ltb}; report: {args.out}/report.md")
-    return 0
+from crnn_cli.flags import add_alias, add_tracking_flags, add_trust_flag, command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,4 +48,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tracking_flags(p)
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs, train nothing")
     p.add_argument("--compare", nargs="+", metavar="REPORT", help="one table and one plot across assessments")
-    p.set_defaults(func=cmd_assess)
+    p.set_defaults(func=command("assess", "cmd_assess"))

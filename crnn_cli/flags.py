@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 
@@ -50,3 +51,16 @@ def add_experiments_flag(p: argparse.ArgumentParser, old: str = "--storage") -> 
     p.add_argument("--experiments", default="experiments", metavar="ROOT",
                    help="the folder or bucket (s3://bucket/path, gs://...) that holds experiments")  # fmt: skip
     add_alias(p, old, "--experiments", "experiments")
+
+
+def command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """The function ``name`` of ``crnn_cli.commands.<module>``, imported when its subcommand runs.
+
+    The command line's one lazy boundary: parsing (and ``crnn --help``) imports only the flag modules, and
+    a command's module, imported here, brings its dependencies at its top: torch for ``crnn train``, Ray
+    for ``crnn tune``, neither for ``crnn predict --model model.onnx``."""
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"crnn_cli.commands.{module}"), name)(args)
+
+    return run

@@ -4,59 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from crnn.errors import UserError
-from crnn_cli.flags import add_alias, add_experiments_flag, add_tracking_flags, add_trust_flag
+from crnn_cli.flags import add_alias, add_experiments_flag, add_tracking_flags, add_trust_flag, command
 
 SORTABLE = ("exact_acc", "char_acc", "edit_distance", "cer", "val_loss", "epochs", "wall_s")
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    from tune.search.experiment import Experiment  # noqa: PLC0415
-    from tune.search.results import print_results  # noqa: PLC0415
-    from tune.search.run import TuneOptions, run_tune  # noqa: PLC0415
-
-    opts = TuneOptions(
-        data=args.data, name=args.name, preset=args.preset, samples=args.samples, max_epochs=args.max_epochs,
-        max_concurrent=args.max_concurrent, workers_per_trial=args.workers_per_trial,
-        gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.experiments,
-        address=args.address, seed=args.seed, max_failures=args.max_failures, logger=args.logger,
-        tracking_uri=args.tracking_uri, trust_experiment=args.trust_experiment,
-    )  # fmt: skip
-    exp = Experiment.load(run_tune(opts))
-    print_results(exp.rows(), "table", top=args.top, sort="exact_acc", exp=exp.path)  # run_tune wrote the reports
-    return 0
-
-
-def cmd_results(args: argparse.Namespace) -> int:
-    from tune.search.experiment import Experiment  # noqa: PLC0415
-    from tune.search.results import print_results  # noqa: PLC0415
-
-    if args.sort not in SORTABLE:
-        raise UserError(f"--sort {args.sort!r}: accepted: {', '.join(SORTABLE)}")
-    if args.top is not None and args.top < 1:
-        raise UserError(f"--top {args.top}: must be at least 1")
-    exp = Experiment.find(args.exp, args.experiments)
-    print_results(exp.refresh(plots=not args.no_plots), args.format, top=args.top, sort=args.sort, exp=exp.path)
-    return 0
-
-
-def cmd_retrain(args: argparse.Namespace) -> int:
-    from tune.search.experiment import Experiment  # noqa: PLC0415
-    from tune.search.retrain import RetrainOptions, retrain  # noqa: PLC0415
-
-    opts = RetrainOptions(
-        exp=Experiment.find(args.exp, args.experiments).path, data=args.data, out=args.out, trial=args.trial,
-        epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
-        storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set), logger=args.logger,
-        tracking_uri=args.tracking_uri,
-    )  # fmt: skip
-    m = retrain(opts)
-    print(
-        f"test ({m['count']} images, beam {m['beam_width']}): exact {m['exact_acc']:.2%}, char {m['char_acc']:.2%}, "
-        f"edit distance {m['edit_distance']:.3f}, CER {m['cer']:.2%}, exact ignoring case {m['exact_acc_nocase']:.2%}; "
-        f"report: {args.out}/report.md"
-    )
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_trust_flag(p, "experiment")
     add_tracking_flags(p)
     p.add_argument("--top", type=int, help="rows of the final table")
-    p.set_defaults(func=cmd_tune)
+    p.set_defaults(func=command("tune", "cmd_tune"))
 
     p = sub.add_parser("results", help="the trial results table of an experiment, from its files")
     p.add_argument("exp", help="experiment name (under --storage) or folder")
@@ -90,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an aligned table, CSV, a Markdown table, or JSON with every field")  # fmt: skip
     add_experiments_flag(p)
     p.add_argument("--no-plots", action="store_true", help="skip writing the PNG plots")
-    p.set_defaults(func=cmd_results)
+    p.set_defaults(func=command("tune", "cmd_results"))
 
     p = sub.add_parser("retrain", help="retrain an experiment's best configuration on the full training split")
     p.add_argument("exp", help="experiment name (under --experiments) or folder")
@@ -110,4 +60,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     ray.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per worker (0: CPU workers, gloo)")
     ray.add_argument("--address", help="attach to a Ray cluster: auto or HOST:PORT")
     ray.add_argument("--storage", help="Ray Train checkpoint storage: a path, s3://..., gs://... (shared on multi-node)")
-    p.set_defaults(func=cmd_retrain)
+    p.set_defaults(func=command("tune", "cmd_retrain"))

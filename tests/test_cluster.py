@@ -272,7 +272,7 @@ def test_submit_checks_the_files_rays_own_upload_ships(tmp_path, cli):
 
     from ray._private.runtime_env.packaging import create_package
 
-    from crnn_cli.jobs_cmds import EXCLUDES, shipped_files
+    from crnn_cli.commands.jobs import EXCLUDES, shipped_files
 
     (tmp_path / ".gitignore").write_text("big/\n*.npy\nsecret_token.txt\n")
     for name in ("space.yaml", "mydata/manifest.json", "mydata/train.npy", "big/blob.bin", "secret_token.txt", "sub/.gitignore"):
@@ -305,7 +305,7 @@ def test_submit_refuses_to_ship_what_looks_like_a_secret(tmp_path, cli, secret):
 
 
 def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli, monkeypatch):
-    from crnn_cli import jobs_cmds
+    from crnn_cli.commands import jobs as jobs_cmds
 
     (tmp_path / "space.yaml").write_text("params: {}\n")
     shipped = {}
@@ -325,7 +325,7 @@ def test_submit_ships_the_working_folder_not_the_installed_package(tmp_path, cli
 
 
 def test_a_token_over_plain_http_to_another_host_is_warned_about(capsys):
-    from crnn_cli.jobs_cmds import warn_plain_http
+    from crnn_cli.commands.jobs import warn_plain_http
 
     assert warn_plain_http("http://10.0.0.5:8265") and "plain HTTP" in capsys.readouterr().err
     for quiet in ("http://127.0.0.1:8265", "https://ray.example.org", "http://localhost:8265"):

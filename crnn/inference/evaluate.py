@@ -8,7 +8,7 @@ from crnn.data.batches import Batches
 from crnn.data.store import SPLITS, Split, load_dataset
 from crnn.errors import UserError
 from crnn.report import sequence_report
-from crnn.training.checkpoint import LoadedModel
+from crnn.training.checkpoint import LoadedModel, load_model
 from crnn.training.loop import predict_batches
 from crnn.training.step import StepContext
 
@@ -48,3 +48,9 @@ def evaluate_dataset(loaded: LoadedModel, data_dir: str | Path, split: str = "te
     if beam < 1:
         raise UserError(f"--beam-width {beam}: must be at least 1 (1 = greedy)")
     return evaluate_model(loaded, part, beam, limit=limit)
+
+
+def evaluate_checkpoint(model: str, data_dir: str | Path, split: str, beam_width: int | None, limit: int) -> tuple[dict, dict]:
+    """``crnn eval --model RUN|CKPT``: the report on ``split`` and the checkpoint's provenance."""
+    loaded = load_model(model)
+    return evaluate_dataset(loaded, data_dir, split, beam_width, limit), loaded.state.get("provenance")

@@ -8,7 +8,7 @@ import torch
 
 from crnn.data.pixels import to_input
 from crnn.decode import decode
-from crnn.training.checkpoint import LoadedModel
+from crnn.training.checkpoint import LoadedModel, load_model
 
 
 class TorchModel:
@@ -35,3 +35,11 @@ def predict_arrays(
         preds += texts
         confs += conf
     return preds, confs
+
+
+def open_checkpoint(path: str, threads: int = 0) -> TorchModel:
+    """``crnn predict --model RUN|CKPT``: the checkpoint's model behind the ``Model`` interface, on ``threads``
+    CPU threads (0: torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
+    return TorchModel(load_model(path))

@@ -28,7 +28,6 @@ class Param:
         return self.key.rsplit(".", 1)[1]
 
     def distribution(self):
-
         if self.kind == "uniform":
             return d.FloatDistribution(*self.args)
         if self.kind == "loguniform":

@@ -23,7 +23,6 @@ def open_at(db: Path) -> None:
 
 
 def sqlite_storage(db: Path):
-
     return optuna.storages.RDBStorage(f"sqlite:///{db}")
 
 
