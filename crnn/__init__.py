@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name in __all__ and name != "__version__":
-        from crnn import api  # noqa: PLC0415
+        from crnn import api  # noqa: PLC0415 - `import crnn` stays light: the facade loads on first use
 
         return getattr(api, name)
     raise AttributeError(f"module 'crnn' has no attribute {name!r}")

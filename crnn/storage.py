@@ -78,9 +78,16 @@ def filesystem(uri: str):
     return _open(uri, os.environ.get("AWS_ENDPOINT_URL"))
 
 
+def _pyarrow_fs():
+    """pyarrow's filesystems, imported on first use: only runs on buckets pay for pyarrow's import."""
+    import pyarrow.fs  # noqa: PLC0415 - only runs on buckets pay for pyarrow's import
+
+    return pyarrow.fs
+
+
 @functools.lru_cache(maxsize=64)
 def _open(uri: str, endpoint: str | None):  # endpoint: part of the key, read by pyarrow from the environment
-    import pyarrow.fs as pafs  # noqa: PLC0415
+    pafs = _pyarrow_fs()
 
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
@@ -136,7 +143,7 @@ def pull(uri: str, local: Path, skip: Callable[[str], bool] = lambda rel: False,
     streamed and written atomically); ``skip(relative_path)`` leaves files out. A key that would land
     outside ``local`` (``a/../../x``) is written nowhere, and named in one warning. Returns the number of
     files copied; a remote folder that does not exist copies nothing."""
-    import pyarrow.fs as pafs  # noqa: PLC0415
+    pafs = _pyarrow_fs()
 
     fs, root = filesystem(uri)
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))

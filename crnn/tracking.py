@@ -2,7 +2,7 @@
 reached, to TensorBoard (``tensorboardX`` event files in ``RUN/tb``) or MLflow (a local SQLite store,
 ``RUN/mlflow.db`` unless ``--tracking-uri`` names another), so TensorBoard's HParams view and MLflow's
 compare view show a search. ``crnn tune`` and ``crnn assess`` use Ray Tune's own logger callbacks
-(``tune_callbacks``); ``crnn train`` and ``crnn retrain`` a ``Tracker`` in the training loop.
+(``tune.tracking.tune_callbacks``); ``crnn train`` and ``crnn retrain`` a ``Tracker`` in the training loop.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
+
+from tensorboardX import SummaryWriter
 
 from crnn.errors import UserError
 
@@ -76,8 +77,6 @@ class TensorBoardTracker(Tracker):
     @property
     def writer(self):
         if self._writer is None:
-            from tensorboardX import SummaryWriter  # noqa: PLC0415
-
             self._writer = SummaryWriter(str(self.folder))
         return self._writer
 
@@ -102,7 +101,7 @@ class MlflowTracker(Tracker):
     @property
     def run_id(self) -> str:
         if self._run_id is None:
-            import mlflow  # noqa: PLC0415
+            import mlflow  # noqa: PLC0415 - the optional `tracking` extra, only for --logger mlflow
 
             self.client = mlflow.MlflowClient(mlflow_uri(self.out, self.uri))
             found = self.client.get_experiment_by_name(self.experiment)
@@ -137,11 +136,10 @@ class MlflowTracker(Tracker):
                 self.client.log_artifact(run_id, str(self.out / name))
         best = self.out / "checkpoints" / "best.pt"
         if best.is_file():
-            from crnn.inference.export import export_model  # noqa: PLC0415 - torch and onnx only at the end of a tracked run
-            from crnn.training.checkpoint import load_model  # noqa: PLC0415
+            from crnn.inference.export import export_checkpoint  # noqa: PLC0415 - torch and onnx only at a tracked run's end
 
             with tempfile.TemporaryDirectory() as tmp:
-                onnx = export_model(load_model(best), "onnx", Path(tmp) / "model.onnx")
+                onnx = export_checkpoint(best, "onnx", Path(tmp) / "model.onnx")
                 self.client.log_artifact(run_id, str(onnx), artifact_path="model")
 
 
@@ -159,20 +157,3 @@ def make_tracker(kind: str, out: str | Path, uri: str | None = None, experiment:
     if kind == "mlflow":
         return MlflowTracker(out, uri, experiment)
     return Tracker()
-
-
-def tune_callbacks(kind: str, storage: str | Path, uri: str | None, experiment: str) -> list:
-    """Ray Tune's logger callbacks for ``--logger``: the JSON and CSV results crnn reads back always, and
-    TensorBoard (TBXLoggerCallback: scalars per report, HParams per trial) or MLflow (MLflowLoggerCallback)."""
-    check_logger(kind)
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback  # noqa: PLC0415
-
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # exactly these, no TensorBoard files by accident
-    callbacks = [JsonLoggerCallback(), CSVLoggerCallback()]
-    if kind == "tensorboard":
-        callbacks.append(TBXLoggerCallback())
-    elif kind == "mlflow":
-        from ray.air.integrations.mlflow import MLflowLoggerCallback  # noqa: PLC0415
-
-        callbacks.append(MLflowLoggerCallback(tracking_uri=mlflow_uri(storage, uri), experiment_name=experiment))
-    return callbacks

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from crnn.config import ModelConfig
-from crnn.data.sheet import model_view, sample
+from crnn.data.model_view import model_view
+from crnn.data.sheet import sample
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.model import build_model

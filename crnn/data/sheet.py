@@ -38,24 +38,6 @@ def sample(data: Dataset, split: str, count: int, seed: int) -> tuple[np.ndarray
     return np.asarray(images[picked]), labels, picked  # fancy indexing reads only these rows of a memmap
 
 
-def model_view(images: np.ndarray, model: Mapping[str, object]) -> np.ndarray:
-    """(N, H, W[, 3]) uint8 -> what a model with this ``model`` config section reads, as uint8: (N, H', W'[, 3]).
-    The model's own steps: ``to_input`` (the colour choice) and ``CRNN.prepare`` of a fresh model, whose
-    mean 0 and std 1 leave only the crop and the resize."""
-    import torch  # noqa: PLC0415 - only with a model: a plain sheet stays torch-free and quick
-
-    from crnn.config import RunConfig  # noqa: PLC0415
-    from crnn.data.pixels import to_input  # noqa: PLC0415
-    from crnn.model import build_model  # noqa: PLC0415
-
-    cfg = RunConfig.from_dict({"model": dict(model)}).model
-    net = build_model(cfg, 2, images.shape[1], images.shape[2], 1)
-    with torch.no_grad():
-        x = net.prepare(to_input(images, cfg.in_channels))  # (N, C, H', W') in [0, 1]
-    x = x.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)  # (N, H', W', C)
-    return (x[..., 0] if x.shape[-1] == 1 else x).numpy()
-
-
 def render_sheet(images: np.ndarray, captions: list[str], views: np.ndarray | None = None, columns: int = 4,
                  title: str = "") -> Image.Image:  # fmt: skip
     """A grid: each cell the image, the model's view of it below (if given), and its caption."""
@@ -95,7 +77,11 @@ def preview(data: str | Path, out: str | Path, split: str = "train", count: int 
     dataset = load_dataset(data, splits=(split,) if split in SPLITS else (), mmap=True)
     images, labels, picked = sample(dataset, split, count, seed)
     captions = [f"{label if label is not None else '?'}  #{i}" for label, i in zip(labels, picked, strict=True)]
-    views = model_view(images, model) if model is not None else None
+    views = None
+    if model is not None:
+        from crnn.data.model_view import model_view  # noqa: PLC0415 - torch only with a model: a plain sheet stays quick
+
+        views = model_view(images, model)
     if not title:
         h, w = images.shape[1:3]
         total = int(dataset.manifest["splits"].get(split, 0))

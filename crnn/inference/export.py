@@ -14,13 +14,14 @@ import json
 import warnings
 from pathlib import Path
 
+import onnx
 import torch
 
 from crnn import __version__
 from crnn.atomic import atomic_write_bytes
 from crnn.errors import UserError
 from crnn.inference.stream import META_PREFIX
-from crnn.training.checkpoint import LoadedModel, inference_checkpoint, save_checkpoint
+from crnn.training.checkpoint import LoadedModel, inference_checkpoint, load_model, save_checkpoint
 
 FORMATS = ("onnx", "torchscript", "pt")
 INPUT = (
@@ -70,10 +71,13 @@ def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
 
 
 def _add_onnx_metadata(path: Path, card: dict[str, str]) -> None:
-    import onnx  # noqa: PLC0415
-
     proto = onnx.load(str(path))
     for key, value in card.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = META_PREFIX + key, value
     onnx.save(proto, str(path))
+
+
+def export_checkpoint(path: str | Path, fmt: str, out: str | Path) -> Path:
+    """``export_model`` of the checkpoint or run folder at ``path``."""
+    return export_model(load_model(path), fmt, out)

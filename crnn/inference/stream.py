@@ -25,6 +25,7 @@ from crnn.charset import Charset
 from crnn.data.images import MAX_SIDE, check_size, read_image
 from crnn.data.importer import IMAGE_SUFFIXES, image_files
 from crnn.data.pixels import to_input_np
+from crnn.data.store import load_dataset
 from crnn.decode_np import decode_np
 from crnn.errors import UserError
 
@@ -50,7 +51,7 @@ class OnnxModel:
     """A ``model.onnx`` written by ``crnn export``: its metadata says how to feed it and read it."""
 
     def __init__(self, path: str | Path, threads: int = 0) -> None:
-        import onnxruntime as ort  # noqa: PLC0415
+        import onnxruntime as ort  # noqa: PLC0415 - only for a model.onnx: a checkpoint's stream does without it
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -140,8 +141,6 @@ def _csv_items(src: Path, labelled: bool) -> list[Item]:
 
 
 def _dataset_items(src: Path, split: str) -> list[Item]:
-    from crnn.data.store import load_dataset  # noqa: PLC0415
-
     data = load_dataset(src, splits=(split,), mmap=True)  # mapped: images are read as the batches reach them
     part = data.require_images(split)
     return [Item(f"{src}[{split}]#{i}", part.labels[i], array=part.images[i]) for i in range(len(part.labels))]

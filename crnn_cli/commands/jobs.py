@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ray._private.runtime_env.packaging import _dir_travel, _get_excludes
-from ray.job_submission import JobSubmissionClient
-
 from crnn.errors import UserError
 
 EXCLUDES = [".git", ".venv", "data", "experiments", "runs", "demo", "results", "**/__pycache__", ".pytest_cache", ".ruff_cache"]
@@ -55,6 +52,8 @@ def _client(address: str, token_file: str | None, auth_set: bool = False):
     """A client that sends the token when one is configured (the client must say RAY_AUTH_MODE=token)."""
     if not auth_set:
         _auth_env(address, token_file)
+    # Ray reads its auth settings once, when first imported: every Ray import of this module waits for _auth_env
+    from ray.job_submission import JobSubmissionClient  # noqa: PLC0415 - after _auth_env
 
     try:
         return JobSubmissionClient(address)
@@ -89,12 +88,13 @@ def shipped_files(root: Path, excludes: list[str]) -> list[Path]:
     """The files Ray's working_dir upload ships from ``root``, by Ray's own walk: the ``excludes`` and
     every ``.gitignore`` and ``.rayignore`` on the way (unless RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1), so
     the size, secrets and path checks here see exactly what the job will."""
-
     files: list[Path] = []
     quiet = logging.getLogger("crnn.submit.scan")
     quiet.setLevel(logging.WARNING)  # Ray logs each ignore file it honours at INFO
     include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"  # as Ray's job SDK decides
     root = root.resolve()
+    from ray._private.runtime_env.packaging import _dir_travel, _get_excludes  # noqa: PLC0415 - Ray's walk; after _auth_env
+
     _dir_travel(root, [_get_excludes(root, excludes)], lambda p: files.append(p) if p.is_file() else None,
                 include_gitignore=include_gitignore, logger=quiet)  # fmt: skip
     return files

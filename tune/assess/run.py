@@ -39,7 +39,7 @@ from crnn.lock import writer_lock
 from crnn.metrics import sequence_metrics
 from crnn.model import check_time_steps
 from crnn.storage import is_remote, join, ray_storage
-from crnn.tracking import check_logger, tune_callbacks
+from crnn.tracking import check_logger
 from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_path
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
@@ -51,6 +51,7 @@ from tune.assess.report import write_report
 from tune.assess.runs import finished_runs, trial_folders
 from tune.assess.sizes import coarse_sizes, parse_sizes, refine
 from tune.mirror import Mirror, no_train_runs
+from tune.tracking import tune_callbacks
 from tune.tune_state import check_restore
 
 EVAL_MIN = 256  # val images a small subset's run scores after each epoch, at least

@@ -29,7 +29,7 @@ from crnn.errors import UserError
 from crnn.lock import writer_lock
 from crnn.model import check_time_steps
 from crnn.storage import check_uri
-from crnn.tracking import check_logger, tune_callbacks
+from crnn.tracking import check_logger
 from crnn.training.fit import worker_batch_size
 from crnn.training.ray_glue import init_ray_for_trials, trial_layout
 from tune.mirror import Mirror
@@ -38,6 +38,7 @@ from tune.search.progress import EpochLines
 from tune.search.space import load_space, reference_point
 from tune.search.study import PortableOptunaSearch, fail_orphans, open_at, sqlite_storage
 from tune.search.trial import TrialSetup, run_trial
+from tune.tracking import tune_callbacks
 from tune.tune_state import check_restore
 
 METRIC = "exact_acc"
