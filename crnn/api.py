@@ -66,7 +66,7 @@ class Model:
 
     def predict(
         self, images: ImageLike | Iterable[ImageLike], beam_width: int | None = None, batch_size: int = 256, resize: bool = False
-    ) -> list[Prediction]:  # fmt: skip
+    ) -> list[Prediction]:
         """Read the text in ``images``: one path (file, folder, glob or CSV of paths), a PIL image, a uint8
         array (one image (H, W) / (H, W, 3), or a batch (N, H, W) / (N, H, W, 3)), or a list of these."""
         rows = predict_stream(self._impl, _items(images), batch_size, beam_width, resize)
@@ -100,10 +100,20 @@ def _items(images: ImageLike | Iterable[ImageLike]) -> list[Item]:
 
 
 def synthesize(
-    out: str | Path, count: int, *, charset: str = "alnum", length: int | str = 5, width: int = 150, height: int = 40,
-    seed: int = 0, colour: bool = False, generator: str = "captcha", unlabeled: int = 0, workers: int = 1,
+    out: str | Path,
+    count: int,
+    *,
+    charset: str = "alnum",
+    length: int | str = 5,
+    width: int = 150,
+    height: int = 40,
+    seed: int = 0,
+    colour: bool = False,
+    generator: str = "captcha",
+    unlabeled: int = 0,
+    workers: int = 1,
     quiet: bool = True,
-) -> dict:  # fmt: skip
+) -> dict:
     """Render a labelled dataset into ``out`` (as ``crnn data synth``: split 90/5/5, plus ``unlabeled`` images
     without labels); returns its manifest. ``charset``: a name (digits, upper, alnum, ...) or the characters."""
 
@@ -117,11 +127,20 @@ def load_model(path: str | Path) -> Model:
 
 
 def train(
-    data: str | Path, out: str | Path, *, preset: str = "cpu-fast", config: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None, init_from: str | Path | None = None, resume: bool = False,
-    device: str = "auto", max_minutes: float = 0.0, quiet: bool = True, logger: str = "none",
+    data: str | Path,
+    out: str | Path,
+    *,
+    preset: str = "cpu-fast",
+    config: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    init_from: str | Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    max_minutes: float = 0.0,
+    quiet: bool = True,
+    logger: str = "none",
     tracking_uri: str | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Train into the run folder ``out`` (as ``crnn train``); returns the best epoch's metrics, with ``plateau``:
     True (and a ``RuntimeWarning``, even when ``quiet``) if no epoch left the CTC blank plateau. ``overrides``:
     ``{"train.epochs": 5, "model.hidden": 64}``; ``quiet`` prints nothing (no bar, no epoch lines); ``logger``:
@@ -129,17 +148,23 @@ def train(
 
     resolved = run_config(out, preset, config, [f"{k}={_value(v)}" for k, v in (overrides or {}).items()], resume)
     opts = FitOptions(
-        resume=resume, device=device, max_minutes=max_minutes, progress=not quiet,
-        tracker=make_tracker(logger, out, tracking_uri), **({"log": lambda line: None} if quiet else {}),
-    )  # fmt: skip
+        resume=resume,
+        device=device,
+        max_minutes=max_minutes,
+        progress=not quiet,
+        tracker=make_tracker(logger, out, tracking_uri),
+        **({"log": lambda line: None} if quiet else {}),
+    )
     with writer_lock(out, "run"):
         best = dict(run(data, Path(out), resolved, opts=opts, init_from=init_from))
     best["plateau"] = not any(left_plateau(row) for row in read_metrics(out))
     if best["plateau"]:
         warnings.warn(
             f"{out}: the model never left the CTC blank plateau (val char accuracy under 20% in every epoch); try more "
-            "epochs or images, or init_from='base'", RuntimeWarning, stacklevel=2,
-        )  # fmt: skip
+            "epochs or images, or init_from='base'",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return best
 
 

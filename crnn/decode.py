@@ -107,9 +107,11 @@ def beam_search(log_probs: torch.Tensor, beam_width: int = 5) -> tuple[list[list
     t_steps, b, k_cls = lp.shape
     w = beam_width
     beams = _Beams(
-        torch.full((b, w, t_steps), -1, dtype=torch.long), torch.zeros(b, w, dtype=torch.long),
-        torch.full((b, w), NEG_INF), torch.full((b, w), NEG_INF),
-    )  # fmt: skip
+        torch.full((b, w, t_steps), -1, dtype=torch.long),
+        torch.zeros(b, w, dtype=torch.long),
+        torch.full((b, w), NEG_INF),
+        torch.full((b, w), NEG_INF),
+    )
     beams.pb[:, 0] = 0.0  # one live beam: the empty prefix
     chars = torch.arange(1, k_cls)  # (K-1,) non-blank classes
     for t in range(t_steps):

@@ -34,10 +34,14 @@ def precision_coverage(
     for cov in coverages:
         keep = max(1, round(cov * len(ranked))) if ranked else 0
         kept = ranked[:keep]
-        out.append({
-            "coverage": cov, "answered": keep, "threshold": kept[-1][0] if kept else None,
-            "precision": sum(c for _, c in kept) / keep if keep else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "coverage": cov,
+                "answered": keep,
+                "threshold": kept[-1][0] if kept else None,
+                "precision": sum(c for _, c in kept) / keep if keep else None,
+            }
+        )
     return out
 
 

@@ -18,8 +18,18 @@ from tensorboardX import SummaryWriter
 from crnn.errors import UserError
 
 LOGGERS = ("tensorboard", "mlflow", "none")
-EPOCH_KEYS = ("train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer", "lr", "images_per_s",
-              "pseudo_kept", "pseudo_right")  # fmt: skip
+EPOCH_KEYS = (
+    "train_loss",
+    "val_loss",
+    "exact_acc",
+    "char_acc",
+    "edit_distance",
+    "cer",
+    "lr",
+    "images_per_s",
+    "pseudo_kept",
+    "pseudo_right",
+)
 BEST_KEYS = ("exact_acc", "char_acc", "edit_distance", "cer")
 
 

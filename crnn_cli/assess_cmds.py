@@ -39,8 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="s3://bucket/path or gs://...: the assessment's home is STORAGE/<name of --out> (runs, plan, report); "
         "--out is its local working copy. S3-compatible servers: AWS_ENDPOINT_URL",
     )
-    p.add_argument("--workers", dest="workers_per_run", type=int, default=1,
-                   help="Ray Train (DDP) workers per run; >1: each run is a Train run under REPORT/train_runs")  # fmt: skip
+    p.add_argument(
+        "--workers",
+        dest="workers_per_run",
+        type=int,
+        default=1,
+        help="Ray Train (DDP) workers per run; >1: each run is a Train run under REPORT/train_runs",
+    )
     add_alias(p, "--workers-per-run", "--workers", "workers_per_run", type=int)
     p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per run")
     p.add_argument("--max-concurrent", type=int, help="runs at once (default: what the cluster fits)")

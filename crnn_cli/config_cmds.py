@@ -64,7 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--format", default="yaml", choices=["yaml", "json"], help="yaml (a file --config reads) or json")
     show.set_defaults(func=cmd_config_show)
     keys = inner.add_parser("keys", help="every key, section by section: type, value in a preset, meaning")
-    keys.add_argument("--preset", default="cpu-fast", choices=list(PRESETS),
-                      help="show the values this preset trains with (cpu-fast: crnn train without --preset)")  # fmt: skip
+    keys.add_argument(
+        "--preset",
+        default="cpu-fast",
+        choices=list(PRESETS),
+        help="show the values this preset trains with (cpu-fast: crnn train without --preset)",
+    )
     keys.add_argument("--format", default="table", choices=["table", "json"], help="an aligned table, or JSON")
     keys.set_defaults(func=cmd_config_keys)

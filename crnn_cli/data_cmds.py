@@ -17,15 +17,28 @@ def _add_synth(dsub: argparse._SubParsersAction, charsets: str) -> None:
     p.add_argument("--charset", default="alnum", help=f"a named set ({charsets}) or the characters (default alnum, 62)")
     p.add_argument("--width", type=int, default=150, help="image width (default 150)")
     p.add_argument("--height", type=int, default=40, help="image height (default 40)")
-    p.add_argument("--split-sizes", dest="split", default="90/5/5", metavar="TRAIN/VAL/TEST",
-                   help="train/val/test proportions (90/5/5) or counts (1600/400/1000)")  # fmt: skip
+    p.add_argument(
+        "--split-sizes",
+        dest="split",
+        default="90/5/5",
+        metavar="TRAIN/VAL/TEST",
+        help="train/val/test proportions (90/5/5) or counts (1600/400/1000)",
+    )
     add_alias(p, "--split", "--split-sizes", "split")
     p.add_argument("--color", dest="colour", action="store_true", help="keep the generator's RGB images (default: greyscale)")
     add_alias(p, "--colour", "--color", "colour", switch=True)
-    p.add_argument("--generator", default="captcha",
-                   help="captcha (the captcha package, default) or family (a wide family of styles: base models)")  # fmt: skip
-    p.add_argument("--unlabeled", type=int, default=0, metavar="N",
-                   help="also write N more images without labels (the unlabeled split, for train.semi)")  # fmt: skip
+    p.add_argument(
+        "--generator",
+        default="captcha",
+        help="captcha (the captcha package, default) or family (a wide family of styles: base models)",
+    )
+    p.add_argument(
+        "--unlabeled",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write N more images without labels (the unlabeled split, for train.semi)",
+    )
     p.add_argument("--processes", dest="workers", type=int, default=0, help="rendering processes (default: one per CPU)")
     add_alias(p, "--workers", "--processes", "workers", type=int)
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
@@ -43,14 +56,20 @@ def _add_import(dsub: argparse._SubParsersAction, charsets: str) -> None:
     )
     p.add_argument("--length", default="auto", help="allowed label length: auto (from the labels), N or LO-HI")
     p.add_argument("--resize", metavar="WxH", help="resize every image to WxH; without it all images must share one size")
-    p.add_argument("--split-sizes", dest="split", default="90/5/5", metavar="TRAIN/VAL/TEST",
-                   help="train/val/test proportions (90/5/5) or counts (1600/400/1000) of rows with no split column")  # fmt: skip
+    p.add_argument(
+        "--split-sizes",
+        dest="split",
+        default="90/5/5",
+        metavar="TRAIN/VAL/TEST",
+        help="train/val/test proportions (90/5/5) or counts (1600/400/1000) of rows with no split column",
+    )
     add_alias(p, "--split", "--split-sizes", "split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
     p.add_argument("--color", dest="colour", action="store_true", help="keep RGB (default: convert to greyscale)")
     add_alias(p, "--colour", "--color", "colour", switch=True)
-    p.add_argument("--unlabeled", metavar="DIR",
-                   help="a folder of the scheme's unlabelled images (any names): the unlabeled split")  # fmt: skip
+    p.add_argument(
+        "--unlabeled", metavar="DIR", help="a folder of the scheme's unlabelled images (any names): the unlabeled split"
+    )
     p.add_argument("--skip-invalid", action="store_true", help="import the valid images, list the rest in import_report.json")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
     p.set_defaults(func=command("data", "cmd_import"))
@@ -77,8 +96,9 @@ def _add_preview(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", help="train, val, test or unlabeled")
     p.add_argument("--count", type=int, default=16, help="images on the sheet (a seeded sample; only these are read)")
     p.add_argument("--seed", type=int, default=0, help="which images the sample takes")
-    p.add_argument("--model", metavar="RUN|CKPT",
-                   help="also show each image as this model reads it (its crop, colour and input height)")  # fmt: skip
+    p.add_argument(
+        "--model", metavar="RUN|CKPT", help="also show each image as this model reads it (its crop, colour and input height)"
+    )
     p.add_argument("--out", metavar="PNG", help="sheet to write (default: preview-DATASET-SPLIT.png here)")
     p.set_defaults(func=command("data", "cmd_preview"))
 

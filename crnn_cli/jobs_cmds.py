@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=command("jobs", "cmd_submit"))
 
     p = sub.add_parser("jobs", help="list, inspect, follow or stop submitted jobs")
-    p.add_argument("action", choices=["list", "status", "logs", "stop"],
-                   help="list every job; status, logs or stop the job JOB_ID")  # fmt: skip
+    p.add_argument(
+        "action", choices=["list", "status", "logs", "stop"], help="list every job; status, logs or stop the job JOB_ID"
+    )
     p.add_argument("job_id", nargs="?", help="the job's submission id (as crnn submit printed it); not for list")
     p.add_argument("--follow", action="store_true", help="with logs: follow until the job ends")
     p.add_argument(

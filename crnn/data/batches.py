@@ -58,9 +58,15 @@ class Batches:
     """An iterable of ``Batch`` over one split held in memory."""
 
     def __init__(
-        self, images: np.ndarray, labels: list[str], charset: Charset, batch_size: int, sampling: Sampling = Sampling(),
-        shard: Shard = Shard(), channels: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        images: np.ndarray,
+        labels: list[str],
+        charset: Charset,
+        batch_size: int,
+        sampling: Sampling = Sampling(),
+        shard: Shard = Shard(),
+        channels: int = 1,
+    ) -> None:
         self.images = images  # (N, H, W) or (N, H, W, 3) uint8, in memory or memory-mapped: never copied whole
         self.channels = channels  # the model's input channels
         self.targets, self.lengths = encode_labels(labels, charset)

@@ -88,10 +88,14 @@ def spec_from_manifest(manifest: dict, where: str) -> tuple[SynthSpec, int]:
     sources = _synth_sources(manifest.get("source") or {}, where)
     seed = int(sources[0]["seed"])
     spec = SynthSpec(
-        charset=manifest["charset"], length=tuple(manifest["length"]), width=int(manifest["width"]),
-        height=int(manifest["height"]), seed=seed, colour=int(manifest.get("channels", 1)) == 3,
+        charset=manifest["charset"],
+        length=tuple(manifest["length"]),
+        width=int(manifest["width"]),
+        height=int(manifest["height"]),
+        seed=seed,
+        colour=int(manifest.get("channels", 1)) == 3,
         generator=next(k for k, v in GENERATORS.items() if v == sources[0]["generator"]),
-    )  # fmt: skip
+    )
     return spec, max(int(s["count"]) for s in sources if int(s["seed"]) == seed)
 
 
@@ -117,9 +121,15 @@ class FreshBatches:
     """An iterable of ``Batch`` of never-seen images; the same interface as ``Batches`` for training."""
 
     def __init__(
-        self, spec: SynthSpec, charset: Charset, batch_size: int, stream: FreshStream, shard: Shard | None = None,
-        workers: int = 1, channels: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        spec: SynthSpec,
+        charset: Charset,
+        batch_size: int,
+        stream: FreshStream,
+        shard: Shard | None = None,
+        workers: int = 1,
+        channels: int = 1,
+    ) -> None:
         shard = shard or Shard()
         per_epoch, offset, world_size, rank = stream.per_epoch, stream.offset, shard.world_size, shard.rank
         focus, focus_share = stream.focus, stream.focus_share

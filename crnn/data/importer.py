@@ -188,11 +188,13 @@ def _common_size(good: list[tuple[Entry, np.ndarray]], problems: list[Problem]) 
     common = max(set(sizes), key=sizes.count)
     for entry, image in good:
         if image.shape != common:
-            problems.append((
-                entry.path,
-                f"size {image.shape[1]}x{image.shape[0]} differs from the dataset's {common[1]}x{common[0]} "
-                f"(pass --resize {common[1]}x{common[0]} to resize)",
-            ))  # fmt: skip
+            problems.append(
+                (
+                    entry.path,
+                    f"size {image.shape[1]}x{image.shape[0]} differs from the dataset's {common[1]}x{common[0]} "
+                    f"(pass --resize {common[1]}x{common[0]} to resize)",
+                )
+            )
     return [(e, img) for e, img in good if img.shape == common]
 
 
@@ -235,9 +237,12 @@ def import_images(src: Path, out: Path, opts: ImportOptions = ImportOptions()) -
     if extra is not None:
         _refuse_scored_in_unlabeled(extra, splits, unl)
     source = {
-        "imported_from": str(src.resolve()), "seed": opts.seed, "fractions": list(opts.fractions),
-        "resize": list(opts.resize) if opts.resize else None, "skipped": len(problems),
-    }  # fmt: skip
+        "imported_from": str(src.resolve()),
+        "seed": opts.seed,
+        "fractions": list(opts.fractions),
+        "resize": list(opts.resize) if opts.resize else None,
+        "skipped": len(problems),
+    }
     with staging_dir(out, opts.overwrite, is_dataset, "dataset") as tmp:
         if extra is not None:
             source["unlabeled_from"] = str(unl.resolve())

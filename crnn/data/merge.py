@@ -32,7 +32,7 @@ from crnn.data.store import (
     load_unlabeled_truth,
     read_manifest,
     split_checksum,
-)  # fmt: skip
+)
 from crnn.errors import UserError
 from crnn.progress import Progress
 

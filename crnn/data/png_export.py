@@ -43,8 +43,9 @@ def _splits(requested: str, manifest: dict) -> list[str]:
     return [requested]
 
 
-def export_pngs(data: str | Path, out: str | Path, split: str = "all", limit: int = 0, overwrite: bool = False,
-                progress: bool = True) -> dict[str, int]:  # fmt: skip
+def export_pngs(
+    data: str | Path, out: str | Path, split: str = "all", limit: int = 0, overwrite: bool = False, progress: bool = True
+) -> dict[str, int]:
     """Write ``split`` (train, val, test, unlabeled or all) of ``data`` to ``out`` as PNGs; returns images per split.
     ``limit`` > 0 writes at most that many of each split (the first ones)."""
     if limit < 0:

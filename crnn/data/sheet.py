@@ -38,8 +38,9 @@ def sample(data: Dataset, split: str, count: int, seed: int) -> tuple[np.ndarray
     return np.asarray(images[picked]), labels, picked  # fancy indexing reads only these rows of a memmap
 
 
-def render_sheet(images: np.ndarray, captions: list[str], views: np.ndarray | None = None, columns: int = 4,
-                 title: str = "") -> Image.Image:  # fmt: skip
+def render_sheet(
+    images: np.ndarray, captions: list[str], views: np.ndarray | None = None, columns: int = 4, title: str = ""
+) -> Image.Image:
     """A grid: each cell the image, the model's view of it below (if given), and its caption."""
     font = ImageFont.load_default(size=13)
     scale = max(1, 300 // max(images.shape[2], 1))  # a 150x40 CAPTCHA drawn at 2x, in whole pixels
@@ -71,8 +72,15 @@ def _grown(image: np.ndarray, scale: int) -> Image.Image:
     return Image.fromarray(image).convert("RGB").resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
 
 
-def preview(data: str | Path, out: str | Path, split: str = "train", count: int = 16, seed: int = 0,
-            model: Mapping[str, object] | None = None, title: str = "") -> Path:  # fmt: skip
+def preview(
+    data: str | Path,
+    out: str | Path,
+    split: str = "train",
+    count: int = 16,
+    seed: int = 0,
+    model: Mapping[str, object] | None = None,
+    title: str = "",
+) -> Path:
     """Write a contact sheet PNG of ``count`` images of ``split`` (with ``model``'s view of each, if given)."""
     dataset = load_dataset(data, splits=(split,) if split in SPLITS else (), mmap=True)
     images, labels, picked = sample(dataset, split, count, seed)

@@ -158,13 +158,25 @@ def _check_fields(m: dict, path: Path) -> None:
         ("height", "a whole number of at least 1", _whole(m["height"], 1)),
         ("width", "a whole number of at least 1", _whole(m["width"], 1)),
         ("channels", "1 or 3", m.get("channels", 1) in (1, 3) and _whole(m.get("channels", 1))),
-        ("length", "[shortest, longest], whole numbers from 1", isinstance(m["length"], list) and len(m["length"]) == 2
-         and all(_whole(v, 1) for v in m["length"]) and m["length"][0] <= m["length"][1]),
-        ("splits", "split name -> a whole number of images", isinstance(m["splits"], dict)
-         and all(isinstance(k, str) and _whole(v) for k, v in m["splits"].items())),
-        ("checksums", "split name -> a sha256 hex string", isinstance(m.get("checksums", {}), dict)
-         and all(isinstance(v, str) for v in m.get("checksums", {}).values())),
-    ]  # fmt: skip
+        (
+            "length",
+            "[shortest, longest], whole numbers from 1",
+            isinstance(m["length"], list)
+            and len(m["length"]) == 2
+            and all(_whole(v, 1) for v in m["length"])
+            and m["length"][0] <= m["length"][1],
+        ),
+        (
+            "splits",
+            "split name -> a whole number of images",
+            isinstance(m["splits"], dict) and all(isinstance(k, str) and _whole(v) for k, v in m["splits"].items()),
+        ),
+        (
+            "checksums",
+            "split name -> a sha256 hex string",
+            isinstance(m.get("checksums", {}), dict) and all(isinstance(v, str) for v in m.get("checksums", {}).values()),
+        ),
+    ]
     for field_name, accepted, ok in problems:
         if not ok:
             raise UserError(f"{path}: field {field_name!r} is {m.get(field_name)!r}; accepted: {accepted}")

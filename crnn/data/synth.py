@@ -182,8 +182,13 @@ def synthesize(
         }
         source = {
             # "count" is every sample stored under this seed: a fresh stream (train.data.synth_per_epoch) starts past it
-            **generator_info(spec.generator), "seed": spec.seed, "count": count + unlabeled, "labelled": count,
-            "fractions": list(fractions), "reproducible_pixels": True, "colour": spec.colour,
-        }  # fmt: skip
+            **generator_info(spec.generator),
+            "seed": spec.seed,
+            "count": count + unlabeled,
+            "labelled": count,
+            "fractions": list(fractions),
+            "reproducible_pixels": True,
+            "colour": spec.colour,
+        }
         manifest = write_dataset(tmp, splits, spec.charset, spec.length, source, extra if unlabeled else None, truth)
     return manifest

@@ -32,8 +32,9 @@ def evaluate_model(loaded: LoadedModel, split: Split, beam_width: int, limit: in
     return sequence_report(preds, labels, beam_width) | {"loss": loss}
 
 
-def evaluate_dataset(loaded: LoadedModel, data_dir: str | Path, split: str = "test", beam_width: int | None = None,
-                     limit: int = 0) -> dict:  # fmt: skip
+def evaluate_dataset(
+    loaded: LoadedModel, data_dir: str | Path, split: str = "test", beam_width: int | None = None, limit: int = 0
+) -> dict:
     """``evaluate_model`` on a dataset folder's split (``all``: every split), refusing a dataset the model cannot read."""
     # mapped, not read: `--split train` of a million-image pool is scored a batch at a time
     data = load_dataset(data_dir, splits=SPLITS if split == "all" else (split,), mmap=True, verify=True)

@@ -34,12 +34,20 @@ def model_card(loaded: LoadedModel) -> dict[str, str]:
     state = loaded.state
     sha = hashlib.sha256(loaded.source.read_bytes()).hexdigest() if loaded.source is not None else "unknown"
     return {
-        "charset": loaded.charset.chars, "height": str(loaded.height), "width": str(loaded.width),
-        "channels": str(loaded.channels), "blank_index": "0", "output": "log_probs (T, batch, 1 + len(charset))",
-        "min_len": str(state.get("min_label_len", 1)), "max_len": str(state["max_label_len"]), "input": INPUT,
-        "beam_width": str(loaded.beam_width), "crnn_version": __version__, "source_sha256": sha,
+        "charset": loaded.charset.chars,
+        "height": str(loaded.height),
+        "width": str(loaded.width),
+        "channels": str(loaded.channels),
+        "blank_index": "0",
+        "output": "log_probs (T, batch, 1 + len(charset))",
+        "min_len": str(state.get("min_label_len", 1)),
+        "max_len": str(state["max_label_len"]),
+        "input": INPUT,
+        "beam_width": str(loaded.beam_width),
+        "crnn_version": __version__,
+        "source_sha256": sha,
         "provenance": json.dumps(state.get("provenance") or {}),
-    }  # fmt: skip
+    }
 
 
 def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
@@ -57,9 +65,15 @@ def export_model(loaded: LoadedModel, fmt: str, out: str | Path) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
             torch.onnx.export(
-                model, (example,), str(tmp), dynamo=False, input_names=["images"], output_names=["log_probs"],
-                dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}}, opset_version=17,
-            )  # fmt: skip
+                model,
+                (example,),
+                str(tmp),
+                dynamo=False,
+                input_names=["images"],
+                output_names=["log_probs"],
+                dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}},
+                opset_version=17,
+            )
         _add_onnx_metadata(tmp, model_card(loaded))
     else:
         with torch.no_grad():

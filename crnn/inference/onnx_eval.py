@@ -13,8 +13,14 @@ from crnn.inference.stream import OnnxModel
 from crnn.report import sequence_report
 
 
-def evaluate_onnx(path: str | Path, data_dir: str | Path, split: str = "test", beam_width: int | None = None,
-                  limit: int = 0, batch_size: int = 256) -> tuple[dict, dict | None]:  # fmt: skip
+def evaluate_onnx(
+    path: str | Path,
+    data_dir: str | Path,
+    split: str = "test",
+    beam_width: int | None = None,
+    limit: int = 0,
+    batch_size: int = 256,
+) -> tuple[dict, dict | None]:
     """(report, provenance) of ``model.onnx`` on a split of ``data_dir``."""
     model = OnnxModel(path)
     data = load_dataset(data_dir, splits=SPLITS if split == "all" else (split,), mmap=True, verify=True)

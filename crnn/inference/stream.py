@@ -206,9 +206,13 @@ class Row:
 
 
 def predict_stream(
-    model: Model, items: list[Item], batch_size: int = 256, beam_width: int | None = None, resize: bool = False,
+    model: Model,
+    items: list[Item],
+    batch_size: int = 256,
+    beam_width: int | None = None,
+    resize: bool = False,
     skip_invalid: bool = False,
-) -> Iterator[Row]:  # fmt: skip
+) -> Iterator[Row]:
     """One Row per item, in order, a batch at a time. A bad image raises its UserError, or with
     ``skip_invalid`` becomes a Row with ``error`` set and no prediction."""
     beam = model.beam_width if beam_width is None else beam_width

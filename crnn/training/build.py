@@ -146,13 +146,23 @@ def build_trainer(data: Dataset, out: str | Path, config: RunConfig, opts: FitOp
     ema = WeightEMA(model, tc.eval.ema_decay) if tc.eval.ema_decay else None
     setup = ObjectiveSetup(data, config, train.labels, per_worker, opts.rank, opts.world_size, ema.model if ema else None)
     trainer = Trainer(
-        config, data, run, opts, _context(config, data, device, precision.autocast), precision, model, net=model,
+        config,
+        data,
+        run,
+        opts,
+        _context(config, data, device, precision.autocast),
+        precision,
+        model,
+        net=model,
         optim=Optimization(optimizer, precision.scaler(), tc.optim.grad_clip),
-        schedule=LRSchedule(optimizer, tc, len(train_batches)), objective=build_objective(setup),
-        train_batches=train_batches, val_batches=val_shard(val, data.charset, max(per_worker, 256),
-                                                           config.model.in_channels, opts.rank, opts.world_size),
-        val_labels=val.labels, ema=ema, callbacks=default_callbacks(opts.main, opts.tracker, opts.on_epoch_end, opts.callbacks),
-    )  # fmt: skip
+        schedule=LRSchedule(optimizer, tc, len(train_batches)),
+        objective=build_objective(setup),
+        train_batches=train_batches,
+        val_batches=val_shard(val, data.charset, max(per_worker, 256), config.model.in_channels, opts.rank, opts.world_size),
+        val_labels=val.labels,
+        ema=ema,
+        callbacks=default_callbacks(opts.main, opts.tracker, opts.on_epoch_end, opts.callbacks),
+    )
     if resume_from is not None:
         _restore(trainer, resume_from, saved)
     if opts.wrap_model is not None:  # after the restore: DDP starts every rank from rank 0's weights
@@ -167,9 +177,11 @@ def _announce(t: Trainer, train: Split, n_val: int) -> None:
     config, data, opts, tc, dc = t.config, t.data, t.opts, t.config.train, t.config.train.data
     n_train = dc.synth_per_epoch or len(train)
     runtime = {
-        "parameters": count_parameters(t.model), "device": t.ctx.device.type, "precision": t.precision.mode,
+        "parameters": count_parameters(t.model),
+        "device": t.ctx.device.type,
+        "precision": t.precision.mode,
         "world_size": opts.world_size,
-    }  # fmt: skip
+    }
     t.run.write_config(run_record(config, data, {"train": n_train, "val": n_val, "overfit": opts.overfit}, runtime))
     if t.state.epoch:
         return

@@ -26,9 +26,15 @@ __all__ = ["Launch", "run", "run_config"]
 
 
 def run(
-    data: Dataset | str | Path, out: str | Path, config: RunConfig, launch: Launch | None = None,
-    opts: FitOptions | None = None, *, init_from: str | Path | None = None, train_indices: list[int] | None = None,
-) -> dict:  # fmt: skip
+    data: Dataset | str | Path,
+    out: str | Path,
+    config: RunConfig,
+    launch: Launch | None = None,
+    opts: FitOptions | None = None,
+    *,
+    init_from: str | Path | None = None,
+    train_indices: list[int] | None = None,
+) -> dict:
     """Train ``config`` on ``data`` (a dataset folder, or one already loaded) into ``out``; returns the best
     epoch's metrics. ``init_from``: a model to start from (workers load it themselves); ``train_indices``: train
     on these images of the train split only (``crnn assess``'s label budgets)."""
@@ -46,9 +52,13 @@ def run(
     from crnn.training import ray_train  # noqa: PLC0415 - the lazy boundary: Ray only for a run with workers
 
     job = ray_train.TrainJob(
-        str(data.root.resolve()), Path(out), config, max_minutes=opts.max_minutes,
-        init_from=str(Path(init_from).resolve()) if init_from else None, train_indices=train_indices,
-    )  # fmt: skip
+        str(data.root.resolve()),
+        Path(out),
+        config,
+        max_minutes=opts.max_minutes,
+        init_from=str(Path(init_from).resolve()) if init_from else None,
+        train_indices=train_indices,
+    )
     best = ray_train.train_distributed(job, launch, data)
     if opts.tracker is not None:  # the workers do not track: their epochs are replayed from the run folder
         replay(opts.tracker, read_metrics(out), config.to_dict(), best or {})

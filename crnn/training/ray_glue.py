@@ -108,9 +108,13 @@ def init_ray(address: str | None, num_cpus: int | None = None, resources: dict |
         print(f"note: {note}; this command starts its own embedded Ray (--address auto uses that cluster)", flush=True)
     ray.init(
         address="local",  # never the cluster a `ray start` recorded: it may be another's, too small, or dead
-        num_cpus=num_cpus, resources=resources, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True,
+        num_cpus=num_cpus,
+        resources=resources,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        log_to_driver=True,
         runtime_env=runtime_env,
-    )  # fmt: skip
+    )
     return True
 
 
@@ -142,7 +146,7 @@ def init_ray_for_trials(address: str | None) -> tuple[bool, bool]:
 
 def trial_layout(
     workers: int, gpus_per_worker: float, embedded: bool, max_concurrent: int | None, workers_flag: str
-) -> tuple[dict, int]:  # fmt: skip
+) -> tuple[dict, int]:
     """What one Tune trial of ``workers`` workers reserves, and how many such trials the connected
     cluster runs at once without one waiting on another's workers (``max_concurrent`` if given)."""
 
@@ -192,9 +196,15 @@ def resume_path(checkpoint, scratch: str | Path) -> Path | None:
 
 
 def torch_trainer(
-    worker_fn: Callable[[dict], None], loop_config: dict, launch: Launch, *, name: str, storage_path: str,
-    callbacks: list | None = None, keep: int = 1,
-):  # fmt: skip
+    worker_fn: Callable[[dict], None],
+    loop_config: dict,
+    launch: Launch,
+    *,
+    name: str,
+    storage_path: str,
+    callbacks: list | None = None,
+    keep: int = 1,
+):
     """A TorchTrainer of ``launch.workers`` workers whose run is named ``name`` under ``storage_path`` (never a
     timestamp: Train V2 resumes a run by storage path + name) and that replaces dead workers ``launch.max_failures`` times.
     ``storage_path`` may be a remote URI (``crnn.storage``: s3://, gs://, with an endpoint override)."""
@@ -221,12 +231,18 @@ def torch_trainer(
 
 
 def loop_config(
-    config: RunConfig, data_dir: str, max_minutes: float = 0.0, init_from: str | None = None,
+    config: RunConfig,
+    data_dir: str,
+    max_minutes: float = 0.0,
+    init_from: str | None = None,
     train_indices: list[int] | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """What ``train_worker`` receives: plain types only (it crosses process and node boundaries).
     ``train_indices``: train on these images of the train split only (``crnn assess``'s label budgets)."""
     return {
-        "config": config.to_dict(), "data": data_dir, "max_minutes": max_minutes, "init_from": init_from,
+        "config": config.to_dict(),
+        "data": data_dir,
+        "max_minutes": max_minutes,
+        "init_from": init_from,
         "train_indices": train_indices,
-    }  # fmt: skip
+    }

@@ -82,12 +82,17 @@ def train_worker(cfg: dict) -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         opts = FitOptions(
-            rank=rank, world_size=world, device=str(device), wrap_model=wrap, on_epoch_end=report,
+            rank=rank,
+            world_size=world,
+            device=str(device),
+            wrap_model=wrap,
+            on_epoch_end=report,
             resume_from=resume_path(ray.train.get_checkpoint(), scratch),  # ray: the latest reported, after a failure
-            progress=False, max_minutes=cfg["max_minutes"],
+            progress=False,
+            max_minutes=cfg["max_minutes"],
             **init_source(cfg.get("init_from")),
             log=logging.getLogger("crnn.training").info,  # Ray routes worker logging to the driver once
-        )  # fmt: skip
+        )
         fit(data, Path(scratch) / "run", config, opts)
 
 
@@ -164,10 +169,14 @@ def train_distributed(job: TrainJob, launch: Launch, data: Dataset) -> dict:
             _check_multi_node(launch.storage)
         _write_record(run, job, data, launch.workers, "cuda" if launch.gpus_per_worker else "cpu")
         trainer = torch_trainer(
-            train_worker, loop_config(job.config, job.data_dir, job.max_minutes, job.init_from, job.train_indices),
-            launch, name=name, storage_path=storage_path, keep=3,
+            train_worker,
+            loop_config(job.config, job.data_dir, job.max_minutes, job.init_from, job.train_indices),
+            launch,
+            name=name,
+            storage_path=storage_path,
+            keep=3,
             callbacks=[TuneReportCallback()] if launch.in_trial else None,
-        )  # fmt: skip
+        )
         try:
             result = trainer.fit()
         except TrainingFailedError as exc:

@@ -26,9 +26,20 @@ from crnn.provenance import provenance
 from crnn.training.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 
 METRIC_KEYS = (
-    "epoch", "train_loss", "val_loss", "exact_acc", "char_acc", "edit_distance", "cer",
-    "exact_acc_nocase", "char_acc_nocase", "lr", "images_per_s", "epoch_s", "elapsed_min",
-)  # fmt: skip
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "exact_acc",
+    "char_acc",
+    "edit_distance",
+    "cer",
+    "exact_acc_nocase",
+    "char_acc_nocase",
+    "lr",
+    "images_per_s",
+    "epoch_s",
+    "elapsed_min",
+)
 
 # What a resumed run may change: how long it goes on. Everything else changes the math it resumes.
 RESUMABLE_KEYS = ("train.epochs", "train.early_stop_patience")
@@ -40,16 +51,24 @@ def run_record(config: RunConfig, data: Dataset, counts: dict[str, int], runtime
     lo, hi = data.length_range
     height, width = data.image_size
     data_info = {
-        "name": data.root.name, "charset": data.charset.chars, "height": height, "width": width, "length": [lo, hi],
-        "train": counts["train"], "val": counts["val"], "overfit": counts["overfit"],
+        "name": data.root.name,
+        "charset": data.charset.chars,
+        "height": height,
+        "width": width,
+        "length": [lo, hi],
+        "train": counts["train"],
+        "val": counts["val"],
+        "overfit": counts["overfit"],
         "train_checksum": data.manifest.get("checksums", {}).get("train"),
-    }  # fmt: skip
+    }
     keys = ("parameters", "device", "precision", "world_size")
     return {
-        **config.to_dict(), "data": data_info, **{k: runtime[k] for k in keys},
+        **config.to_dict(),
+        "data": data_info,
+        **{k: runtime[k] for k in keys},
         "nodes": None,  # a Ray Train run: each rank's node address, filled in at the end
         "provenance": provenance(),
-    }  # fmt: skip
+    }
 
 
 class RunDir:

@@ -88,9 +88,14 @@ def masked_ctc(log_probs: torch.Tensor, ids: list[list[int]], keep: list[bool]) 
     picked = log_probs[:, rows].float()  # (T, R, K)
     with torch.autocast(device_type=log_probs.device.type, enabled=False):
         per = F.ctc_loss(
-            picked, targets.to(picked.device), torch.full((len(rows),), t, dtype=torch.long), lengths.to(picked.device),
-            blank=0, reduction="none", zero_infinity=True,
-        )  # fmt: skip
+            picked,
+            targets.to(picked.device),
+            torch.full((len(rows),), t, dtype=torch.long),
+            lengths.to(picked.device),
+            blank=0,
+            reduction="none",
+            zero_infinity=True,
+        )
     return (per / lengths.to(per.device)).sum() / log_probs.shape[1]
 
 

@@ -88,9 +88,13 @@ class Trainer:
     @property
     def parts(self) -> dict[str, Stateful]:
         parts: dict[str, Stateful] = {
-            "train_model": self.model, "optimizer": self.optim.optimizer, "schedule": self.schedule,
-            "scaler": self.optim.scaler, "train_state": self.state, "objective": self.objective,
-        }  # fmt: skip
+            "train_model": self.model,
+            "optimizer": self.optim.optimizer,
+            "schedule": self.schedule,
+            "scaler": self.optim.scaler,
+            "train_state": self.state,
+            "objective": self.objective,
+        }
         return parts | ({"ema": self.ema} if self.ema is not None else {})
 
     def checkpoint(self, row: dict) -> dict:
@@ -145,11 +149,15 @@ class Trainer:
             self.schedule.after_epoch(metrics["loss"], off_blank_plateau=off_plateau)
         self.state.elapsed_s = elapsed_before + time.perf_counter() - self.session_start
         row = {
-            "epoch": epoch, "train_loss": stats.loss, "val_loss": metrics["loss"],
+            "epoch": epoch,
+            "train_loss": stats.loss,
+            "val_loss": metrics["loss"],
             **{k: metrics[k] for k in METRIC_KEYS},
-            "lr": self.schedule.lr, "images_per_s": stats.images_per_s * self.opts.world_size,
-            "epoch_s": stats.seconds, "elapsed_min": self.state.elapsed_s / 60,
-        } | extra  # fmt: skip
+            "lr": self.schedule.lr,
+            "images_per_s": stats.images_per_s * self.opts.world_size,
+            "epoch_s": stats.seconds,
+            "elapsed_min": self.state.elapsed_s / 60,
+        } | extra
         return row, self.state.record(row, self.schedule.warmed_up)
 
     def _train(self, epoch: int) -> tuple[EpochStats, dict]:
@@ -162,9 +170,12 @@ class Trainer:
             gen = torch.Generator().manual_seed(tc.seed * 7919 + epoch * 31 + rank)
             views = partial(augment, generator=gen, ops=tc.augment_ops, crop=self.ctx.crop)
         bar = tqdm(
-            total=len(self.train_batches) * per_worker, desc=f"epoch {epoch}/{tc.epochs}", unit="img", leave=False,
+            total=len(self.train_batches) * per_worker,
+            desc=f"epoch {epoch}/{tc.epochs}",
+            unit="img",
+            leave=False,
             disable=None if (self.opts.progress and self.opts.main) else True,
-        )  # fmt: skip  # images of this rank: the rate is images/s, the ETA the epoch's
+        )  # images of this rank: the rate is images/s, the ETA the epoch's
 
         def on_step(n: int, loss: float) -> None:
             self.schedule.after_step()

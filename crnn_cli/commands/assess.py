@@ -32,20 +32,38 @@ def cmd_assess(args: argparse.Namespace) -> int:
         push_report(home)
     else:
         opts = AssessOptions(
-            data=args.data, out=args.out, sizes=args.sizes, repeats=args.repeats, minutes_per_run=args.minutes_per_run,
-            preset=args.preset, config=args.config, sets=tuple(args.set), init_from=args.init_from, attackers=args.attackers,
-            unlabeled_count=args.unlabeled_count, address=args.address,
-            workers_per_run=args.workers_per_run, gpus_per_worker=args.gpus_per_worker, max_epochs=args.max_epochs,
-            min_images=args.min_images, seed=args.seed, max_concurrent=args.max_concurrent, logger=args.logger,
-            tracking_uri=args.tracking_uri, storage=args.storage, trust_experiment=args.trust_experiment,
-        )  # fmt: skip
+            data=args.data,
+            out=args.out,
+            sizes=args.sizes,
+            repeats=args.repeats,
+            minutes_per_run=args.minutes_per_run,
+            preset=args.preset,
+            config=args.config,
+            sets=tuple(args.set),
+            init_from=args.init_from,
+            attackers=args.attackers,
+            unlabeled_count=args.unlabeled_count,
+            address=args.address,
+            workers_per_run=args.workers_per_run,
+            gpus_per_worker=args.gpus_per_worker,
+            max_epochs=args.max_epochs,
+            min_images=args.min_images,
+            seed=args.seed,
+            max_concurrent=args.max_concurrent,
+            logger=args.logger,
+            tracking_uri=args.tracking_uri,
+            storage=args.storage,
+            trust_experiment=args.trust_experiment,
+        )
         out = run_assess(opts, command="crnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         a = json.loads((out / "assessment.json").read_text())
     brackets = a.get("brackets") or {t: [None, v] for t, v in a["labels_to_break"].items()}  # written before brackets
     ltb = ", ".join(f"{float(t):.0%}: {bracket_text(*b)}" for t, b in brackets.items())
     if a["verdict"] == "incomplete":
-        print(f"verdict: incomplete ({a['finished']} of {a['planned']} runs finished; resume with: {a['resume']}); "
-              f"report: {args.out}/report.md")  # fmt: skip
+        print(
+            f"verdict: incomplete ({a['finished']} of {a['planned']} runs finished; resume with: {a['resume']}); "
+            f"report: {args.out}/report.md"
+        )
         return 0
     who = f" by {a['strongest']}" if a.get("strongest") else ""
     print(f"verdict: {a['verdict']}{who}; labels to break {ltb}; report: {args.out}/report.md")

@@ -42,9 +42,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     spec = SynthSpec(
-        charset=resolve_charset(args.charset), length=parse_length(args.length),
-        width=args.width, height=args.height, seed=args.seed, colour=args.colour, generator=args.generator,
-    )  # fmt: skip
+        charset=resolve_charset(args.charset),
+        length=parse_length(args.length),
+        width=args.width,
+        height=args.height,
+        seed=args.seed,
+        colour=args.colour,
+        generator=args.generator,
+    )
     workers = args.workers or max(1, os.cpu_count() or 1)
     manifest = synthesize(
         Path(args.out),
@@ -63,10 +68,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     opts = ImportOptions(
-        charset=args.charset, length=args.length, resize=parse_size(args.resize) if args.resize else None,
-        fractions=parse_fractions(args.split), seed=args.seed, skip_invalid=args.skip_invalid, overwrite=args.overwrite,
-        colour=args.colour, unlabeled=Path(args.unlabeled) if args.unlabeled else None,
-    )  # fmt: skip
+        charset=args.charset,
+        length=args.length,
+        resize=parse_size(args.resize) if args.resize else None,
+        fractions=parse_fractions(args.split),
+        seed=args.seed,
+        skip_invalid=args.skip_invalid,
+        overwrite=args.overwrite,
+        colour=args.colour,
+        unlabeled=Path(args.unlabeled) if args.unlabeled else None,
+    )
     manifest = import_images(Path(args.src), Path(args.out), opts)
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
     skipped = manifest["source"]["skipped"]

@@ -95,8 +95,13 @@ def shipped_files(root: Path, excludes: list[str]) -> list[Path]:
     root = root.resolve()
     from ray._private.runtime_env.packaging import _dir_travel, _get_excludes  # noqa: PLC0415 - Ray's walk; after _auth_env
 
-    _dir_travel(root, [_get_excludes(root, excludes)], lambda p: files.append(p) if p.is_file() else None,
-                include_gitignore=include_gitignore, logger=quiet)  # fmt: skip
+    _dir_travel(
+        root,
+        [_get_excludes(root, excludes)],
+        lambda p: files.append(p) if p.is_file() else None,
+        include_gitignore=include_gitignore,
+        logger=quiet,
+    )
     return files
 
 

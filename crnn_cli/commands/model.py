@@ -26,13 +26,19 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError(f"--workers {args.workers}: must be at least 1 (leave it out to train in this process)")
     config = run_config(args.out, args.preset, args.config, args.set, args.resume)
     launch = Launch(
-        workers=args.workers or 0, gpus_per_worker=args.gpus_per_worker, address=args.address, storage=args.storage,
+        workers=args.workers or 0,
+        gpus_per_worker=args.gpus_per_worker,
+        address=args.address,
+        storage=args.storage,
         max_failures=args.max_failures,
-    )  # fmt: skip
+    )
     opts = FitOptions(
-        resume=args.resume, overfit=args.overfit, device=args.device, max_minutes=args.max_minutes,
+        resume=args.resume,
+        overfit=args.overfit,
+        device=args.device,
+        max_minutes=args.max_minutes,
         tracker=make_tracker(args.logger, args.out, args.tracking_uri),  # checked before anything starts
-    )  # fmt: skip
+    )
     best = run(args.data, Path(args.out), config, launch, opts, init_from=args.init_from)
     if best:
         print(

@@ -14,12 +14,24 @@ from tune.search.run import TuneOptions, run_tune
 
 def cmd_tune(args: argparse.Namespace) -> int:
     opts = TuneOptions(
-        data=args.data, name=args.name, preset=args.preset, samples=args.samples, max_epochs=args.max_epochs,
-        max_concurrent=args.max_concurrent, workers_per_trial=args.workers_per_trial,
-        gpus_per_worker=args.gpus_per_worker, space=args.space, scheduler=args.scheduler, storage=args.experiments,
-        address=args.address, seed=args.seed, max_failures=args.max_failures, logger=args.logger,
-        tracking_uri=args.tracking_uri, trust_experiment=args.trust_experiment,
-    )  # fmt: skip
+        data=args.data,
+        name=args.name,
+        preset=args.preset,
+        samples=args.samples,
+        max_epochs=args.max_epochs,
+        max_concurrent=args.max_concurrent,
+        workers_per_trial=args.workers_per_trial,
+        gpus_per_worker=args.gpus_per_worker,
+        space=args.space,
+        scheduler=args.scheduler,
+        storage=args.experiments,
+        address=args.address,
+        seed=args.seed,
+        max_failures=args.max_failures,
+        logger=args.logger,
+        tracking_uri=args.tracking_uri,
+        trust_experiment=args.trust_experiment,
+    )
     exp = Experiment.load(run_tune(opts))
     print_results(exp.rows(), "table", top=args.top, sort="exact_acc", exp=exp.path)  # run_tune wrote the reports
     return 0
@@ -37,11 +49,20 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     opts = RetrainOptions(
-        exp=Experiment.find(args.exp, args.experiments).path, data=args.data, out=args.out, trial=args.trial,
-        epochs=args.epochs, workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address,
-        storage=args.storage, max_minutes=args.max_minutes, sets=tuple(args.set), logger=args.logger,
+        exp=Experiment.find(args.exp, args.experiments).path,
+        data=args.data,
+        out=args.out,
+        trial=args.trial,
+        epochs=args.epochs,
+        workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker,
+        address=args.address,
+        storage=args.storage,
+        max_minutes=args.max_minutes,
+        sets=tuple(args.set),
+        logger=args.logger,
         tracking_uri=args.tracking_uri,
-    )  # fmt: skip
+    )
     m = retrain(opts)
     print(
         f"test ({m['count']} images, beam {m['beam_width']}): exact {m['exact_acc']:.2%}, char {m['char_acc']:.2%}, "

@@ -91,9 +91,15 @@ class BaseModel:
 
 
 def build_attackers(
-    names: list[str], recipe: RunConfig, sets: tuple[str, ...], init_from: str | None, base: BaseModel | None,
-    unlabeled: int, scheme: tuple[int, int, int], margins: tuple[int, ...] = (0, 0, 0, 0),
-) -> dict[str, Attacker]:  # fmt: skip
+    names: list[str],
+    recipe: RunConfig,
+    sets: tuple[str, ...],
+    init_from: str | None,
+    base: BaseModel | None,
+    unlabeled: int,
+    scheme: tuple[int, int, int],
+    margins: tuple[int, ...] = (0, 0, 0, 0),
+) -> dict[str, Attacker]:
     """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
     ``base``: needed by the base attackers; ``scheme``: (height, width, longest label);
     ``margins``: the scheme's constant margins (crnn.data.margins), cut off unless the recipe crops itself."""

@@ -60,9 +60,13 @@ def _latency(model_path: Path, data_dir: str, onnx_out: Path, beam: int) -> dict
         solve(big)
     throughput = 3 * 256 / (time.perf_counter() - start)
     return {
-        "p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)), "batch1_device": "cpu",
-        "threads": 1, "throughput_per_s_batch256": throughput, "beam_width": beam,
-    }  # fmt: skip
+        "p50": float(np.percentile(times, 50)),
+        "p95": float(np.percentile(times, 95)),
+        "batch1_device": "cpu",
+        "threads": 1,
+        "throughput_per_s_batch256": throughput,
+        "beam_width": beam,
+    }
 
 
 def strongest(attackers: dict[str, dict]) -> str | None:
@@ -119,13 +123,26 @@ def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: t
             r.pop("exact_acc_nocase", None)
     tc = RunConfig.from_dict(entry["config"]).train  # an attacker of any release, flat train keys or sections
     return {
-        "reads": _reads(entry["config"]["model"], *size), "sheet": sheet_name(name),
-        "curve": rows, "labels_to_break": labels_to_break(rows), "brackets": brackets(rows), "heading": heading(rows),
-        "unlabeled": entry.get("unlabeled", 0), "init_from": entry.get("init_from"), "describe": describe(name, entry),
-        "recipe": dict(schedule=tc.schedule.name, lr=tc.optim.lr, ema_decay=tc.eval.ema_decay, augment=tc.augment,
-                       semi=tc.semi.method, semi_threshold=tc.semi.threshold),
-        "minutes": sum(r["train_minutes"] for r in rows), "devices": sorted({r["device"] for r in rows}),
-    }  # fmt: skip
+        "reads": _reads(entry["config"]["model"], *size),
+        "sheet": sheet_name(name),
+        "curve": rows,
+        "labels_to_break": labels_to_break(rows),
+        "brackets": brackets(rows),
+        "heading": heading(rows),
+        "unlabeled": entry.get("unlabeled", 0),
+        "init_from": entry.get("init_from"),
+        "describe": describe(name, entry),
+        "recipe": dict(
+            schedule=tc.schedule.name,
+            lr=tc.optim.lr,
+            ema_decay=tc.eval.ema_decay,
+            augment=tc.augment,
+            semi=tc.semi.method,
+            semi_threshold=tc.semi.threshold,
+        ),
+        "minutes": sum(r["train_minutes"] for r in rows),
+        "devices": sorted({r["device"] for r in rows}),
+    }
 
 
 def build_assessment(out: Path) -> dict:
@@ -144,15 +161,29 @@ def build_assessment(out: Path) -> dict:
     rows = chosen["curve"]
     assessment: dict = {
         "scheme": {
-            "dataset": Path(setup["data"]).name, "charset": m["charset"], "classes": len(m["charset"]),
-            "length": m["length"], "width": m["width"], "height": m["height"], "splits": m["splits"],
+            "dataset": Path(setup["data"]).name,
+            "charset": m["charset"],
+            "classes": len(m["charset"]),
+            "length": m["length"],
+            "width": m["width"],
+            "height": m["height"],
+            "splits": m["splits"],
             "source": m.get("source", {}),
         },
-        "recipe": setup["recipe"], "config": entries[top]["config"], "init_from": chosen["init_from"],
-        "sizes": setup_file["sizes"], "repeats": setup_file["repeats"], "rounds": len(setup_file.get("rounds", [])) or 1,
-        "attackers": attackers, "strongest": top, "curve": rows, "labels_to_break": chosen["labels_to_break"],
-        "brackets": chosen["brackets"], "unfinished": runs.unfinished, "commands": setup["commands"],
-    }  # fmt: skip
+        "recipe": setup["recipe"],
+        "config": entries[top]["config"],
+        "init_from": chosen["init_from"],
+        "sizes": setup_file["sizes"],
+        "repeats": setup_file["repeats"],
+        "rounds": len(setup_file.get("rounds", [])) or 1,
+        "attackers": attackers,
+        "strongest": top,
+        "curve": rows,
+        "labels_to_break": chosen["labels_to_break"],
+        "brackets": chosen["brackets"],
+        "unfinished": runs.unfinished,
+        "commands": setup["commands"],
+    }
     planned = {(r["attacker"], r["size"], r["repeat"]) for plan in setup_file.get("rounds", []) for r in plan}
     assessment["planned"] = len(planned)
     assessment["finished"] = len(planned & set(runs.checkpoints))
@@ -177,9 +208,11 @@ def _warnings(attackers: dict, unfinished: list[str], config: RunConfig, chosen:
         f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
     ]
     advice = plateau_advice("more minutes or images per run", config.train.augment, bool(chosen["init_from"]))
-    warnings = [
-        f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"
-    ] if stuck else []  # fmt: skip
+    warnings = (
+        [f"runs {', '.join(stuck)} never left the CTC blank plateau: they measure the recipe, not the scheme (try {advice})"]
+        if stuck
+        else []
+    )
     if unfinished:
         warnings.append(f"unfinished runs: {', '.join(unfinished)}; run the same command to finish them")
     return warnings
@@ -246,7 +279,7 @@ def _heading_text(name: str, att: dict) -> str | None:
     parts = [
         f"{float(t):.0%} at about {v:,} labels" if v <= 100 * s2 else f"{float(t):.0%} past 100x that ({v:.1e})"
         for t, v in h["labels"].items()
-    ]  # fmt: skip
+    ]
     far = any(v > 100 * s2 for v in h["labels"].values())
     return (
         f"Heading: {rise} ({100 * h['gain_per_doubling']:.1f} points a doubling); a straight line on the log axis "
@@ -302,10 +335,14 @@ def _md_verdict(a: dict) -> list[str]:
     ]
     for name, att in a.get("attackers", {}).items():
         best = max(att["curve"], key=lambda r: (r["train_images"], r["exact_acc"]), default=None)
-        cells = [f"`{name}`" + (" (strongest)" if name == a["strongest"] else ""), att["describe"],
-                 *(bracket_text(*b) for b in att["brackets"].values()),
-                 f"{_pct(best['exact_acc'])} ({best['train_images']})" if best else "-",
-                 f"{att['minutes']:.1f}", ", ".join(att["devices"]) or "-"]  # fmt: skip
+        cells = [
+            f"`{name}`" + (" (strongest)" if name == a["strongest"] else ""),
+            att["describe"],
+            *(bracket_text(*b) for b in att["brackets"].values()),
+            f"{_pct(best['exact_acc'])} ({best['train_images']})" if best else "-",
+            f"{att['minutes']:.1f}",
+            ", ".join(att["devices"]) or "-",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"\n{h}" for h in (_heading_text(n, att) for n, att in a.get("attackers", {}).items()) if h]
     return lines
@@ -388,18 +425,37 @@ def compare(reports: list[str], out: Path | None) -> str:
         if not path.is_file():
             raise UserError(f"--compare {r}: no assessment.json there (run `crnn assess` into it first)")
         loaded[Path(r).name] = json.loads(path.read_text())
-    head = ["scheme", "classes", "size", *(f"labels to {float(t):.0%}" for t in (f"{t:.2f}" for t in THRESHOLDS)),
-            "best exact", "at labels", "p50 solve ms", "verdict", "strongest attacker", "recipe", "start",
-            "longest run, min"]  # fmt: skip
+    head = [
+        "scheme",
+        "classes",
+        "size",
+        *(f"labels to {float(t):.0%}" for t in (f"{t:.2f}" for t in THRESHOLDS)),
+        "best exact",
+        "at labels",
+        "p50 solve ms",
+        "verdict",
+        "strongest attacker",
+        "recipe",
+        "start",
+        "longest run, min",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, a in loaded.items():
         s, best, lat = a["scheme"], a.get("best") or {}, a.get("solve_latency_ms") or {}
-        cells = [name, s["classes"], f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
-                 *_labels_to_break_cells(a), _pct(best.get("exact_acc")),
-                 best.get("train_images", "-"), f"{lat['p50']:.2f}" if lat else "-", a["verdict"],
-                 a.get("strongest", legacy_name(a.get("init_from"))), a.get("recipe", "-"),
-                 "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
-                 f"{max((r['train_minutes'] for r in a['curve']), default=0):.1f}"]  # fmt: skip
+        cells = [
+            name,
+            s["classes"],
+            f"{s['width']}x{s['height']}, {s['length'][0]}-{s['length'][1]} chars",
+            *_labels_to_break_cells(a),
+            _pct(best.get("exact_acc")),
+            best.get("train_images", "-"),
+            f"{lat['p50']:.2f}" if lat else "-",
+            a["verdict"],
+            a.get("strongest", legacy_name(a.get("init_from"))),
+            a.get("recipe", "-"),
+            "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
+            f"{max((r['train_minutes'] for r in a['curve']), default=0):.1f}",
+        ]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     table = "\n".join(lines) + "\n"
     if out is not None:

@@ -141,15 +141,26 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         metrics = sequence_metrics(preds, labels)
         correct = [p == t for p, t in zip(preds, labels, strict=True)]
         final = {
-            "final": True, "attacker": name, "unlabeled": attacker["unlabeled"], "train_images": size, "repeat": repeat,
+            "final": True,
+            "attacker": name,
+            "unlabeled": attacker["unlabeled"],
+            "train_images": size,
+            "repeat": repeat,
             "epoch": state["epoch"] + 1,
-            "batch_size": config.train.batch_size, "workers": setup.workers_per_run,
-            "test_correct": sum(correct), "test_count": len(correct), "test_exact_acc": metrics["exact_acc"],
-            "test_char_acc": metrics["char_acc"], "test_cer": metrics["cer"],
-            "test_exact_acc_nocase": metrics["exact_acc_nocase"], "epochs_run": state["epoch"],
-            "best_epoch": state["best_epoch"], "plateau_exit": state["plateau_exit"],
-            "train_minutes": state["elapsed_s"] / 60, "device": device_label(setup.gpus_per_worker, best.state.get("precision")),
-        }  # fmt: skip
+            "batch_size": config.train.batch_size,
+            "workers": setup.workers_per_run,
+            "test_correct": sum(correct),
+            "test_count": len(correct),
+            "test_exact_acc": metrics["exact_acc"],
+            "test_char_acc": metrics["char_acc"],
+            "test_cer": metrics["cer"],
+            "test_exact_acc_nocase": metrics["exact_acc_nocase"],
+            "epochs_run": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "plateau_exit": state["plateau_exit"],
+            "train_minutes": state["elapsed_s"] / 60,
+            "device": device_label(setup.gpus_per_worker, best.state.get("precision")),
+        }
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy2(best_pt, Path(tmp) / "best.pt")
             (Path(tmp) / TEST_FILE).write_text(json.dumps({"final": final, "confidence": confs, "correct": correct}))
@@ -182,13 +193,20 @@ def _train(job: AssessRun, setup: AssessSetup, data: Dataset | str, last: Path |
         report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt, files=best, train_images=job.size, repeat=job.repeat)
 
     launch = Launch(
-        workers=workers, gpus_per_worker=setup.gpus_per_worker, storage=setup.train_storage if workers else None,
-        max_failures=1, in_trial=True,
-    )  # fmt: skip
+        workers=workers,
+        gpus_per_worker=setup.gpus_per_worker,
+        storage=setup.train_storage if workers else None,
+        max_failures=1,
+        in_trial=True,
+    )
     opts = FitOptions(
-        device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
-        resume_from=last, max_minutes=setup.minutes_per_run,
-    )  # fmt: skip
+        device="cuda" if setup.gpus_per_worker > 0 else "cpu",
+        on_epoch_end=report,
+        progress=False,
+        log=lambda line: None,
+        resume_from=last,
+        max_minutes=setup.minutes_per_run,
+    )
     run(data, run_dir, job.config, launch, opts, init_from=job.init_from, train_indices=job.idx.tolist())
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["train_state"]
     return run_dir / "checkpoints" / "best.pt", state
@@ -299,12 +317,19 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
             )
         check_time_steps(config.model, *scheme)
     setup = AssessSetup(
-        data=str(Path(opts.data).resolve()), config=recipe.to_dict(), recipe=where,
+        data=str(Path(opts.data).resolve()),
+        config=recipe.to_dict(),
+        recipe=where,
         attackers={n: {"config": a.config, "init_from": a.init_from, "unlabeled": a.unlabeled} for n, a in attackers.items()},
-        seed=opts.seed, min_images=opts.min_images, max_epochs=opts.max_epochs, minutes_per_run=opts.minutes_per_run,
-        init_from=init_from, gpus_per_worker=opts.gpus_per_worker,
-        workers_per_run=opts.workers_per_run, train_storage=home_of(opts.out, opts.storage).sub(TRAIN_RUNS),
-    )  # fmt: skip
+        seed=opts.seed,
+        min_images=opts.min_images,
+        max_epochs=opts.max_epochs,
+        minutes_per_run=opts.minutes_per_run,
+        init_from=init_from,
+        gpus_per_worker=opts.gpus_per_worker,
+        workers_per_run=opts.workers_per_run,
+        train_storage=home_of(opts.out, opts.storage).sub(TRAIN_RUNS),
+    )
     return setup, sizes
 
 
@@ -384,8 +409,11 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-    print(f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
-          f"repeat(s), recipe {setup.recipe}", flush=True)  # fmt: skip
+    print(
+        f"assessment {out}: attackers {', '.join(setup.attackers)}, sizes {sizes or 'auto'} x {opts.repeats} "
+        f"repeat(s), recipe {setup.recipe}",
+        flush=True,
+    )
     started, embedded = init_ray_for_trials(opts.address)
     interrupted = False
     try:

@@ -36,14 +36,24 @@ def trial_folders(out: Path) -> list[Path]:
 def _row(final: dict) -> dict:
     lo, hi = wilson(final["test_correct"], final["test_count"])
     return {
-        "train_images": final["train_images"], "repeat": final["repeat"], "exact_acc": final["test_exact_acc"],
-        "exact_ci": [lo, hi], "char_acc": final["test_char_acc"], "cer": final["test_cer"],
-        "exact_acc_nocase": final["test_exact_acc_nocase"], "train_minutes": final["train_minutes"],
-        "epochs": final["epochs_run"], "best_epoch": final["best_epoch"], "left_plateau_at": final["plateau_exit"],
-        "device": final["device"], "test_correct": final["test_correct"], "test_count": final["test_count"],
-        "batch_size": final.get("batch_size"), "workers": final.get("workers", 1),
+        "train_images": final["train_images"],
+        "repeat": final["repeat"],
+        "exact_acc": final["test_exact_acc"],
+        "exact_ci": [lo, hi],
+        "char_acc": final["test_char_acc"],
+        "cer": final["test_cer"],
+        "exact_acc_nocase": final["test_exact_acc_nocase"],
+        "train_minutes": final["train_minutes"],
+        "epochs": final["epochs_run"],
+        "best_epoch": final["best_epoch"],
+        "left_plateau_at": final["plateau_exit"],
+        "device": final["device"],
+        "test_correct": final["test_correct"],
+        "test_count": final["test_count"],
+        "batch_size": final.get("batch_size"),
+        "workers": final.get("workers", 1),
         "unlabeled": final.get("unlabeled", 0),
-    }  # fmt: skip
+    }
 
 
 def _final(trial: Path, ckpt: Path | None) -> dict | None:

@@ -107,7 +107,5 @@ def heading(curve: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> 
         return None
     (s1, e1), (s2, e2) = list(exact.items())[-2:]
     gain = (e2 - e1) / math.log2(s2 / s1)
-    labels = {
-        f"{t:.2f}": (round(s2 * 2 ** ((t - e2) / gain)) if gain > 0 else None) for t in thresholds if e2 < t
-    }  # fmt: skip
+    labels = {f"{t:.2f}": (round(s2 * 2 ** ((t - e2) / gain)) if gain > 0 else None) for t in thresholds if e2 < t}
     return {"from": s1, "to": s2, "exact": [e1, e2], "gain_per_doubling": gain, "labels": labels}

@@ -130,12 +130,20 @@ class Experiment:
                 status = STATUS.get(tune_status, tune_status.lower())
             best = max(history, key=lambda r: r["exact_acc"], default={})
             last = history[-1] if history else {}
-            rows.append({
-                "trial_id": trial_id, "status": status, **{n: params.get(n) for n in names},
-                **{m: best.get(m) for m in METRICS}, "best_epoch": best.get("epoch"),
-                "last_exact_acc": last.get("exact_acc"), "epochs": epochs, "wall_s": round(last.get("time_total_s", 0.0), 1),
-                "node": last.get("node_ip", ""), "error": self._error_line(dirname) if status == "errored" else "",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "status": status,
+                    **{n: params.get(n) for n in names},
+                    **{m: best.get(m) for m in METRICS},
+                    "best_epoch": best.get("epoch"),
+                    "last_exact_acc": last.get("exact_acc"),
+                    "epochs": epochs,
+                    "wall_s": round(last.get("time_total_s", 0.0), 1),
+                    "node": last.get("node_ip", ""),
+                    "error": self._error_line(dirname) if status == "errored" else "",
+                }
+            )
         rows.sort(key=lambda r: (r["exact_acc"] is None, -(r["exact_acc"] or 0.0), -(r["char_acc"] or 0.0)))
         return rows
 
@@ -169,12 +177,18 @@ class Experiment:
         if not scored:
             return
         best, names = scored[0], self.param_names
-        atomic_write_json(self.path / "best_config.json", {
-            "trial_id": best["trial_id"], "params": {n: best[n] for n in names},
-            "metrics": {m: best[m] for m in METRICS}, "best_epoch": best["best_epoch"],
-            "config": self.setup.config_for({n: best[n] for n in names}).to_dict(),
-            "data": Path(self.meta["data"]).name, "charset": self.meta["charset"],
-        })  # fmt: skip
+        atomic_write_json(
+            self.path / "best_config.json",
+            {
+                "trial_id": best["trial_id"],
+                "params": {n: best[n] for n in names},
+                "metrics": {m: best[m] for m in METRICS},
+                "best_epoch": best["best_epoch"],
+                "config": self.setup.config_for({n: best[n] for n in names}).to_dict(),
+                "data": Path(self.meta["data"]).name,
+                "charset": self.meta["charset"],
+            },
+        )
         if plots:
             curves = {h[-1]["trial_id"]: [(r["epoch"], r["exact_acc"]) for r in h] for h in histories.values() if h}
             started = {h[-1]["trial_id"]: h[0].get("timestamp", 0) for h in histories.values() if h}

@@ -131,17 +131,33 @@ def _setup(opts: TuneOptions, preset: TunePreset, home: Mirror) -> tuple[TrialSe
         worker_batch_size(int(value), workers)  # the global batch splits evenly over a trial's workers
     max_epochs = opts.max_epochs or preset.max_epochs
     setup = TrialSetup(
-        data=str(Path(opts.data).resolve()), base=base.to_dict(), space=_space(opts), max_epochs=max_epochs,
-        workers=workers, gpus_per_worker=opts.gpus_per_worker or 0.0, trial_storage=home.sub("train_runs"),
+        data=str(Path(opts.data).resolve()),
+        base=base.to_dict(),
+        space=_space(opts),
+        max_epochs=max_epochs,
+        workers=workers,
+        gpus_per_worker=opts.gpus_per_worker or 0.0,
+        trial_storage=home.sub("train_runs"),
         worker_failures=opts.max_failures,
-    )  # fmt: skip
+    )
     meta = {
-        "name": opts.name, "preset": opts.preset or "default", "base_preset": preset.base, "metric": METRIC, "mode": "max",
-        "samples": opts.samples or preset.samples, "max_epochs": max_epochs, "scheduler": opts.scheduler or "asha",
-        "seed": seed, "max_concurrent": opts.max_concurrent, "max_failures": opts.max_failures, "data": setup.data,
-        "charset": manifest["charset"], "setup": dataclasses.asdict(setup),
-        "reference_point": reference_point(space, base), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }  # fmt: skip
+        "name": opts.name,
+        "preset": opts.preset or "default",
+        "base_preset": preset.base,
+        "metric": METRIC,
+        "mode": "max",
+        "samples": opts.samples or preset.samples,
+        "max_epochs": max_epochs,
+        "scheduler": opts.scheduler or "asha",
+        "seed": seed,
+        "max_concurrent": opts.max_concurrent,
+        "max_failures": opts.max_failures,
+        "data": setup.data,
+        "charset": manifest["charset"],
+        "setup": dataclasses.asdict(setup),
+        "reference_point": reference_point(space, base),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     return setup, meta
 
 
@@ -216,9 +232,12 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
     started, embedded = init_ray_for_trials(opts.address)
     try:
         resources, max_concurrent = trial_layout(
-            setup.workers, setup.gpus_per_worker, embedded, meta.get("max_concurrent_resolved") or opts.max_concurrent,
+            setup.workers,
+            setup.gpus_per_worker,
+            embedded,
+            meta.get("max_concurrent_resolved") or opts.max_concurrent,
             "--workers",
-        )  # fmt: skip
+        )
         meta["max_concurrent_resolved"] = max_concurrent
         exp.mkdir(parents=True, exist_ok=True)
         atomic_write_json(exp / EXPERIMENT_FILE, meta)
@@ -249,7 +268,7 @@ def _run_tune(opts: TuneOptions, preset: TunePreset, home: Mirror) -> Path:
 
 def _new_tuner(
     trainable, meta: dict, setup: TrialSetup, home: Mirror, max_concurrent: int, logger: str, tracking_uri: str | None
-):  # fmt: skip
+):
 
     params = setup.params()
     exp = home.local

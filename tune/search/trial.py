@@ -54,9 +54,12 @@ def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     config = setup.config_for(values)
     launch = Launch(
-        workers=setup.workers if setup.workers > 1 else 0, gpus_per_worker=setup.gpus_per_worker,
-        storage=setup.trial_storage if setup.workers > 1 else None, max_failures=setup.worker_failures, in_trial=True,
-    )  # fmt: skip
+        workers=setup.workers if setup.workers > 1 else 0,
+        gpus_per_worker=setup.gpus_per_worker,
+        storage=setup.trial_storage if setup.workers > 1 else None,
+        max_failures=setup.worker_failures,
+        in_trial=True,
+    )
 
     def report(row: dict, last_pt: Path | None, improved: bool) -> None:
         report_epoch(ray.tune.report, ray.tune.Checkpoint, row, last_pt)  # ray
@@ -65,7 +68,10 @@ def run_trial(values: dict[str, Any], setup: TrialSetup) -> None:
         # Ray sets OMP_NUM_THREADS to the trial's CPU count, so torch uses what the trial reserved.
         data = setup.data if launch.workers else load_dataset(setup.data, splits=("train", "val"), mmap=True)
         opts = FitOptions(
-            device="cuda" if setup.gpus_per_worker > 0 else "cpu", on_epoch_end=report, progress=False, log=lambda line: None,
+            device="cuda" if setup.gpus_per_worker > 0 else "cpu",
+            on_epoch_end=report,
+            progress=False,
+            log=lambda line: None,
             resume_from=resume_path(ray.tune.get_checkpoint(), scratch),  # ray: set when the trial resumes
-        )  # fmt: skip
+        )
         run(data, Path(scratch) / "run", config, launch, opts)

@@ -70,7 +70,12 @@ def build_semi(setup: ObjectiveSetup) -> SemiObjective:
     if tc.semi.unlabeled:
         pool, truth = pool[: tc.semi.unlabeled], truth[: tc.semi.unlabeled] if truth is not None else None
     task = SemiTask(
-        pool, data.charset, data.length_range, setup.config.model.in_channels, truth, setup.config.model.crop,
+        pool,
+        data.charset,
+        data.length_range,
+        setup.config.model.in_channels,
+        truth,
+        setup.config.model.crop,
         char_prior(setup.train_labels, data.charset) if tc.semi.align else None,
-    )  # fmt: skip
+    )
     return SemiObjective(SemiSupervision(tc, task, setup.per_worker, setup.rank, setup.world_size), setup.teacher)
