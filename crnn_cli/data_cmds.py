@@ -100,7 +100,7 @@ def _add_preview(dsub: argparse._SubParsersAction) -> None:
         "--model", metavar="RUN|CKPT", help="also show each image as this model reads it (its crop, colour and input height)"
     )
     p.add_argument("--out", metavar="PNG", help="sheet to write (default: preview-DATASET-SPLIT.png here)")
-    p.set_defaults(func=command("data", "cmd_preview"))
+    p.set_defaults(func=command("preview", "cmd_preview"))
 
 
 def _add_export(dsub: argparse._SubParsersAction) -> None:

@@ -97,7 +97,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         help="pt: the checkpoint without optimizer and training state (to publish; not resumable)",
     )
     p.add_argument("--out", required=True, help="output file")
-    p.set_defaults(func=command("model", "cmd_export"))
+    p.set_defaults(func=command("export", "cmd_export"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

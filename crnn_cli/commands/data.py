@@ -13,10 +13,8 @@ from crnn.data.check import check_dataset, format_summary
 from crnn.data.importer import ImportOptions, import_images
 from crnn.data.merge import merge_datasets
 from crnn.data.png_export import export_pngs, import_command
-from crnn.data.sheet import preview
 from crnn.data.synth import SynthSpec, synthesize
 from crnn.errors import UserError
-from crnn.training.checkpoint import load_checkpoint, resolve_model_path
 
 
 def parse_fractions(text: str) -> tuple[float, float, float]:
@@ -96,19 +94,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     summary = check_dataset(args.dir)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
-    return 0
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    model = None
-    if args.model:
-        path = resolve_model_path(args.model)
-        model = (load_checkpoint(path).get("config") or {}).get("model")
-        if not isinstance(model, dict):
-            raise UserError(f"--model {path}: a checkpoint without a model config; give a run folder or a crnn checkpoint")
-    out = Path(args.out) if args.out else Path(f"preview-{Path(args.dir).name}-{args.split}.png")
-    preview(args.dir, out, split=args.split, count=args.count, seed=args.seed, model=model)
-    print(f"wrote {out}")
     return 0
 
 

@@ -6,10 +6,8 @@ import argparse
 from pathlib import Path
 
 from crnn.errors import UserError
-from crnn.inference.export import export_model
 from crnn.lock import writer_lock
 from crnn.tracking import make_tracker
-from crnn.training.checkpoint import load_model
 from crnn.training.launch import Launch, run, run_config
 from crnn.training.options import FitOptions
 
@@ -45,13 +43,4 @@ def _train(args: argparse.Namespace) -> int:
             f"best epoch {best['epoch']}: val exact {best['exact_acc']:.2%}, char {best['char_acc']:.2%}, "
             f"edit distance {best['edit_distance']:.3f}; model in {Path(args.out) / 'checkpoints' / 'best.pt'}"
         )
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    out = export_model(load_model(args.model), args.format, args.out)
-    if args.format == "pt":
-        print(f"wrote {out} (inference-only checkpoint, {out.stat().st_size / 2**20:.1f} MiB: weights, config, charset)")
-    else:
-        print(f"wrote {out} ({args.format}; input images (B, C, H, W) in [0, 1], output log-probs (T, B, K))")
     return 0
