@@ -7,7 +7,7 @@ neighbour on a shared machine hits every variant alike):
 
     naive fp32   each block conv -> BN -> ReLU -> max-pool (the reference report's order), fp32: the baseline
     pooled fp32  conv -> BN -> max-pool -> ReLU (what crnn builds: the same function, ReLU on 1/4 of the values)
-    naive auto   the report's order at what train.amp=auto picks here (bf16 autocast where the CPU has AMX)
+    naive auto   the report's order at what train.amp=auto picks here (bf16 autocast where the CPU has AMX or AVX512-BF16)
     crnn         pooled at train.amp=auto: what a run here trains with
 
 One thread, as each Ray worker of a CPU run has. Models: the cpu-fast preset on 150x40 images and

@@ -179,6 +179,27 @@ def test_precision_is_chosen_by_device(monkeypatch):
     assert not bf16.scaler().is_enabled()
 
 
+@pytest.mark.parametrize(
+    ("flags", "amx", "expected"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni", False, "bf16"),  # AMD EPYC Zen 4: AVX512-BF16, no AMX
+        ("fpu sse2 avx2 avx512f amx_bf16 amx_tile", False, "bf16"),  # Intel Sapphire Rapids
+        ("fpu sse2 avx2 avx512f avx512_vnni", False, "off"),  # AVX-512 without bf16: emulated, slower
+        ("fpu sse2 avx2", False, "off"),  # AMD EPYC Zen 3
+        (None, True, "bf16"),  # no /proc/cpuinfo: torch's AMX probe decides
+        (None, False, "off"),
+    ],
+)
+def test_bf16_is_picked_from_the_cpu_flags(monkeypatch, tmp_path, flags, amx, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:
+        cpuinfo.write_text(f"processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: {flags}\n\n")
+    monkeypatch.setattr(amp, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert choose_precision("auto", torch.device("cpu")).mode == expected
+    assert choose_precision("off", torch.device("cpu")).mode == "off"
+
+
 def test_bf16_on_cpu_trains(digits_data, tmp_path):
     cfg = resolve_config("tiny", None, ["train.epochs=1", "train.amp=bf16"])
     best = fit(load_dataset(digits_data), tmp_path / "r", cfg, FitOptions(**QUIET))

@@ -165,7 +165,7 @@ class TrainConfig:
     epochs: int = 50  # the reference's final run
     batch_size: int = 64  # the global batch, split over the workers; the reference's final run
     seed: int = 0  # model init, shuffling and augmentation
-    amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: bf16 with AMX, else off) | off | fp16 | bf16
+    amp: str = "auto"  # auto (CUDA: bf16 if supported else fp16; CPU: bf16 with AMX or AVX512-BF16, else off) | off | fp16 | bf16
     channels_last: bool = True  # 1.25x on CPU convolutions, measured on the reference model
     early_stop_patience: int = 8  # epochs without a better val exact accuracy before stopping; 0 = never
     augment: bool = False  # random views of each training batch, made of augment_ops

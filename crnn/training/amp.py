@@ -5,8 +5,15 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+# CPU flags (as Linux names them in /proc/cpuinfo) under which oneDNN runs bf16 convolutions, matrix
+# products and the LSTM in hardware: Intel AMX (Sapphire Rapids on), or AVX512-BF16 (Intel Cooper Lake,
+# AMD EPYC from Zen 4 on). Without one of them bf16 is emulated and slower than fp32.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+CPUINFO = Path("/proc/cpuinfo")
 
 
 @dataclass
@@ -25,9 +32,23 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.mode == "fp16")
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them; empty where there is no /proc/cpuinfo (macOS, Windows)."""
+    try:
+        text = CPUINFO.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
 def cpu_has_bf16_matmul() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX: Sapphire Rapids and later), where
-    oneDNN runs bf16 convolutions and LSTMs about twice as fast as fp32. Without it bf16 is emulated and slower."""
+    """Whether this CPU runs bf16 in hardware: a flag in BF16_FLAGS, or torch's own AMX probe where the
+    kernel lists no flags. Both unknown -> False, so a run never gets slower by guessing."""
+    if any(flag in cpu_flags() for flag in BF16_FLAGS):
+        return True
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means unknown, so no
     try:
         return bool(probe()) if probe is not None else False
@@ -36,7 +57,7 @@ def cpu_has_bf16_matmul() -> bool:
 
 
 def choose_precision(requested: str, device: torch.device) -> Precision:
-    """auto: CUDA -> bf16 where supported, else fp16; CPU -> bf16 where the CPU has AMX, else off.
+    """auto: CUDA -> bf16 where supported, else fp16; CPU -> bf16 where it has AMX or AVX512-BF16, else off.
 
     fp16 on a CPU is not useful and is turned off with a warning rather than failing the run.
     """
