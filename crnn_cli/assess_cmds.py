@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--attackers",
         help="comma-separated: scratch, base, semi, base+semi (default: base+semi if the dataset has an unlabeled "
-        "split, else base); each runs its own curve and the strongest gives the verdict",
+        "split, else base), and ddddocr (a free OCR off the shelf, 0 labels; the ddddocr extra); each runs its own "
+        "curve and the strongest gives the verdict",
     )
     p.add_argument(
         "--unlabeled-count", type=int, default=5000, help="unlabelled images the semi attackers use at most (default 5000)"

@@ -14,11 +14,13 @@ import torch
 from PIL import Image
 
 from crnn.config import resolve_config
+from crnn.data.store import load_dataset
 from crnn.model import build_model
 from crnn.training.amp import choose_precision
 from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
+from tune.assess.report import _md_confusions
 from tune.assess.run import device_label
 
 pytestmark = pytest.mark.ray
@@ -83,6 +85,11 @@ def test_a_tiny_assessment_writes_the_contract(report):
     text = (report / "report.md").read_text()
     assert "crnn assess --data" in text and "95%" in text and "curve.png" in text
     assert "`scratch` reads 150x40 ([what it reads](reads-scratch.png))." in text
+    conf = a["attackers"]["scratch"]["confusions"]  # from the largest size's test answers
+    assert conf["train_images"] == 256 and len(conf["pairs"]) <= 10
+    assert sum(p["count"] for p in conf["pairs"]) <= conf["substitutions"]
+    assert all(p["rate"] == p["count"] / p["of"] and p["true"] != p["pred"] for p in conf["pairs"])
+    assert "## What each attacker still confuses" in text and f"| `scratch` | 256 | {conf['substitutions']} |" in text
     left = a["curve"][-1]["left_plateau_at"]  # the largest size: a heading only where it read something
     assert (a["attackers"]["scratch"]["heading"] is not None) == bool(left) and ("Heading: `scratch`" in text) == bool(left)
 
@@ -282,10 +289,28 @@ def test_a_semi_attacker_learns_from_the_unlabeled_split(tmp_path, cli):
     data = tmp_path / "d"
     synthesize(data, SynthSpec(charset="0123456789", seed=5), 200, workers=1, progress=False, unlabeled=120)
     code, _, err = cli("assess", "--data", data, "--out", tmp_path / "r", "--sizes", "40", "--preset", "tiny", "--max-epochs",
-                       "2", "--attackers", "semi", "--unlabeled-count", "100")  # fmt: skip
+                       "2", "--attackers", "semi,ddddocr", "--unlabeled-count", "100")  # fmt: skip
     assert code == 0, err
     a = json.loads((tmp_path / "r/assessment.json").read_text())
-    assert a["strongest"] == "semi" and a["attackers"]["semi"]["unlabeled"] == 100 and a["curve"][0]["unlabeled"] == 100
+    semi = a["attackers"]["semi"]
+    assert semi["unlabeled"] == 100 and semi["curve"][0]["unlabeled"] == 100
+    # the free OCR: one point at 0 labels, scored on the whole test split, timed, and named in the verdict
+    (free,) = a["attackers"]["ddddocr"]["curve"]
+    assert (
+        free["train_images"] == 0
+        and free["test_count"] == a["scheme"]["splits"]["test"]
+        and free["epochs"] == 0
+        and free["unlabeled"] == 0
+    )
+    lo, hi = free["exact_ci"]
+    assert a["off_the_shelf"]["ddddocr"] == {"exact_acc": free["exact_acc"], "exact_ci": [lo, hi], "breaks": lo >= 0.01}
+    assert a["attackers"]["ddddocr"]["sheet"] is None and "`ddddocr` 1.6" in a["attackers"]["ddddocr"]["describe"]
+    assert not (tmp_path / "r/reads-ddddocr.png").exists() and (tmp_path / "r/reads-semi.png").is_file()
+    text = (tmp_path / "r/report.md").read_text()
+    assert f"A free tool with no labels, `ddddocr`, reads {100 * free['exact_acc']:.2f}% exact" in text
+    assert a["strongest"] in ("semi", "ddddocr") and a["solve_latency_ms"]["p50"] > 0
+    test = json.loads(next((tmp_path / "r/runs/round-0").glob("ddddocr-n0-r0/checkpoint_*/test.json")).read_text())
+    assert len(test["correct"]) == free["test_count"] and test["confidence"] == [] and test["solve_latency_ms"]["p50"] > 0
     epochs = [json.loads(line) for line in (tmp_path / "r/runs/round-0/semi-n40-r0/result.json").read_text().splitlines()]
     assert all("pseudo_kept" in r for r in epochs if "exact_acc" in r and not r.get("final"))  # FixMatch ran
     code, _, err = cli("assess", "--data", tmp_path / "d", "--out", tmp_path / "r2", "--attackers", "semi,best")
@@ -340,3 +365,33 @@ def test_a_report_with_a_planned_run_unfinished_gives_no_verdict(report, tmp_pat
     assert "resistant" not in (partial / "report.md").read_text()
     code, out, _ = cli("assess", "--compare", partial)
     assert code == 0 and "incomplete" in out
+
+
+def test_the_report_names_each_attackers_top_confusions():
+    pairs = [
+        {"true": "0", "pred": "O", "count": 44, "of": 500, "rate": 0.088},
+        {"true": "J", "pred": "I", "count": 6, "of": 60, "rate": 0.1},
+    ]
+    a = {
+        "attackers": {
+            "base+semi": {"confusions": {"train_images": 500, "substitutions": 100, "pairs": pairs}},
+            "base": {"confusions": None},
+        }
+    }
+    text = "\n".join(_md_confusions(a))
+    assert "| `base+semi` | 500 | 100 | `0`->`O` 44 (44%; 8.8% of `0`), `J`->`I` 6 (6%; 10.0% of `J`) |" in text
+    assert "`base` |" not in text  # runs scored before test.json kept their pairs: no row
+    assert _md_confusions({"attackers": {"base": {"confusions": None}}}) == []
+
+
+def test_the_free_ocr_answers_in_the_schemes_case(tmp_path):
+    from crnn.data.synth import SynthSpec, synthesize
+    from tune.assess.offtheshelf import Reader, case_rule
+
+    assert (case_rule("ABC123"), case_rule("abc123"), case_rule("aB1"), case_rule("0123")) == ("upper", "lower", "as is", "lower")
+    synthesize(tmp_path / "d", SynthSpec(charset="ABCDEFGHJKLMNPQRSTUVWXYZ", seed=3), 200, workers=1, progress=False)
+    test = load_dataset(tmp_path / "d", splits=("test",)).split("test")
+    reader = Reader("ABCDEFGHJKLMNPQRSTUVWXYZ")
+    answers = [reader.read(image) for image in test.images]
+    assert all(set(text) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ") for text in answers)
+    assert sum(map(len, answers)) > 0  # it reads something: upper-cased, within the scheme's characters

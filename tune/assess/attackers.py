@@ -6,6 +6,7 @@
     semi        scratch + FixMatch on the dataset's unlabelled images (an EMA teacher's confident
                 whole-string answers learnt on a strong view)
     base+semi   both: the attacker the literature describes (GeeSolver: 500 labels + 5,000 unlabelled)
+    ddddocr     a free OCR off the shelf, no labels (``tune.assess.offtheshelf``; optional, never the default)
 
 The user's ``--set`` overrides come last, so any attacker's choice can be changed.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from crnn.config import RunConfig, apply_overrides, parse_set
 from crnn.errors import UserError
 from crnn.model import check_time_steps, cropped_size
+from tune.assess import offtheshelf
+from tune.assess.offtheshelf import OFF_THE_SHELF
 
 ATTACKERS = ("scratch", "base", "semi", "base+semi")
 LARGE_HEIGHT = 96  # images taller than this are read at a smaller model input (item: an input size for the scheme)
@@ -40,6 +43,8 @@ class Attacker:
 
 def describe(name: str, attacker: dict) -> str:
     """One phrase for a report: where an attacker's runs start and what they learn from."""
+    if name in OFF_THE_SHELF:
+        return offtheshelf.describe(name)
     if name.startswith("base"):
         start = "from the base model"
     else:
@@ -53,11 +58,15 @@ def parse_attackers(text: str | None, has_unlabeled: bool) -> list[str]:
     if text is None:
         return ["base+semi"] if has_unlabeled else ["base"]
     names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in ATTACKERS]
+    bad = [n for n in names if n not in ATTACKERS + OFF_THE_SHELF]
     if bad or not names:
         raise UserError(
-            f"--attackers {text!r}: unknown attacker {bad[0] if bad else '(none)'!r}; accepted: {', '.join(ATTACKERS)}"
+            f"--attackers {text!r}: unknown attacker {bad[0] if bad else '(none)'!r}; "
+            f"accepted: {', '.join(ATTACKERS + OFF_THE_SHELF)}"
         )
+    for name in names:
+        if name in OFF_THE_SHELF:
+            offtheshelf.check_available(name)
     if not has_unlabeled and any("semi" in n for n in names):
         raise UserError(
             f"--attackers {text}: semi attackers need unlabelled images, and this dataset has no unlabeled split "
@@ -107,6 +116,9 @@ def build_attackers(
     user = parse_set(list(sets)) if sets else {}
     out = {}
     for name in names:
+        if name in OFF_THE_SHELF:  # its own model: the recipe is kept only so that every entry has a config
+            out[name] = Attacker(name, recipe.to_dict(), None, 0)
+            continue
         config = recipe
         if not any(config.model.crop):
             config = apply_overrides(config, {"model": {"crop": margins}})

@@ -16,11 +16,16 @@ def curve_figure(assessments: dict[str, dict], title: str = "") -> plt.Figure:
         rows = a["curve"]
         if not rows:
             continue
+        style = STYLES[i % len(STYLES)]
+        if all(r["train_images"] == 0 for r in rows):  # an off-the-shelf tool: no labels, a level across the axis
+            lo, hi = rows[0]["exact_ci"]
+            ax.axhspan(100 * lo, 100 * hi, color=f"C{i}", alpha=0.15)
+            ax.axhline(100 * rows[0]["exact_acc"], color=f"C{i}", ls=":", label=f"{name} (no labels)")
+            continue
         xs = [r["train_images"] for r in rows]
         ys = [100 * r["exact_acc"] for r in rows]
         lo = [100 * (r["exact_acc"] - r["exact_ci"][0]) for r in rows]
         hi = [100 * (r["exact_ci"][1] - r["exact_acc"]) for r in rows]
-        style = STYLES[i % len(STYLES)]
         ax.errorbar(xs, ys, yerr=[lo, hi], capsize=3, label=name, marker=style["marker"], ms=style["ms"], ls=style["ls"])
     for t in THRESHOLDS:
         ax.axhline(100 * t, color="grey", lw=0.8, ls="--")

@@ -25,6 +25,7 @@ from crnn.model import cropped_size, input_size
 from crnn.stats import THRESHOLDS, labels_to_break, precision_coverage, threshold_for_precision, wilson
 from crnn.training.checkpoint import load_model
 from crnn.training.state import plateau_advice
+from tune.assess import offtheshelf
 from tune.assess.attackers import describe
 from tune.assess.files import ASSESSMENT, SETUP, TEST_FILE
 from tune.assess.plots import coverage_plot, curve_plot
@@ -113,18 +114,21 @@ def _write_sheets(out: Path, setup: dict, attackers: dict[str, dict]) -> None:
     """A contact sheet per attacker: 8 training images and, below each, what its model reads of it."""
 
     for name, entry in _entries(setup).items():
+        if name in offtheshelf.OFF_THE_SHELF:  # its own preprocessing, not a model config's
+            continue
         title = f"{name} reads {attackers[name]['reads']}; below each training image: the model's input"
         preview(setup["data"], out / sheet_name(name), count=8, model=entry["config"]["model"], title=title)
 
 
-def _attacker(name: str, entry: dict, rows: list[dict], has_cases: bool, size: tuple[int, int]) -> dict:
-    if not has_cases:
+def _attacker(name: str, entry: dict, rows: list[dict], charset: str, size: tuple[int, int]) -> dict:
+    if not (any(c.isupper() for c in charset) and any(c.islower() for c in charset)):
         for r in rows:
             r.pop("exact_acc_nocase", None)
     tc = RunConfig.from_dict(entry["config"]).train  # an attacker of any release, flat train keys or sections
+    shelf = name in offtheshelf.OFF_THE_SHELF
     return {
-        "reads": _reads(entry["config"]["model"], *size),
-        "sheet": sheet_name(name),
+        "reads": offtheshelf.reads(charset) if shelf else _reads(entry["config"]["model"], *size),
+        "sheet": None if shelf else sheet_name(name),
         "curve": rows,
         "labels_to_break": labels_to_break(rows),
         "brackets": brackets(rows),
@@ -153,9 +157,10 @@ def build_assessment(out: Path) -> dict:
     legacy = legacy_name(setup["init_from"])  # an assessment written before attackers: one, the recipe's
     entries = _entries(setup)
     runs = finished_runs(out, legacy)
-    has_cases = any(c.isupper() for c in m["charset"]) and any(c.islower() for c in m["charset"])
     size = (int(m["height"]), int(m["width"]))
-    attackers = {n: _attacker(n, e, runs.rows.get(n, []), has_cases, size) for n, e in entries.items()}
+    attackers = {n: _attacker(n, e, runs.rows.get(n, []), m["charset"], size) for n, e in entries.items()}
+    for name, att in attackers.items():
+        att["confusions"] = _confusions(name, att["curve"], runs.checkpoints)
     top = strongest(attackers) or next(iter(attackers))
     chosen = attackers[top]
     rows = chosen["curve"]
@@ -183,6 +188,7 @@ def build_assessment(out: Path) -> dict:
         "brackets": chosen["brackets"],
         "unfinished": runs.unfinished,
         "commands": setup["commands"],
+        "off_the_shelf": _off_the_shelf(attackers),
     }
     planned = {(r["attacker"], r["size"], r["repeat"]) for plan in setup_file.get("rounds", []) for r in plan}
     assessment["planned"] = len(planned)
@@ -202,10 +208,39 @@ def build_assessment(out: Path) -> dict:
     return assessment
 
 
+def _off_the_shelf(attackers: dict[str, dict]) -> dict[str, dict]:
+    """Each off-the-shelf attacker's one point, and whether a free tool with no labels already breaks the scheme
+    (its exact accuracy's lower 95% bound reaches 1%)."""
+    out = {}
+    for name, att in attackers.items():
+        if name in offtheshelf.OFF_THE_SHELF and att["curve"]:
+            row = att["curve"][0]
+            breaks = row["exact_ci"][0] >= THRESHOLDS[0]
+            out[name] = {"exact_acc": row["exact_acc"], "exact_ci": row["exact_ci"], "breaks": breaks}
+    return out
+
+
+def _confusions(name: str, rows: list[dict], checkpoints: dict) -> dict | None:
+    """What an attacker still confuses at its largest size (first repeat): the most frequent character pairs
+    of its test answers, each with its share of all substitutions and its rate among the true character's
+    occurrences. None for runs scored before test.json kept them."""
+    if not rows:
+        return None
+    size = max(r["train_images"] for r in rows)
+    repeat = min(r["repeat"] for r in rows if r["train_images"] == size)
+    test = json.loads((checkpoints[(name, size, repeat)] / TEST_FILE).read_text())
+    if "confusions" not in test:
+        return None
+    return {"train_images": size, "substitutions": test["substitutions"], "pairs": test["confusions"]}
+
+
 def _warnings(attackers: dict, unfinished: list[str], config: RunConfig, chosen: dict) -> list[str]:
     """Runs that never left the CTC blank plateau (they measure the recipe, not the scheme), and runs not finished."""
     stuck = [
-        f"{n} {r['train_images']}/r{r['repeat']}" for n, a in attackers.items() for r in a["curve"] if not r["left_plateau_at"]
+        f"{n} {r['train_images']}/r{r['repeat']}"
+        for n, a in attackers.items()
+        for r in a["curve"]
+        if not r["left_plateau_at"] and n not in offtheshelf.OFF_THE_SHELF
     ]
     advice = plateau_advice("more minutes or images per run", config.train.augment, bool(chosen["init_from"]))
     warnings = (
@@ -227,14 +262,19 @@ def _strongest_at_its_largest(rows: list[dict], checkpoints: dict, top: str, bea
     p = right / count
     ckpt = checkpoints[(top, size, best[0]["repeat"])]
     test = json.loads((ckpt / TEST_FILE).read_text())
+    # an off-the-shelf attacker timed itself when it was scored; a trained one's model is exported and timed here
+    latency = test.get("solve_latency_ms") or _latency(ckpt / "best.pt", data, out / "model.onnx", beam)
     return {
         "best": {"attacker": top, "train_images": size, "exact_acc": p, "exact_ci": list(wilson(right, count))},
         "attempts_per_success": 1 / p if p > 0 else None,
-        "coverage": precision_coverage(test["confidence"], test["correct"]),
+        # an attacker that gives no confidence (ddddocr) cannot abstain: no precision at coverage
+        "coverage": precision_coverage(test["confidence"], test["correct"]) if test["confidence"] else [],
         "precision_thresholds": {
             f"{t:.2f}": threshold_for_precision(test["confidence"], test["correct"], t) for t in (0.95, 0.99)
-        },
-        "solve_latency_ms": _latency(ckpt / "best.pt", data, out / "model.onnx", beam),
+        }
+        if test["confidence"]
+        else {},
+        "solve_latency_ms": latency,
     }
 
 
@@ -248,7 +288,8 @@ def write_report(out: Path) -> dict:
     if a["curve"]:
         curves = {f"{n} ({t['unlabeled']} unlabelled)" if t["unlabeled"] else n: t for n, t in a["attackers"].items()}
         curve_plot(curves, out / "curve.png", title=f"{a['scheme']['dataset']}: exact accuracy of each attacker")
-        coverage_plot(a, out / "coverage.png")
+        if a["coverage"]:
+            coverage_plot(a, out / "coverage.png")
     atomic_write_text(out / "report.md", _markdown(a, out))
     return a
 
@@ -345,6 +386,12 @@ def _md_verdict(a: dict) -> list[str]:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"\n{h}" for h in (_heading_text(n, att) for n, att in a.get("attackers", {}).items()) if h]
+    for name, free in a.get("off_the_shelf", {}).items():
+        lo, hi = free["exact_ci"]
+        lines.append(
+            f"\nA free tool with no labels, `{name}`, reads {_pct(free['exact_acc'])} exact [{_pct(lo)}, {_pct(hi)}]: "
+            + ("it **already breaks** this scheme." if free["breaks"] else "it does not break it (lower bound under 1%).")
+        )
     return lines
 
 
@@ -365,27 +412,54 @@ def _md_curves(a: dict) -> list[str]:
             lo, hi = r["exact_ci"]
             lines.append(
                 f"| `{name}` | {r['train_images']} | {r['repeat']} | {_pct(r['exact_acc'])} ({_pct(lo)}-{_pct(hi)}) "
-                f"| {_pct(r['char_acc'])} | {r['cer']:.3f} | {r['batch_size']} | {r['epochs']} | {r['train_minutes']:.1f} "
+                f"| {_pct(r['char_acc'])} | {r['cer']:.3f} | {r['batch_size'] or '-'} | {r['epochs']} | {r['train_minutes']:.1f} "
                 f"| {r['device']} |"
             )
     lines += [f"\n**Warning:** {w}." for w in a["warnings"]]
     return lines
 
 
-def _md_best(a: dict) -> list[str]:
-    """The strongest attacker at its largest size: attempts, solve time, precision at coverage."""
-    if not a["best"]:
+def _md_confusions(a: dict) -> list[str]:
+    """Per attacker, the look-alikes left at its largest size: where more labels or a better model must go."""
+    found = {n: att["confusions"] for n, att in a.get("attackers", {}).items() if att.get("confusions")}
+    if not found:
         return []
-    lines: list[str] = []
-    lat = a["solve_latency_ms"]
-    lines += [
+    lines = [
         "",
-        f"## The strongest attacker at its largest size (`{a['strongest']}`)",
+        "## What each attacker still confuses",
         "",
-        f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
-        + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
-        f"Solve time (ONNX, onnxruntime, 1 CPU thread, batch 1, preprocessing + model + decoding): p50 "
-        f"{lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms; {lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256.",
+        "At each attacker's largest size (its first repeat), the most frequent character substitutions on the test "
+        "split: true -> read, the count, its share of all substitutions, and how often that character is misread so.",
+        "",
+        "| attacker | labels | substitutions | top confusions |",
+        "|---|---|---|---|",
+    ]
+    for name, c in found.items():
+        total = max(1, c["substitutions"])
+        pairs = ", ".join(
+            f"`{p['true']}`->`{p['pred']}` {p['count']} ({p['count'] / total:.0%}; {p['rate']:.1%} of `{p['true']}`)"
+            for p in c["pairs"][:5]
+        )
+        lines.append(f"| `{name}` | {c['train_images']} | {c['substitutions']} | {pairs or '-'} |")
+    return lines
+
+
+def _solve_time(name: str, lat: dict) -> str:
+    if lat.get("threads") == 1:  # a trained attacker's model, exported
+        how, rate = "ONNX, onnxruntime, 1 CPU thread", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256"
+    else:  # an off-the-shelf tool, timed as it runs
+        how, rate = f"`{name}` as it runs, {lat['threads']} threads", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s"
+    return (
+        f"Solve time ({how}, batch 1, preprocessing + model + decoding): p50 {lat['p50']:.2f} ms, "
+        f"p95 {lat['p95']:.2f} ms; {rate}."
+    )
+
+
+def _md_coverage(a: dict) -> list[str]:
+    """Precision at coverage, for an attacker that gives a confidence."""
+    if not a["coverage"]:
+        return ["", f"`{a['strongest']}` gives no confidence, so it cannot abstain: no precision at coverage."]
+    lines = [
         "",
         "Answering only when confident (and refreshing the CAPTCHA otherwise):",
         "",
@@ -403,8 +477,23 @@ def _md_best(a: dict) -> list[str]:
     return lines
 
 
+def _md_best(a: dict) -> list[str]:
+    """The strongest attacker at its largest size: attempts, solve time, precision at coverage."""
+    if not a["best"]:
+        return []
+    return [
+        "",
+        f"## The strongest attacker at its largest size (`{a['strongest']}`)",
+        "",
+        f"Exact accuracy {_pct(a['best']['exact_acc'])} on {a['best']['train_images']} labels: "
+        + (f"{a['attempts_per_success']:.2f} attempts per success." if a["attempts_per_success"] else "no success."),
+        _solve_time(a["strongest"], a["solve_latency_ms"]),
+        *_md_coverage(a),
+    ]
+
+
 def _markdown(a: dict, out: Path) -> str:
-    lines = [*_md_scheme(a), *_md_verdict(a), *_md_curves(a), *_md_best(a)]
+    lines = [*_md_scheme(a), *_md_verdict(a), *_md_curves(a), *_md_confusions(a), *_md_best(a)]
     lines += ["", "## Reproduce", "", "```bash", *a["commands"], "```", ""]
     return "\n".join(lines)
 

@@ -36,7 +36,7 @@ from crnn.data.store import UNLABELED, Dataset, load_dataset, read_manifest
 from crnn.errors import UserError
 from crnn.inference.evaluate import predict_split
 from crnn.lock import writer_lock
-from crnn.metrics import sequence_metrics
+from crnn.metrics import pair_rates, sequence_metrics
 from crnn.model import check_time_steps
 from crnn.storage import is_remote, join, ray_storage
 from crnn.tracking import check_logger
@@ -44,6 +44,7 @@ from crnn.training.checkpoint import load_checkpoint, load_model, resolve_model_
 from crnn.training.launch import Launch, run
 from crnn.training.options import FitOptions
 from crnn.training.ray_glue import init_ray_for_trials, report_epoch, resume_path, trial_layout
+from tune.assess import offtheshelf
 from tune.assess.attackers import BaseModel, build_attackers, parse_attackers
 from tune.assess.files import RUNS, SETUP, TEST_FILE, TRAIN_RUNS
 from tune.assess.progress import RoundLines
@@ -56,6 +57,7 @@ from tune.tune_state import check_restore
 
 EVAL_MIN = 256  # val images a small subset's run scores after each epoch, at least
 EVAL_PER_LABEL = 4  # and at most this many per training label (a 1,000-image val split is whole from 250 on)
+TOP_CONFUSIONS = 10  # the character pairs a run's test.json keeps: what the report names per attacker
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ class AssessSetup:
     commands: list[str] = field(default_factory=list)
 
     def epochs_for(self, size: int) -> int:
-        """The budget: at least ``min_images`` images seen, at least 2 epochs, at most ``max_epochs``."""
+        """The budget: at least ``min_images`` images seen, at least 2 epochs, at most ``max_epochs``
+        (none for an off-the-shelf attacker's 0 labels)."""
+        if size == 0:
+            return 0
         return int(min(self.max_epochs, max(2, math.ceil(self.min_images / size))))
 
     def eval_for(self, size: int, recipe_cap: int) -> int:
@@ -97,7 +102,7 @@ class AssessSetup:
 
 def device_label(gpus_per_worker: float, precision: str | None) -> str:
     """What a run's minutes were measured on: "cuda", or "cpu" with the precision its workers trained at where it
-    is not fp32 (bf16 on a CPU with AMX trains about 1.6x faster, so CPU minutes compare only at one precision)."""
+    is not fp32 (bf16 on a CPU with AMX or AVX512-BF16 trains 1.6-2x faster, so CPU minutes compare only at one precision)."""
     if gpus_per_worker > 0:
         return "cuda"
     return "cpu" if precision in (None, "off") else f"cpu {precision}"
@@ -114,6 +119,9 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
     for name in ("ray.tune", "ray.train"):  # one line per epoch comes from the driver; not Ray's chatter
         logging.getLogger(name).setLevel(logging.WARNING)
     name, size, repeat = params["run"]["attacker"], int(params["run"]["size"]), int(params["run"]["repeat"])
+    if name in offtheshelf.OFF_THE_SHELF:
+        _score_off_the_shelf(name, setup.data, repeat)
+        return
     attacker = setup.attackers[name]
     # Ray Train workers load the train and val splits themselves: the trial then needs only the test split
     data = load_dataset(setup.data, splits=("test",) if setup.workers_per_run > 1 else ("train", "val", "test"), mmap=True)
@@ -138,8 +146,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         test = data.split("test")
         best = load_model(best_pt)
         preds, labels, confs, _ = predict_split(best, test, config.train.eval.beam_width)
-        metrics = sequence_metrics(preds, labels)
-        correct = [p == t for p, t in zip(preds, labels, strict=True)]
+        row, kept = _scored(preds, labels, confs)
         final = {
             "final": True,
             "attacker": name,
@@ -149,12 +156,7 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
             "epoch": state["epoch"] + 1,
             "batch_size": config.train.batch_size,
             "workers": setup.workers_per_run,
-            "test_correct": sum(correct),
-            "test_count": len(correct),
-            "test_exact_acc": metrics["exact_acc"],
-            "test_char_acc": metrics["char_acc"],
-            "test_cer": metrics["cer"],
-            "test_exact_acc_nocase": metrics["exact_acc_nocase"],
+            **row,
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
             "plateau_exit": state["plateau_exit"],
@@ -163,8 +165,40 @@ def assess_trial(params: dict, setup: AssessSetup) -> None:
         }
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy2(best_pt, Path(tmp) / "best.pt")
-            (Path(tmp) / TEST_FILE).write_text(json.dumps({"final": final, "confidence": confs, "correct": correct}))
+            (Path(tmp) / TEST_FILE).write_text(json.dumps({"final": final, **kept}))
             ray.tune.report(final, checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
+
+
+def _scored(preds: list[str], labels: list[str], confs: list[float]) -> tuple[dict, dict]:
+    """A run's test metrics (its final row's part) and what its test.json keeps besides the row."""
+    metrics = sequence_metrics(preds, labels)
+    correct = [p == t for p, t in zip(preds, labels, strict=True)]
+    pairs = pair_rates(preds, labels)
+    row = {
+        "test_correct": sum(correct),
+        "test_count": len(correct),
+        "test_exact_acc": metrics["exact_acc"],
+        "test_char_acc": metrics["char_acc"],
+        "test_cer": metrics["cer"],
+        "test_exact_acc_nocase": metrics["exact_acc_nocase"],
+    }
+    kept = {"confidence": confs, "correct": correct, "substitutions": sum(r["count"] for r in pairs)}
+    return row, {**kept, "confusions": pairs[:TOP_CONFUSIONS]}
+
+
+def _score_off_the_shelf(name: str, data_dir: str, repeat: int) -> None:
+    """An off-the-shelf attacker's one run: read the whole test split, at 0 labels and no training."""
+    test = load_dataset(data_dir, splits=("test",), mmap=True).split("test")
+    reader = offtheshelf.Reader(str(read_manifest(data_dir)["charset"]))
+    preds = offtheshelf.read_split(reader, test.images)
+    row, kept = _scored(preds, list(test.labels), [])  # no confidence: no precision at coverage for it
+    final = {"final": True, "attacker": name, "unlabeled": 0, "train_images": 0, "repeat": repeat, "epoch": 0}
+    final.update(row, batch_size=None, workers=1, epochs_run=0, best_epoch=0, plateau_exit=None, train_minutes=0.0)
+    final["device"] = "cpu"
+    kept["solve_latency_ms"] = offtheshelf.latency(reader, test.images)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / TEST_FILE).write_text(json.dumps({"final": final, **kept}))
+        ray.tune.report(final, checkpoint=ray.tune.Checkpoint.from_directory(tmp))  # ray
 
 
 @dataclass(frozen=True)
@@ -374,9 +408,20 @@ def _next_round(out: Path, setup: AssessSetup, rounds: list, repeats: int) -> li
     runs = finished_runs(out)
     plan = []
     for name in setup.attackers:
+        if name in offtheshelf.OFF_THE_SHELF:  # one point at 0 labels, scored in the first round
+            continue
         tried = {r["size"] for rnd in rounds for r in rnd if r["attacker"] == name}
         for size in refine(runs.rows.get(name, []), sorted(tried)):
             plan += [{"attacker": name, "size": size, "repeat": k} for k in range(repeats)]
+    return plan
+
+
+def first_round(attackers: list[str], sizes: list[int], repeats: int) -> list[dict]:
+    """Every trained attacker at every size and repeat; an off-the-shelf one once, at 0 labels (it is deterministic)."""
+    plan = []
+    for a in attackers:
+        grid = [(0, 0)] if a in offtheshelf.OFF_THE_SHELF else [(n, k) for n in sizes for k in range(repeats)]
+        plan += [{"attacker": a, "size": n, "repeat": k} for n, k in grid]
     return plan
 
 
@@ -402,9 +447,7 @@ def _run_assess(opts: AssessOptions, command: str, home: Mirror) -> Path:
 
     if not rounds:
         first = sizes or coarse_sizes(int(read_manifest(setup.data)["splits"]["train"]))
-        rounds.append(
-            [{"attacker": a, "size": n, "repeat": k} for a in setup.attackers for n in first for k in range(opts.repeats)]
-        )
+        rounds.append(first_round(list(setup.attackers), first, opts.repeats))
     save()
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
