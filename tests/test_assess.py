@@ -241,17 +241,15 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
     assert "200x115" in out
     model = report / "runs"
     best = next(model.glob("round-0/scratch-n256-r0/checkpoint_*")) / "best.pt"
-    code, out, err = cli("assess", "--data", tmp_path / "data", "--out", tmp_path / "r", "--sizes", "40,112", "--preset", "tiny",
+    code, out, err = cli("assess", "--data", tmp_path / "data", "--out", tmp_path / "r", "--sizes", "40", "--preset", "tiny",
                          "--max-epochs", "2", "--init-from", best, "--attackers", "scratch,base")  # fmt: skip
     assert code == 0, err
     a = json.loads((tmp_path / "r/assessment.json").read_text())
     assert a["scheme"]["width"] == 200 and a["scheme"]["length"] == [4, 6]
     assert list(a["attackers"]) == ["scratch", "base"] and a["strongest"] in a["attackers"]
     assert a["attackers"]["scratch"]["init_from"] == str(best) and a["attackers"]["base"]["init_from"].endswith("best.pt")
-    for attacker in a["attackers"].values():
-        assert [r["train_images"] for r in attacker["curve"]] == [40, 112]
-        reached = [v for v in attacker["labels_to_break"].values() if v is not None]
-        assert reached == sorted(reached)  # monotone per attacker
+    for attacker in a["attackers"].values():  # one size each: the tiny assessment above checks a curve's order
+        assert [r["train_images"] for r in attacker["curve"]] == [40]
     assert a["curve"] == a["attackers"][a["strongest"]]["curve"]
     setup = json.loads((tmp_path / "r/assess.json").read_text())["setup"]["attackers"]
     base = setup["base"]["config"]

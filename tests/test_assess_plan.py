@@ -119,3 +119,14 @@ def test_the_strongest_attacker_needs_the_fewest_labels_to_the_highest_rate():
     a = {"scratch": attacker([25, 100, None, None], 0.3), "semi": attacker([25, 100, None, None], 0.4)}
     assert strongest(a) == "semi"  # a tie on every rate: the better accuracy at the largest size
     assert strongest({"scratch": {"curve": [], "labels_to_break": {}}}) is None
+
+
+def test_a_colour_scheme_is_read_in_colour_unless_the_user_says_otherwise():
+    base = BaseModel("/m/base.pt", resolve_config("base").to_dict()["model"])
+    names = ["scratch", "base", "base+semi"]
+    colour = build_attackers(names, resolve_config("cpu-fast"), (), None, base, 100, (125, 260, 4, 3))
+    assert all(colour[n].config["model"]["in_channels"] == 3 for n in names)  # the base attackers too
+    grey = build_attackers(names, resolve_config("cpu-fast"), (), None, base, 100, (125, 260, 4, 1))
+    assert all(grey[n].config["model"]["in_channels"] == 1 for n in names)
+    luma = build_attackers(names, resolve_config("cpu-fast"), ("model.in_channels=1",), None, base, 100, (125, 260, 4, 3))
+    assert all(luma[n].config["model"]["in_channels"] == 1 for n in names)  # the published greyscale runs' meaning

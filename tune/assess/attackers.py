@@ -8,7 +8,10 @@
     base+semi   both: the attacker the literature describes (GeeSolver: 500 labels + 5,000 unlabelled)
     ddddocr     a free OCR off the shelf, no labels (``tune.assess.offtheshelf``; optional, never the default)
 
-The user's ``--set`` overrides come last, so any attacker's choice can be changed.
+Every trained attacker reads a colour scheme in colour (``model.in_channels=3``): from the base that was
+worth 3 points on ``kaptcha`` at 400 labels and 7 on the 256x144 clutter scheme at 25, and it did not hurt
+``multicolorcaptcha`` (docs/assess-results.md). The user's ``--set`` overrides come last, so any attacker's
+choice can be changed (``--set model.in_channels=1`` reads the luma).
 """
 
 from __future__ import annotations
@@ -110,9 +113,10 @@ def build_attackers(
     margins: tuple[int, ...] = (0, 0, 0, 0),
 ) -> dict[str, Attacker]:
     """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
-    ``base``: needed by the base attackers; ``scheme``: (height, width, longest label);
+    ``base``: needed by the base attackers; ``scheme``: (height, width, longest label[, channels: 3 for colour]);
     ``margins``: the scheme's constant margins (crnn.data.margins), cut off unless the recipe crops itself."""
-    height, width, max_len = scheme
+    height, width, max_len = scheme[:3]
+    colour = {"model.in_channels": 3} if len(scheme) > 3 and scheme[3] == 3 else {}
     user = parse_set(list(sets)) if sets else {}
     out = {}
     for name in names:
@@ -131,7 +135,7 @@ def build_attackers(
         if name.endswith("semi"):
             ema = config.train.eval.ema_decay or FINE_TUNE["train.eval.ema_decay"]  # FixMatch's teacher is the average
             config = apply_overrides(config, {**SEMI, "train.eval.ema_decay": ema, "train.semi.unlabeled": unlabeled})
-        config = apply_overrides(config, user)
+        config = apply_overrides(apply_overrides(config, colour), user)
         start = base.path if base is not None and name.startswith("base") else init_from
         out[name] = Attacker(name, config.to_dict(), start, unlabeled if config.train.semi.method else 0)
     return out

@@ -338,7 +338,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
         path = resolve_model_path("base", f"--attackers {','.join(names)}").resolve()
         base = BaseModel(str(path), load_checkpoint(path)["config"]["model"])
     recipe, where = _recipe(opts)
-    scheme = (int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]))
+    scheme = (int(manifest["height"]), int(manifest["width"]), int(manifest["length"][1]), int(manifest.get("channels", 1)))
     unlabeled = min(opts.unlabeled_count, int(manifest["splits"].get(UNLABELED, 0)))
     margins = quiet_margins(load_dataset(opts.data, splits=("train",), mmap=True).splits["train"].images)
     attackers = build_attackers(names, recipe, opts.sets, init_from, base, unlabeled, scheme, margins)
@@ -349,7 +349,7 @@ def validate(opts: AssessOptions) -> tuple[AssessSetup, list[int] | None]:
                 "train.data.synth_per_epoch and train.data.epoch_images must be 0 for crnn assess: each run's budget of "
                 "labels is the point (a fresh or streamed epoch would train on other images)"
             )
-        check_time_steps(config.model, *scheme)
+        check_time_steps(config.model, *scheme[:3])
     setup = AssessSetup(
         data=str(Path(opts.data).resolve()),
         config=recipe.to_dict(),
