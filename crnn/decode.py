@@ -25,6 +25,23 @@ def greedy_decode(log_probs: torch.Tensor) -> tuple[list[list[int]], list[float]
     return [row[mask].tolist() for row, mask in zip(ids, keep, strict=True)], conf
 
 
+def char_confidences(log_probs: torch.Tensor) -> list[list[float]]:
+    """Best path, per emitted character: the highest probability among the frames that emitted it (a run of
+    one character between blanks or other characters). (T, B, K) -> B lists, as long as greedy_decode's answers."""
+    best, ids = log_probs.max(dim=-1)  # (T, B), (T, B)
+    best, ids = best.exp().t().cpu(), ids.t().cpu()  # (B, T)
+    starts = ids != 0
+    starts[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+    out = []
+    for row, prob, start in zip(ids, best, starts, strict=True):
+        run = torch.cumsum(start.long(), 0) - 1  # (T,) which character each frame's run belongs to
+        run[row == 0] = -1  # blanks belong to none
+        n = int(start.sum())
+        conf = torch.zeros(n).scatter_reduce(0, run[run >= 0], prob[run >= 0], "amax", include_self=False) if n else prob[:0]
+        out.append(conf.tolist())
+    return out
+
+
 @dataclass
 class _Beams:
     """``W`` prefixes per sample: token ids (B, W, T) -1 padded, lengths (B, W), and the log-probability of

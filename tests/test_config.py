@@ -85,7 +85,7 @@ def test_config_keys_lists_every_field_with_its_type_default_and_meaning(cli):
     keys = {k["key"]: k for k in listing["keys"]}
     assert code == 0 and listing["preset"] == "cpu-fast"
     sections = {"model", "train", "train.data", "train.optim", "train.schedule", "train.eval", "train.semi"}
-    assert {k["section"] for k in keys.values()} == sections and len(keys) == 45
+    assert {k["section"] for k in keys.values()} == sections and len(keys) == 46
     assert {"train.data.synth_focus", "train.optim.lr", "train.schedule.patience", "train.semi.threshold"} <= set(keys)
     assert all(k.startswith(v["section"] + ".") and "." not in k[len(v["section"]) + 1 :] for k, v in keys.items())
     assert all(k["meaning"] for k in keys.values()), [k for k, v in keys.items() if not v["meaning"]]  # every field commented

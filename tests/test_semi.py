@@ -1,5 +1,6 @@
 """train.semi: pseudo-labels from the dataset's unlabelled images (crnn/training/semi.py)."""
 
+import math
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from crnn.charset import Charset
 from crnn.config import EvalConfig, SemiConfig, TrainConfig, apply_overrides, resolve_config
 from crnn.data.store import load_dataset
 from crnn.data.synth import SynthSpec, synthesize
+from crnn.decode import char_confidences, greedy_decode
 from crnn.training.fit import FitOptions, fit, read_metrics
 from crnn.training.semi import SemiSupervision, SemiTask, alignment_shift, char_prior, confident, masked_ctc
 from tests.conftest import wait_for
@@ -40,6 +42,38 @@ def semi_data(tmp_path_factory):
 )
 def test_confident_keeps_sure_answers_of_an_allowed_length(ids, conf, keep):
     assert confident(ids, conf, (3, 4), 0.95) == keep
+
+
+def test_the_char_gate_keeps_an_answer_only_when_every_character_is_sure():
+    assert confident([[1, 2, 3]], [[0.99, 0.96, 0.95]], (3, 4), 0.95) == [True]  # a path of 0.90: the string gate drops it
+    assert confident([[1, 2, 3]], [[0.99, 0.99, 0.94]], (3, 4), 0.95) == [False]  # one unsure character
+    assert confident([[1, 2]], [[0.99, 0.99]], (3, 4), 0.95) == [False]  # still too short
+    assert confident([[]], [[]], (0, 4), 0.95) == [False]  # nothing read, nothing sure
+
+
+def test_char_confidences_are_each_emitted_characters_best_frame():
+    # frames: a a - b - b c c  ->  "abbc"; blank = 0
+    ids = [1, 1, 0, 2, 0, 2, 3, 3]
+    probs = [0.6, 0.9, 0.99, 0.7, 0.99, 0.8, 0.5, 0.55]
+    log_probs = torch.full((8, 1, 4), -30.0)
+    for t, (i, p) in enumerate(zip(ids, probs, strict=True)):
+        log_probs[t, 0, i] = math.log(p)
+    (conf,) = char_confidences(log_probs)
+    assert greedy_decode(log_probs)[0] == [[1, 2, 2, 3]]
+    assert conf == pytest.approx([0.9, 0.7, 0.8, 0.55])  # one per character of the answer, blanks in none
+    assert char_confidences(torch.log_softmax(torch.tensor([[[9.0, 0, 0]]]), -1)) == [[]]  # all blank: no characters
+
+
+def test_the_char_gate_keeps_every_answer_the_string_gate_keeps_and_more():
+    """A path's probability is at most any of its frames': what the string gate keeps, the char gate keeps."""
+    gen = torch.Generator().manual_seed(0)
+    log_probs = torch.log_softmax(15 * torch.randn(20, 512, 11, generator=gen), -1)  # (T, B, K), peaked
+    ids, path = greedy_decode(log_probs)
+    for threshold in (0.5, 0.9, 0.95):
+        by_string = confident(ids, path, (1, 20), threshold)
+        by_char = confident(ids, char_confidences(log_probs), (1, 20), threshold)
+        assert all(c for s, c in zip(by_string, by_char, strict=True) if s)
+        assert sum(by_char) > sum(by_string)  # 400 against 24 at 0.5; 4 against 0 at 0.95
 
 
 def test_masked_ctc_counts_only_kept_rows_over_the_whole_batch():

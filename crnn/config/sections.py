@@ -137,7 +137,8 @@ class SemiConfig:
     """Learning from the unlabelled split."""
 
     method: str = ""  # "" off | fixmatch (an EMA teacher labels the unlabeled split each step) | pseudo (rounds of pseudo-labels)
-    threshold: float = 0.95  # whole-string confidence a pseudo-label needs (GeeSolver's 0.95)
+    threshold: float = 0.95  # the confidence a pseudo-label needs (GeeSolver's 0.95), as the gate measures it
+    gate: str = "string"  # string: the best path's probability | char: every character's own (GeeSolver's per character)
     weight: float = 1.0  # the unlabelled loss's weight against the labelled loss
     rampup: int = 5  # epochs over which that weight ramps up linearly from 0
     ratio: float = 1.0  # unlabelled images per labelled image in a step
@@ -149,6 +150,8 @@ class SemiConfig:
     def __post_init__(self) -> None:
         if self.method not in ("", "fixmatch", "pseudo"):
             raise ValueError(f"train.semi.method {self.method!r}: accepted: fixmatch, pseudo, or empty (off)")
+        if self.gate not in ("string", "char"):
+            raise ValueError(f"train.semi.gate {self.gate!r}: accepted: string, char")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"train.semi.threshold {self.threshold}: must be in (0, 1], e.g. 0.95")
         if self.weight < 0 or self.rampup < 0 or self.unlabeled < 0:

@@ -5,8 +5,11 @@ thousands of unlabelled images. Two methods, both adding a loss on pseudo-labell
 
 - ``fixmatch`` (teacher/student, after Sohn et al. 2020 and GeeSolver's decoder): the teacher, the weight
   average (``train.eval.ema_decay``), reads the clean image; its greedy whole-string answer becomes the target
-  when its confidence (the best path's probability) reaches ``train.semi.threshold`` and its length is
-  within the task's range; the student learns it on a strongly augmented view (``semi_strong_ops``).
+  when its confidence reaches ``train.semi.threshold`` and its length is within the task's range; the
+  student learns it on a strongly augmented view (``semi_strong_ops``). The confidence is the best path's
+  probability (``train.semi.gate=string``), or with ``gate=char`` each character's own (the highest frame
+  probability of the frames that emit it), every one of which must reach the threshold: GeeSolver gates
+  characters, and a five-character answer read at 0.95 a character is 0.77 as a path.
 - ``pseudo`` (iterative pseudo-labelling, after Stark et al. 2015): every ``semi_round_epochs`` epochs the
   scored model labels the whole unlabelled pool once; the confident answers are trained on, with the
   usual augmentation, as if labelled, until the next round relabels them.
@@ -40,14 +43,19 @@ from crnn.charset import Charset
 from crnn.config import TrainConfig
 from crnn.data.augment import augment
 from crnn.data.pixels import to_input
-from crnn.decode import greedy_decode
+from crnn.decode import char_confidences, greedy_decode
 from crnn.training.step import StepContext
 
 
-def confident(ids: list[list[int]], conf: list[float], lengths: tuple[int, int], threshold: float) -> list[bool]:
-    """Which answers become pseudo-labels: confidence at least ``threshold`` and a length the task allows."""
+def confident(ids: list[list[int]], conf: list, lengths: tuple[int, int], threshold: float) -> list[bool]:
+    """Which answers become pseudo-labels: a length the task allows, and a confidence of at least ``threshold``:
+    the answer's (a float) or every character's (a list of floats per answer)."""
     lo, hi = lengths
-    return [c >= threshold and lo <= len(s) <= hi for s, c in zip(ids, conf, strict=True)]
+
+    def sure(c: float | list[float]) -> bool:
+        return min(c, default=0.0) >= threshold if isinstance(c, list) else c >= threshold
+
+    return [sure(c) and lo <= len(s) <= hi for s, c in zip(ids, conf, strict=True)]
 
 
 ALIGN_LIMIT = 4.0  # distribution alignment moves a character's probability by at most this factor either way
@@ -209,6 +217,8 @@ class SemiSupervision:
             shift = alignment_shift(self.prior, self.mass).to(log_probs.device)
             log_probs = torch.log_softmax(log_probs + shift, dim=-1)
         ids, conf = greedy_decode(log_probs)  # (T, B, K) -> B id lists
+        if self.tc.semi.gate == "char":
+            conf = char_confidences(log_probs)
         return ids, confident(ids, conf, self.lengths, self.tc.semi.threshold)
 
     def _count(self, log_probs: torch.Tensor) -> torch.Tensor:
