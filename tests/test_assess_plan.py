@@ -35,6 +35,7 @@ def test_a_rate_the_smallest_size_reaches_is_at_most_that_size():
     solved = curve((25, 99), (100, 100))
     assert brackets(solved)["0.90"] == [None, 25] and refine(solved, [25, 100]) == []
     assert bracket_text(None, 25) == "<= 25" and bracket_text(100, 200) == "101-200" and bracket_text(400, None) == "not reached"
+    assert bracket_text(None, 0) == "0 (no labels)"  # an off-the-shelf tool that breaks the scheme
     assert brackets(curve((25, 0), (100, 0)))["0.01"] == [100, None]  # never reached: nothing to refine
 
 

@@ -448,7 +448,7 @@ def _solve_time(name: str, lat: dict) -> str:
     if lat.get("threads") == 1:  # a trained attacker's model, exported
         how, rate = "ONNX, onnxruntime, 1 CPU thread", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256"
     else:  # an off-the-shelf tool, timed as it runs
-        how, rate = f"`{name}` as it runs, {lat['threads']} threads", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s"
+        how, rate = f"`{name}` as it runs, on {lat['threads']} threads", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s"
     return (
         f"Solve time ({how}, batch 1, preprocessing + model + decoding): p50 {lat['p50']:.2f} ms, "
         f"p95 {lat['p95']:.2f} ms; {rate}."

@@ -83,9 +83,12 @@ def refine(curve: Sequence[dict], tried: Sequence[int]) -> list[int]:
 
 
 def bracket_text(below: int | None, hit: int | None) -> str:
-    """How a report writes one labels-to-break: "<= 25", "200-400" or "not reached"."""
+    """How a report writes one labels-to-break: "<= 25", "200-400", "not reached", or "0 (no labels)" for an
+    off-the-shelf tool's point."""
     if hit is None:
         return "not reached"
+    if hit == 0:
+        return "0 (no labels)"
     return f"<= {hit}" if below is None else f"{below + 1}-{hit}"
 
 
