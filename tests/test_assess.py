@@ -20,7 +20,7 @@ from crnn.training.amp import choose_precision
 from crnn.training.transfer import transfer_weights
 from tests.conftest import kill_session, make_dataset, wait_for
 from tests.other_scheme import write_scheme
-from tune.assess.report import _md_confusions
+from tune.assess.report import _md_confusions, _start
 from tune.assess.run import device_label
 
 pytestmark = pytest.mark.ray
@@ -395,3 +395,9 @@ def test_the_free_ocr_answers_in_the_schemes_case(tmp_path):
     answers = [reader.read(image) for image in test.images]
     assert all(set(text) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ") for text in answers)
     assert sum(map(len, answers)) > 0  # it reads something: upper-cased, within the scheme's characters
+
+
+def test_compare_says_where_each_reports_strongest_attacker_started():
+    assert _start({"strongest": "ddddocr", "init_from": None}) == "off the shelf"
+    assert _start({"strongest": "base+semi", "init_from": "/r/base/checkpoints/best.pt"}) == "from `checkpoints/best.pt`"
+    assert _start({"strongest": "scratch", "init_from": None}) == "scratch"

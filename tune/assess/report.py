@@ -498,6 +498,13 @@ def _markdown(a: dict, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _start(a: dict) -> str:
+    """Where a report's strongest attacker started, for --compare."""
+    if a.get("strongest") in offtheshelf.OFF_THE_SHELF:
+        return "off the shelf"
+    return "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch"
+
+
 def _labels_to_break_cells(a: dict) -> list[str]:
     """Each rate's labels-to-break as the report writes it ("<= 25", "101-200", "not reached"); an
     assessment written before brackets were stored gives the bare size."""
@@ -542,7 +549,7 @@ def compare(reports: list[str], out: Path | None) -> str:
             a["verdict"],
             a.get("strongest", legacy_name(a.get("init_from"))),
             a.get("recipe", "-"),
-            "from `" + "/".join(Path(a["init_from"]).parts[-2:]) + "`" if a.get("init_from") else "scratch",
+            _start(a),
             f"{max((r['train_minutes'] for r in a['curve']), default=0):.1f}",
         ]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
