@@ -34,6 +34,7 @@ def test_file_then_set_overrides(tmp_path):
         (["train.optim.lr=fast"], "train.optim.lr: expected a number"),
         (["train.epochs=0"], "train.epochs 0: must be at least 1"),
         (["train.optim.name=rmsprop"], "accepted: adam, adamw, sgd"),
+        (["train.semi.gate=word"], "train.semi.gate 'word': accepted: string, char"),
         (["model.pools=[2x2]"], "model.pools has 1 entries"),
         (["model.channels=[a,b,c]"], "model.channels: expected a list of int like [16, 32, 64], got ['a', 'b', 'c']"),
         (["model.channels=[16.5,32,64]"], "model.channels: expected a list of int like [16, 32, 64], got [16.5, 32, 64]"),
