@@ -236,7 +236,7 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
         framed = Image.new("RGB", (200, 115))
         framed.paste(Image.open(path), (0, 20))
         framed.save(path)
-    code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split-sizes", "70/15/15")
+    code, out, err = cli("data", "import", tmp_path / "pngs", "--out", tmp_path / "data", "--split-sizes", "70/15/15", "--color")
     assert code == 0, err
     assert "200x115" in out
     model = report / "runs"
@@ -254,10 +254,11 @@ def test_another_generators_scheme_imports_and_assesses_with_init_from_and_the_b
     setup = json.loads((tmp_path / "r/assess.json").read_text())["setup"]["attackers"]
     base = setup["base"]["config"]
     assert base["model"]["input_height"] == 48 and base["train"]["schedule"]["name"] == "onecycle"
+    assert base["model"]["in_channels"] == setup["scratch"]["config"]["model"]["in_channels"] == 3  # a colour scheme
     assert setup["base"]["config"]["model"]["crop"] == setup["scratch"]["config"]["model"]["crop"] == [18, 18, 0, 0]
     text = (tmp_path / "r/report.md").read_text()
-    assert "`base` reads 122x48 of the 200x79 left by cutting margins 18, 18, 0, 0 (top, bottom, left, right)" in text
-    assert "`scratch` reads the 200x79 left by cutting margins 18, 18, 0, 0" in text
+    assert "`base` reads 122x48 of the 200x79 left by cutting margins 18, 18, 0, 0 (top, bottom, left, right) in colour" in text
+    assert "`scratch` reads the 200x79 left by cutting margins 18, 18, 0, 0 (top, bottom, left, right) in colour (RGB)" in text
 
 
 def test_small_subsets_train_in_smaller_batches_and_a_budget_of_images():

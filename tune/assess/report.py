@@ -92,11 +92,12 @@ def _reads(model: dict, height: int, width: int) -> str:
     margins 40, 40, 0, 0 (top, bottom, left, right)"."""
     cfg = RunConfig.from_dict({"model": model}).model
     h, w = input_size(cfg, height, width)
+    colour = " in colour (RGB)" if cfg.in_channels == 3 else ""
     if not any(cfg.crop):
-        return f"{w}x{h}" + ("" if (h, w) == (height, width) else f" (resized from {width}x{height})")
+        return f"{w}x{h}" + ("" if (h, w) == (height, width) else f" (resized from {width}x{height})") + colour
     ch, cw = cropped_size(cfg, height, width)
     band = f"the {cw}x{ch} left by cutting margins {', '.join(map(str, cfg.crop))} (top, bottom, left, right)"
-    return band if (h, w) == (ch, cw) else f"{w}x{h} of {band}"
+    return (band if (h, w) == (ch, cw) else f"{w}x{h} of {band}") + colour
 
 
 def sheet_name(attacker: str) -> str:
