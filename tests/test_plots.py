@@ -97,3 +97,21 @@ def test_assessment_plots_name_the_attacker() -> None:
     cov = coverage_figure({"strongest": "base+semi", "best": {"train_images": 400},
                            "coverage": [{"coverage": 1.0, "precision": 0.4}, {"coverage": 0.5, "precision": 0.7}]})  # fmt: skip
     assert cov.axes[0].get_title() == "base+semi on 400 labels"
+
+
+def test_an_off_the_shelf_tool_is_a_level_with_its_interval_beside_the_curves() -> None:
+    tool = {"curve": [{"train_images": 0, "exact_acc": 0.312, "exact_ci": [0.284, 0.341]}]}
+    points = ((25, 0.1), (400, 0.8))
+    trained = {"curve": [{"train_images": n, "exact_acc": e, "exact_ci": [e - 0.02, e + 0.02]} for n, e in points]}
+    fig = curve_figure({"ddddocr": tool, "base+semi": trained})
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["ddddocr (no labels)", "base+semi"]
+    level = next(line for line in ax.get_lines() if line.get_label() == "ddddocr (no labels)")
+    assert all(y == pytest.approx(31.2) for y in level.get_ydata())  # across the axis, not a point at x = 0 on a log scale
+    lo, hi = ax.get_xlim()
+    assert lo < points[0][0] and points[-1][0] < hi
+    plt.close(fig)
+    alone = curve_figure({"ddddocr": tool})
+    assert alone.axes[0].get_xlim() == pytest.approx((10, 10_000))  # the label counts an assessment would try
+    plt.close(alone)

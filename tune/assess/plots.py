@@ -12,6 +12,7 @@ from crnn.stats import THRESHOLDS
 def curve_figure(assessments: dict[str, dict], title: str = "") -> plt.Figure:
     """Each attacker's (or report's) exact accuracy with its 95% interval against labelled images."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    trained = False
     for i, (name, a) in enumerate(assessments.items()):
         rows = a["curve"]
         if not rows:
@@ -22,6 +23,7 @@ def curve_figure(assessments: dict[str, dict], title: str = "") -> plt.Figure:
             ax.axhspan(100 * lo, 100 * hi, color=f"C{i}", alpha=0.15)
             ax.axhline(100 * rows[0]["exact_acc"], color=f"C{i}", ls=":", label=f"{name} (no labels)")
             continue
+        trained = True
         xs = [r["train_images"] for r in rows]
         ys = [100 * r["exact_acc"] for r in rows]
         lo = [100 * (r["exact_acc"] - r["exact_ci"][0]) for r in rows]
@@ -32,6 +34,8 @@ def curve_figure(assessments: dict[str, dict], title: str = "") -> plt.Figure:
         # right of the plot area (x in axes units): clear of the points and of the y axis' title
         ax.text(1.01, 100 * t, f"{t:.0%}", transform=ax.get_yaxis_transform(), va="center", fontsize=7, color="grey")
     ax.set_xscale("log")
+    if not trained:  # only a tool's level: the label counts an assessment would try
+        ax.set_xlim(10, 10_000)
     plain_log_ticks(ax.xaxis)
     ax.set_xlabel("labelled training images (log scale)")
     ax.set_ylabel("test exact accuracy (%), 95% interval")
