@@ -10,16 +10,14 @@ a run pays it once per process and per input shape.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import time
 
 import torch
-from bench_precision import CASES, batches, eval_rate, train_rate
+from bench_precision import CASES, batches, eval_rate, setup, train_rate
 
 from crnn.model import build_model
-from crnn.training.amp import choose_precision
 
 
 def compile_seconds(model: torch.nn.Module, data: list, mode: str) -> float:
@@ -31,13 +29,7 @@ def compile_seconds(model: torch.nn.Module, data: list, mode: str) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=12, help="timed training steps per measurement")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is printed")
-    p.add_argument("--batch", type=int, default=32)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    auto = choose_precision("auto", torch.device("cpu")).mode
+    args, auto = setup(__doc__)
     modes = ["off"] + (["auto"] if auto != "off" else [])
     print(
         f"torch {torch.__version__}, 1 thread, batch {args.batch}, {args.steps} steps x {args.rounds} rounds; auto here: {auto}"

@@ -76,14 +76,18 @@ def eval_rate(model: nn.Module, data: list[Batch], mode: str) -> float:
     return sum(len(b.images) for b in data) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def setup(doc: str) -> tuple[argparse.Namespace, str]:
+    """The flags both CPU benchmarks take, one thread (as a Ray worker of a CPU run has), and what auto picks here."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--steps", type=int, default=12, help="timed training steps per measurement")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is printed")
     p.add_argument("--batch", type=int, default=32)
-    args = p.parse_args()
     torch.set_num_threads(1)
-    auto = choose_precision("auto", torch.device("cpu")).mode
+    return p.parse_args(), choose_precision("auto", torch.device("cpu")).mode
+
+
+def main() -> None:
+    args, auto = setup(__doc__)
     print(f"1 thread, batch {args.batch}, {args.steps} timed steps x {args.rounds} rounds; train.amp=auto here: {auto}")
     print(f"{'model':<24} {'what':<6} {'naive fp32':>11} {'pooled fp32':>12} {'naive auto':>11} {'crnn':>9}  speed-up")
     for name, (cfg, height, width) in CASES.items():

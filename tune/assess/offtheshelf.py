@@ -91,7 +91,7 @@ def latency(reader: Reader, images: np.ndarray) -> dict:
         "p50": float(np.percentile(times, 50)),
         "p95": float(np.percentile(times, 95)),
         "batch1_device": "cpu",
-        "threads": "its own number of",
+        "threads": None,  # ddddocr's onnxruntime session picks its own
         "throughput_per_s_batch256": 1000 / float(np.mean(times)),  # it reads one image at a time
         "beam_width": None,
     }

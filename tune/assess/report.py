@@ -122,7 +122,7 @@ def _write_sheets(out: Path, setup: dict, attackers: dict[str, dict]) -> None:
 
 
 def _attacker(name: str, entry: dict, rows: list[dict], charset: str, size: tuple[int, int]) -> dict:
-    if not (any(c.isupper() for c in charset) and any(c.islower() for c in charset)):
+    if offtheshelf.case_rule(charset) != "as is":  # one case: exact ignoring case is exact
         for r in rows:
             r.pop("exact_acc_nocase", None)
     tc = RunConfig.from_dict(entry["config"]).train  # an attacker of any release, flat train keys or sections
@@ -449,7 +449,7 @@ def _solve_time(name: str, lat: dict) -> str:
     if lat.get("threads") == 1:  # a trained attacker's model, exported
         how, rate = "ONNX, onnxruntime, 1 CPU thread", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s at batch 256"
     else:  # an off-the-shelf tool, timed as it runs
-        how, rate = f"`{name}` as it runs, on {lat['threads']} threads", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s"
+        how, rate = f"`{name}` as it runs, on its own threads", f"{lat['throughput_per_s_batch256']:.0f} CAPTCHAs/s"
     return (
         f"Solve time ({how}, batch 1, preprocessing + model + decoding): p50 {lat['p50']:.2f} ms, "
         f"p95 {lat['p95']:.2f} ms; {rate}."
