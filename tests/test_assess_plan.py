@@ -73,7 +73,7 @@ def test_attackers_are_parsed_with_a_default_the_data_allows():
 def test_each_attacker_changes_the_recipe_and_the_users_set_comes_last():
     base_model = {**resolve_config("base").to_dict()["model"], "hidden": 80}
     out = build_attackers(["scratch", "base", "semi", "base+semi"], resolve_config("cpu-fast"), ("train.semi.threshold=0.8",),
-                          None, BaseModel("/m/base.pt", base_model), 300, (75, 200, 5))  # fmt: skip
+                          None, BaseModel("/m/base.pt", base_model), 300, (75, 200, 5, 1))  # fmt: skip
     assert out["scratch"].config == apply_overrides(resolve_config("cpu-fast"), {"train.semi.threshold": 0.8}).to_dict()
     assert (
         out["scratch"].config["train"]["semi"]["method"] == ""
@@ -99,7 +99,7 @@ def test_large_images_are_read_at_a_smaller_input_height():
 
 def test_every_attacker_cuts_the_schemes_margins_unless_the_recipe_crops_itself():
     base_model = resolve_config("base").to_dict()["model"]
-    args = (None, BaseModel("/m/base.pt", base_model), 0, (144, 256, 4), (38, 38, 0, 0))
+    args = (None, BaseModel("/m/base.pt", base_model), 0, (144, 256, 4, 1), (38, 38, 0, 0))
     out = build_attackers(["scratch", "base"], resolve_config("cpu-fast"), (), *args)
     assert out["scratch"].config["model"]["crop"] == out["base"].config["model"]["crop"] == (38, 38, 0, 0)
     assert out["scratch"].config["model"]["input_height"] == 0  # the 256x68 band is small enough to read as it is

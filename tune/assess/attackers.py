@@ -109,14 +109,14 @@ def build_attackers(
     init_from: str | None,
     base: BaseModel | None,
     unlabeled: int,
-    scheme: tuple[int, int, int],
+    scheme: tuple[int, int, int, int],
     margins: tuple[int, ...] = (0, 0, 0, 0),
 ) -> dict[str, Attacker]:
     """Each attacker's config: the recipe, the attacker's changes, then the user's ``--set``.
-    ``base``: needed by the base attackers; ``scheme``: (height, width, longest label[, channels: 3 for colour]);
+    ``base``: needed by the base attackers; ``scheme``: (height, width, longest label, channels: 3 for colour);
     ``margins``: the scheme's constant margins (crnn.data.margins), cut off unless the recipe crops itself."""
-    height, width, max_len = scheme[:3]
-    colour = {"model.in_channels": 3} if len(scheme) > 3 and scheme[3] == 3 else {}
+    height, width, max_len, channels = scheme
+    colour = {"model.in_channels": 3} if channels == 3 else {}
     user = parse_set(list(sets)) if sets else {}
     out = {}
     for name in names:

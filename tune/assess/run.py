@@ -188,8 +188,8 @@ def _scored(preds: list[str], labels: list[str], confs: list[float]) -> tuple[di
 
 def _score_off_the_shelf(name: str, data_dir: str, repeat: int) -> None:
     """An off-the-shelf attacker's one run: read the whole test split, at 0 labels and no training."""
-    test = load_dataset(data_dir, splits=("test",), mmap=True).split("test")
-    reader = offtheshelf.Reader(str(read_manifest(data_dir)["charset"]))
+    data = load_dataset(data_dir, splits=("test",), mmap=True)
+    test, reader = data.split("test"), offtheshelf.Reader(str(data.manifest["charset"]))
     preds = offtheshelf.read_split(reader, test.images)
     row, kept = _scored(preds, list(test.labels), [])  # no confidence: no precision at coverage for it
     final = {"final": True, "attacker": name, "unlabeled": 0, "train_images": 0, "repeat": repeat, "epoch": 0}
